@@ -1,0 +1,273 @@
+"""The console adapter: chat with Cohort in a terminal, through the same router, handlers
+and store as the real platforms.
+
+You type as a member. Lines starting with ``/`` are bot commands, except the console's
+own: ``/as NAME [member|moderator|admin|owner]`` switches who you are, ``/in #chat`` or
+``/in dm`` switches chat, ``/topic NAME`` enters a forum topic (``/topic`` leaves it),
+``/reply N text`` replies to message N, ``/react N emoji`` reacts to it, ``/click N``
+presses button N, ``/join`` and ``/leave``, ``/quit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.adapters.base import Dispatch, Finding, Severity
+from bot.markup import to_plain
+from bot.ports import Button, Capability, ChatRef, Role, SentMessage
+from engine.events import (
+    ButtonClicked,
+    CommandInvoked,
+    Event,
+    MemberJoined,
+    MemberLeft,
+    MessagePosted,
+    Platform,
+    ReactionAdded,
+    ThreadOpened,
+)
+from engine.text import find_links
+
+CONSOLE_COMMANDS = ("as", "in", "topic", "reply", "react", "click", "join", "leave", "quit")
+ROLE_NAMES = {r.name.lower(): r for r in Role}
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleNote:
+    """A line for the person at the terminal that is not a chat event."""
+
+    text: str
+    quit: bool = False
+
+
+@dataclass
+class ConsoleState:
+    community: str = "demo"
+    user: str = "you"
+    chat: str = "general"
+    thread: str | None = None
+    roles: dict[str, Role] = field(default_factory=dict)
+    # message number → (chat, thread, message id, author)
+    messages: dict[int, tuple[str, str | None, str, str]] = field(default_factory=dict)
+    buttons: list[tuple[str, Button, str]] = field(default_factory=list)  # (chat, button, message id)
+    counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def private(self) -> bool:
+        return self.chat == f"dm:{self.user}"
+
+    def remember(self, chat: str, thread: str | None, author: str) -> str:
+        number = next(self.counter)
+        self.messages[number] = (chat, thread, str(number), author)
+        return str(number)
+
+
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:  # an unbalanced quote is still a command
+        return text.split()
+
+
+def parse_line(line: str, state: ConsoleState) -> list[Event] | ConsoleNote:
+    """Turn one typed line into events (or a note for the terminal). Updates ``state``."""
+    line = line.rstrip("\n")
+    if not line.strip():
+        return []
+    common = {
+        "platform": Platform.CONSOLE,
+        "community_id": "" if state.private else state.community,
+        "chat_id": state.chat,
+        "thread_id": state.thread,
+        "user_id": state.user,
+        "user_name": state.user,
+        "username": state.user,
+        "is_private": state.private,
+        "at": state.clock(),
+    }
+    if line.startswith("/"):
+        head, _, rest = line[1:].partition(" ")
+        name = head.lower()
+        if name in CONSOLE_COMMANDS:
+            return _console_command(name, rest.strip(), state, common)
+        number = state.remember(state.chat, state.thread, state.user)
+        return [CommandInvoked(**common, message_id=number, name=name, args=tuple(_split(rest)), raw_text=line)]
+    number = state.remember(state.chat, state.thread, state.user)
+    return [MessagePosted(**common, message_id=number, text=line, links=find_links(line))]
+
+
+def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str, object]) -> list[Event] | ConsoleNote:
+    if name == "quit":
+        return ConsoleNote("bye", quit=True)
+    if name == "as":
+        parts = rest.split()
+        if not parts:
+            return ConsoleNote(f"you are {state.user} ({state.roles.get(state.user, Role.MEMBER).name.lower()})")
+        state.user = parts[0].lstrip("@")
+        if len(parts) > 1:
+            role = ROLE_NAMES.get(parts[1].lower())
+            if role is None:
+                return ConsoleNote(f"unknown role {parts[1]!r}; use one of {', '.join(ROLE_NAMES)}")
+            state.roles[state.user] = role
+        if state.chat.startswith("dm:"):
+            state.chat = f"dm:{state.user}"
+        return ConsoleNote(f"you are now {state.user} ({state.roles.get(state.user, Role.MEMBER).name.lower()})")
+    if name == "in":
+        target = rest.strip().lstrip("#")
+        if not target:
+            return ConsoleNote(f"you are in #{state.chat}")
+        state.chat = f"dm:{state.user}" if target == "dm" else target
+        state.thread = None
+        return ConsoleNote("you are in a private chat with the bot" if target == "dm" else f"you are in #{state.chat}")
+    if name == "topic":
+        if not rest:
+            state.thread = None
+            return ConsoleNote(f"back in #{state.chat}")
+        state.thread = rest
+        common = {**common, "thread_id": rest}
+        return [ThreadOpened(**common, title=rest)]  # type: ignore[arg-type]
+    if name in ("reply", "react"):
+        parts = rest.split(maxsplit=1)
+        if len(parts) < 2 or not parts[0].isdigit() or int(parts[0]) not in state.messages:
+            return ConsoleNote(f"usage: /{name} N {'text' if name == 'reply' else 'emoji'} (N is a message number shown in [brackets])")
+        chat, thread, message_id, author = state.messages[int(parts[0])]
+        common = {**common, "chat_id": chat, "thread_id": thread}
+        if name == "react":
+            return [ReactionAdded(**common, message_id=message_id, emoji=parts[1].strip(), target_user_id=author)]  # type: ignore[arg-type]
+        number = state.remember(chat, thread, state.user)
+        return [MessagePosted(**common, message_id=number, text=parts[1], links=find_links(parts[1]),  # type: ignore[arg-type]
+                              reply_to_message_id=message_id, reply_to_user_id=author)]
+    if name == "click":
+        if not rest.isdigit() or not 1 <= int(rest) <= len(state.buttons):
+            return ConsoleNote("usage: /click N (N is a button number shown as ⟨N⟩)")
+        chat, button, message_id = state.buttons[int(rest) - 1]
+        if button.url:
+            return ConsoleNote(f"(opens {button.url})")
+        return [ButtonClicked(**{**common, "chat_id": chat}, message_id=message_id, data=button.data,  # type: ignore[arg-type]
+                              click_id=f"{message_id}:{state.user}:{next(state.counter)}")]
+    if name == "join":
+        return [MemberJoined(**common)]  # type: ignore[arg-type]
+    if name == "leave":
+        return [MemberLeft(**common)]  # type: ignore[arg-type]
+    return ConsoleNote(f"unknown console command /{name}")
+
+
+class ConsoleMessenger:
+    """Prints what the bot says. Everything a handler can ask for works here."""
+
+    platform = Platform.CONSOLE
+    capabilities = frozenset(
+        {Capability.REPLY, Capability.SEND, Capability.DM, Capability.PICTURE, Capability.DOCUMENT,
+         Capability.BUTTONS, Capability.EDIT}
+    )
+
+    def __init__(self, state: ConsoleState, write: Callable[[str], None], files_dir: Path) -> None:
+        self.state = state
+        self.write = write
+        self.files_dir = files_dir
+
+    def _show(self, where: str, text: str, buttons: Sequence[Button], chat: str) -> SentMessage:
+        number = self.state.remember(chat, None, "cohort")
+        lines = [f"[{number}] cohort{where}: {to_plain(text)}"]
+        for button in buttons:
+            self.state.buttons.append((chat, button, str(number)))
+            lines.append(f"    ⟨{len(self.state.buttons)}⟩ {button.label}" + (f" → {button.url}" if button.url else ""))
+        self.write("\n".join(lines))
+        return SentMessage(ChatRef(Platform.CONSOLE, self.state.community, chat), str(number))
+
+    async def reply(self, to: Event, text: str, *, buttons: Sequence[Button] = ()) -> SentMessage:
+        where = f" (to {to.user_id})" if not to.is_private else " (DM)"
+        return self._show(where, text, buttons, to.chat_id)
+
+    async def send(self, chat: ChatRef, text: str, *, buttons: Sequence[Button] = ()) -> SentMessage:
+        return self._show(f" in #{chat.chat_id}", text, buttons, chat.chat_id)
+
+    async def dm(self, user_id: str, text: str, *, buttons: Sequence[Button] = ()) -> SentMessage:
+        return self._show(f" (DM to {user_id})", text, buttons, f"dm:{user_id}")
+
+    def _save(self, name: str, data: bytes) -> Path:
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        path = self.files_dir / name
+        path.write_bytes(data)
+        return path
+
+    async def send_picture(self, chat: ChatRef, png: bytes, caption: str = "") -> SentMessage:
+        path = self._save(f"picture-{next(self.state.counter)}.png", png)
+        return self._show(f" in #{chat.chat_id}", f"{caption}\n(picture saved to {path})", (), chat.chat_id)
+
+    async def send_document(self, user_id: str, filename: str, data: bytes, caption: str = "") -> SentMessage:
+        path = self._save(Path(filename).name, data)
+        return self._show(f" (DM to {user_id})", f"{caption}\n(file saved to {path})", (), f"dm:{user_id}")
+
+    async def edit(self, message: SentMessage, text: str, *, buttons: Sequence[Button] = ()) -> None:
+        self._show(f" (edited [{message.message_id}])", text, buttons, message.chat.chat_id)
+
+    async def role_of(self, community_id: str, user_id: str) -> Role:
+        return self.state.roles.get(user_id, Role.MEMBER)
+
+
+class ConsoleAdapter:
+    """Reads lines from a terminal (or any line source) and dispatches them."""
+
+    name = "console"
+
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        state: ConsoleState,
+        *,
+        write: Callable[[str], None] = print,
+        files_dir: Path = Path("data/console"),
+    ) -> None:
+        self.dispatch = dispatch
+        self.state = state
+        self.write = write
+        self.messenger = ConsoleMessenger(state, write, files_dir)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def doctor(self) -> list[Finding]:
+        return [Finding("console", Severity.OK, "the console needs no setup")]
+
+    async def handle_line(self, line: str) -> bool:
+        """Process one typed line; returns False when the person asked to quit."""
+        parsed = parse_line(line, self.state)
+        if isinstance(parsed, ConsoleNote):
+            self.write(f"  · {parsed.text}")
+            return not parsed.quit
+        for event in parsed:
+            try:
+                await self.dispatch(event, self.messenger)
+            except Exception as exc:  # a storage failure is reported, the console goes on
+                self.write(f"  · could not store that: {exc}")
+        return True
+
+    async def run(self, read: Callable[[str], str] | None = None) -> None:
+        """Read lines until /quit or end of input."""
+        reader = read or input
+        while True:
+            prompt = f"{self.state.user}@{'dm' if self.state.private else '#' + self.state.chat}" + (
+                f"/{self.state.thread}" if self.state.thread else "") + "> "
+            try:
+                line = await asyncio.to_thread(reader, prompt)
+            except (EOFError, KeyboardInterrupt):
+                self.write("")
+                return
+            if not await self.handle_line(line):
+                return
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty()

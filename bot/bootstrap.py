@@ -1,0 +1,98 @@
+"""The composition root: the one place that builds the store, router, handlers and adapters.
+
+Nothing is built at import time; ``build_app`` does it from a Settings object.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.adapters.base import Adapter
+from bot.ports import Messenger
+from bot.roles import RoleResolver
+from bot.router import Router
+from bot.settings import Settings
+from engine.events import Event
+from engine.store.db import make_engine
+from engine.store.recorder import RecorderOptions
+from engine.store.store import Store
+from engine.store.writer import Outcome
+
+log = logging.getLogger(__name__)
+
+# Each module exposes ``register(router, app)``; order is the order handlers run in.
+HANDLER_MODULES: tuple[str, ...] = (
+    "bot.handlers.help",
+)
+
+# Each module exposes ``make_projection(app) -> Projection`` for the writer's transaction.
+PROJECTION_MODULES: tuple[str, ...] = ()
+
+
+@dataclass
+class App:
+    """Everything the process runs, built once."""
+
+    settings: Settings
+    store: Store
+    router: Router
+    adapters: list[Adapter] = field(default_factory=list)
+    services: dict[str, Any] = field(default_factory=dict)
+
+    async def dispatch(self, event: Event, messenger: Messenger) -> Outcome:
+        return await self.router.dispatch(event, messenger)
+
+    def start(self) -> None:
+        self.store.start()
+
+    def stop(self) -> None:
+        self.store.stop()
+
+
+def build_app(settings: Settings, *, engine: Engine | None = None) -> App:
+    """Build the app for ``settings`` (the database engine may be given, e.g. by tests).
+
+    The schema is not touched: run ``cohort db upgrade`` (or ``Store.create_schema`` in
+    tests) first. Raises RuntimeError if a handler needs a dependency nobody provides.
+    """
+    engine = engine or make_engine(
+        settings.storage.url, sqlite_synchronous=settings.storage.sqlite_synchronous
+    )
+    store = Store(
+        engine,
+        options=RecorderOptions(
+            keep_message_text=settings.storage.keep_message_text,
+            max_text_length=settings.storage.max_text_length,
+        ),
+    )
+    store.writer.max_batch = settings.storage.max_batch
+    router = Router(store.record, RoleResolver(store, settings.owner_ids))
+    app = App(settings, store, router)
+    router.provide(store=store, settings=settings, app=app)
+    for name in PROJECTION_MODULES:
+        store.writer.add_projection(importlib.import_module(name).make_projection(app))
+    for name in HANDLER_MODULES:
+        importlib.import_module(name).register(router, app)
+    router.check()
+    return app
+
+
+def build_adapters(app: App) -> list[Adapter]:
+    """The adapters whose tokens are set; the console when there are none."""
+    adapters: list[Adapter] = []
+    s = app.settings
+    if s.telegram_token is not None:
+        from bot.adapters.telegram import TelegramAdapter  # noqa: PLC0415  (only when configured)
+
+        adapters.append(TelegramAdapter(s, app.dispatch))
+    if s.discord_token is not None:
+        from bot.adapters.discord import DiscordAdapter  # noqa: PLC0415
+
+        adapters.append(DiscordAdapter(s, app.dispatch))
+    app.adapters = adapters
+    return adapters

@@ -1,0 +1,194 @@
+"""The ``cohort`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot import __version__
+from bot.bootstrap import App, build_adapters, build_app
+from bot.settings import Settings, SettingsError, load_settings, redacted
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cohort: the community manager for learning communities.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic).")
+config_app = typer.Typer(no_args_is_help=True, help="Settings.")
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="a TOML file with your settings")]
+_state: dict[str, Path | None] = {"config": None}
+
+log = logging.getLogger("cohort")
+
+
+@app.callback()
+def _main(config: ConfigOpt = None) -> None:
+    _state["config"] = config
+
+
+def settings_or_exit() -> Settings:
+    """Load settings; on a bad setting print what and how to fix it, exit 2."""
+    try:
+        settings = load_settings(_state["config"])
+    except SettingsError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def ready_app(settings: Settings) -> App:
+    """Build the app with its schema migrated to the newest revision."""
+    from engine.store import migrate
+
+    application = build_app(settings)
+    migrate.upgrade(application.store.engine)
+    return application
+
+
+@app.command()
+def version() -> None:
+    """Print Cohort's version."""
+    typer.echo(f"cohort {__version__}")
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective settings, secrets redacted."""
+    typer.echo(json.dumps(redacted(settings_or_exit()), indent=2, ensure_ascii=False))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database up (to the newest revision by default)."""
+    from engine.store import migrate
+    from engine.store.db import make_engine
+
+    s = settings_or_exit()
+    migrate.upgrade(make_engine(s.storage.url), revision)
+    typer.echo(f"database at {migrate.current(make_engine(s.storage.url))}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="target revision, e.g. -1 or base")]) -> None:
+    """Migrate the database down to REVISION."""
+    from engine.store import migrate
+    from engine.store.db import make_engine
+
+    s = settings_or_exit()
+    migrate.downgrade(make_engine(s.storage.url), revision)
+    typer.echo(f"database at {migrate.current(make_engine(s.storage.url))}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and whether it is the newest."""
+    from engine.store import migrate
+    from engine.store.db import make_engine
+
+    s = settings_or_exit()
+    engine = make_engine(s.storage.url)
+    cur = migrate.current(engine)
+    typer.echo(f"{cur or '(empty)'}{' (head)' if cur == migrate.head() else ' (head is ' + str(migrate.head()) + ')'}")
+
+
+async def run_console(application: App, banner: str = "") -> None:
+    from bot.adapters.console import ConsoleAdapter, ConsoleState
+    from bot.ports import Role
+
+    s = application.settings
+    state = ConsoleState(community=s.console.community, user=s.console.user, chat=s.console.chat)
+    state.roles[s.console.user] = Role.OWNER  # the person at the terminal runs this community
+    console = ConsoleAdapter(application.dispatch, state)
+    application.services["console"] = console
+    typer.echo(banner or (
+        "Cohort console. You are the owner; type messages or commands (/help).\n"
+        "Console: /as NAME [role] · /in #chat | /in dm · /topic NAME · /reply N text · /react N 👍 · /click N · /quit"
+    ))
+    await console.run()
+
+
+async def run_adapters(application: App) -> None:
+    adapters = build_adapters(application)
+    for adapter in adapters:
+        for finding in await adapter.doctor():
+            level = {"ok": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}[finding.severity]
+            log.log(level, "%s: %s%s", finding.check, finding.detail, f" — fix: {finding.fix}" if finding.fix else "")
+        await adapter.start()
+        log.info("%s adapter running", adapter.name)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for adapter in reversed(adapters):
+        await adapter.stop()
+
+
+@app.command()
+def run() -> None:
+    """Run the bot: Telegram and/or Discord when their tokens are set, else the console."""
+    s = settings_or_exit()
+    application = ready_app(s)
+    application.start()
+    try:
+        if s.telegram_token is None and s.discord_token is None:
+            typer.echo("No TELEGRAM_TOKEN or DISCORD_TOKEN set: starting the console.")
+            asyncio.run(run_console(application))
+        else:
+            asyncio.run(run_adapters(application))
+    finally:
+        application.stop()
+
+
+@app.command()
+def console() -> None:
+    """Chat with Cohort in this terminal, as any member, through the real handlers and store."""
+    s = settings_or_exit()
+    application = ready_app(s)
+    application.start()
+    try:
+        asyncio.run(run_console(application))
+    finally:
+        application.stop()
+
+
+@app.command()
+def doctor() -> None:
+    """Check the configured platforms and say how to fix what is wrong."""
+    s = settings_or_exit()
+    application = build_app(s)
+
+    async def check() -> int:
+        worst = 0
+        adapters = build_adapters(application)
+        if not adapters:
+            typer.echo("no TELEGRAM_TOKEN or DISCORD_TOKEN set: only the console would run")
+        for adapter in adapters:
+            for f in await adapter.doctor():
+                mark = {"ok": "✓", "warning": "!", "error": "✗"}[f.severity]
+                typer.echo(f"{mark} [{adapter.name}] {f.check}: {f.detail}")
+                if f.fix:
+                    typer.echo(f"    fix: {f.fix}")
+                worst = max(worst, {"ok": 0, "warning": 0, "error": 1}[f.severity])
+        return worst
+
+    raise typer.Exit(asyncio.run(check()))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""One settings object, loaded once: defaults in code, ``config/default.toml``, an optional
+user TOML (``COHORT_CONFIG`` or ``--config``), then ``COHORT_*`` environment variables.
+
+Tokens come only from the environment (``TELEGRAM_TOKEN``, ``DISCORD_TOKEN``); a token
+written in a TOML file is refused at start. Per-community settings live in the database.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TOML = ROOT / "config" / "default.toml"
+
+
+class SettingsError(Exception):
+    """Bad settings, with a message that names the key and the fix."""
+
+
+class StorageSettings(BaseModel):
+    url: str = "sqlite:///data/cohort.db"
+    keep_message_text: bool = True
+    max_text_length: int = Field(16_384, ge=256, le=1_000_000)
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
+    max_batch: int = Field(512, ge=1, le=10_000)
+
+
+class TelegramSettings(BaseModel):
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str = ""  # public https URL Telegram posts to
+    listen: str = "127.0.0.1"
+    port: int = Field(8443, ge=1, le=65535)
+    base_url: str = ""  # Bot API server; empty = Telegram's (tests point it at a fake)
+    role_cache_seconds: int = Field(300, ge=0)
+
+
+class DiscordSettings(BaseModel):
+    prefix: str = "!"
+    sharded: bool = False
+    guild_ids: list[int] = Field(default_factory=list)  # where to register slash commands
+
+
+class ConsoleSettings(BaseModel):
+    user: str = "you"
+    community: str = "demo"
+    chat: str = "general"
+
+
+class RecsysSettings(BaseModel):
+    artifact_dir: str = "data/models"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class SchedulerSettings(BaseModel):
+    enabled: bool = True
+    timezone: str = "UTC"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COHORT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    language: Literal["en", "zh"] = "en"
+    owner_ids: list[str] = Field(default_factory=list)  # "platform:id" accounts that own Cohort
+    storage: StorageSettings = StorageSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    discord: DiscordSettings = DiscordSettings()
+    console: ConsoleSettings = ConsoleSettings()
+    recsys: RecsysSettings = RecsysSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+
+    telegram_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_TOKEN", "COHORT_TELEGRAM_TOKEN")
+    )
+    discord_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DISCORD_TOKEN", "COHORT_DISCORD_TOKEN")
+    )
+
+    @field_validator("telegram_token", "discord_token", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats init values (the merged TOML files) beats code defaults.
+        return (env_settings, init_settings)
+
+
+SECRET_KEYS = ("telegram_token", "discord_token")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise SettingsError(f"config file {path} does not exist; fix the path in COHORT_CONFIG or --config") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from exc
+    for key in SECRET_KEYS:
+        if key in data:
+            raise SettingsError(
+                f"{path}: '{key}' must not be in a file; set {key.upper()} in the environment instead"
+            )
+    return data
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load the effective settings.
+
+    Raises :class:`SettingsError` naming the bad key and how to fix it.
+    """
+    data: dict[str, Any] = _read_toml(DEFAULT_TOML) if DEFAULT_TOML.exists() else {}
+    user = config or os.environ.get("COHORT_CONFIG")
+    if user:
+        data = _merge(data, _read_toml(Path(user)))
+    data = _merge(data, overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            env = "COHORT_" + "__".join(str(p).upper() for p in err["loc"])
+            problems.append(f"  {key}: {err['msg']} (got {err.get('input')!r}; fix it in your TOML or {env})")
+        raise SettingsError("invalid settings:\n" + "\n".join(problems)) from exc
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The settings as a dict with secrets shown only as set / not set."""
+    data = settings.model_dump(mode="json")
+    for key in SECRET_KEYS:
+        data[key] = "***set***" if getattr(settings, key) is not None else None
+    if "@" in data["storage"]["url"] and "://" in data["storage"]["url"]:
+        scheme, rest = data["storage"]["url"].split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        data["storage"]["url"] = f"{scheme}://{user}:***@{host}"
+    return data

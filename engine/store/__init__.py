@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy tables, the recorder, the group-commit writer and the Store facade."""

@@ -1,0 +1,475 @@
+"""Turn one platform-neutral event into rows, inside the writer's transaction.
+
+Every insert that could race a redelivery is an ``INSERT ... ON CONFLICT DO NOTHING``
+on a unique key, never a lookup followed by an insert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from engine.events import (
+    ButtonClicked,
+    CommandInvoked,
+    Event,
+    MemberJoined,
+    MemberLeft,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    ReactionAdded,
+    ReactionCountChanged,
+    ReactionRemoved,
+    ThreadOpened,
+)
+from engine.store.models import (
+    Account,
+    Chat,
+    Community,
+    CommunityMember,
+    Interaction,
+    Member,
+    MembershipEvent,
+    Message,
+    ProcessedEvent,
+    Reaction,
+    ReactionCount,
+    Thread,
+)
+from engine.text import clean_text
+
+MAX_KEY = 255
+
+
+def insert_ignore(session: Session, table: Table, values: dict[str, Any], *, returning: Any = None) -> Any:
+    """INSERT that does nothing on a unique-key conflict.
+
+    Returns the ``returning`` column's value for a new row, None when the row existed
+    (or, without ``returning``, True/False for inserted or not).
+    """
+    dialect = session.get_bind().dialect.name
+    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    stmt = ins.values(**values).on_conflict_do_nothing()
+    if returning is not None:
+        return session.execute(stmt.returning(returning)).scalar_one_or_none()
+    return session.execute(stmt).rowcount == 1
+
+
+@dataclass
+class IdCache:
+    """Ids the single writer has already resolved. Cleared whenever a batch rolls back."""
+
+    communities: dict[tuple[str, str], int] = field(default_factory=dict)
+    accounts: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    chats: dict[tuple[str, str], int] = field(default_factory=dict)
+    threads: dict[tuple[int, str], int] = field(default_factory=dict)
+    memberships: set[tuple[int, int]] = field(default_factory=set)
+
+    def clear(self) -> None:
+        self.communities.clear()
+        self.accounts.clear()
+        self.chats.clear()
+        self.threads.clear()
+        self.memberships.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What the recorder resolved for an event: internal ids for later projections."""
+
+    event: Event
+    community_id: int
+    chat_id: int
+    member_id: int | None  # None for anonymous events
+    thread_id: int | None = None
+    message_id: int | None = None  # the stored message (posted, or the reaction's target)
+    target_member_id: int | None = None  # replied-to / reacted-to author
+
+
+@dataclass
+class RecorderOptions:
+    keep_message_text: bool = True
+    max_text_length: int = 16_384
+
+
+def dedup_key(event: Event) -> str:
+    key = event.dedup_key
+    if len(key) > MAX_KEY:
+        key = key[:200] + "#" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    return key
+
+
+class Recorder:
+    """Writes the core rows for events. Stateless apart from its id cache."""
+
+    def __init__(self, options: RecorderOptions | None = None) -> None:
+        self.options = options or RecorderOptions()
+        self.cache = IdCache()
+
+    # -- idempotency -------------------------------------------------------------------
+    def claim(self, session: Session, event: Event) -> bool:
+        """Mark the event handled; False if it was already (a redelivery)."""
+        return bool(
+            insert_ignore(
+                session, ProcessedEvent.__table__, {"key": dedup_key(event), "at": event.at}
+            )
+        )
+
+    # -- identity resolution ------------------------------------------------------------
+    def community(self, session: Session, platform: str, external_id: str, title: str, at: datetime) -> int:
+        key = (platform, external_id)
+        if (hit := self.cache.communities.get(key)) is not None:
+            return hit
+        cid = insert_ignore(
+            session,
+            Community.__table__,
+            {"platform": platform, "external_id": external_id, "title": title[:256], "settings": {}, "created_at": at},
+            returning=Community.id,
+        )
+        if cid is None:
+            cid = session.execute(
+                select(Community.id).where(Community.platform == platform, Community.external_id == external_id)
+            ).scalar_one()
+        self.cache.communities[key] = cid
+        return int(cid)
+
+    def account(self, session: Session, event: Event) -> tuple[int, int]:
+        """(account id, member id) for the event's user, creating both on first sight."""
+        key = (str(event.platform), event.user_id)
+        if (hit := self.cache.accounts.get(key)) is not None:
+            return hit
+        row = session.execute(
+            select(Account.id, Account.member_id).where(
+                Account.platform == key[0], Account.external_id == key[1]
+            )
+        ).first()
+        if row is None:
+            name = clean_text(event.user_name or event.username or event.user_id)[:256]
+            member_id = session.execute(
+                Member.__table__.insert().values(display_name=name, created_at=event.at).returning(Member.id)
+            ).scalar_one()
+            acc_id = insert_ignore(
+                session,
+                Account.__table__,
+                {
+                    "platform": key[0],
+                    "external_id": key[1],
+                    "member_id": member_id,
+                    "username": clean_text(event.username)[:128],
+                    "display_name": name,
+                    "is_bot": event.is_bot,
+                    "created_at": event.at,
+                },
+                returning=Account.id,
+            )
+            if acc_id is None:  # another writer won the race: drop our orphan member
+                session.execute(Member.__table__.delete().where(Member.id == member_id))
+                row = session.execute(
+                    select(Account.id, Account.member_id).where(
+                        Account.platform == key[0], Account.external_id == key[1]
+                    )
+                ).one()
+            else:
+                row = (acc_id, member_id)
+        result = (int(row[0]), int(row[1]))
+        self.cache.accounts[key] = result
+        return result
+
+    def chat(self, session: Session, event: Event, community_id: int) -> int:
+        key = (str(event.platform), event.chat_id)
+        if (hit := self.cache.chats.get(key)) is not None:
+            return hit
+        chat_id = insert_ignore(
+            session,
+            Chat.__table__,
+            {
+                "community_id": community_id,
+                "platform": key[0],
+                "external_id": key[1],
+                "title": clean_text(event.chat_title)[:256],
+                "is_private": event.is_private,
+            },
+            returning=Chat.id,
+        )
+        if chat_id is None:
+            chat_id = session.execute(
+                select(Chat.id).where(Chat.platform == key[0], Chat.external_id == key[1])
+            ).scalar_one()
+        self.cache.chats[key] = chat_id
+        return int(chat_id)
+
+    def thread(self, session: Session, chat_id: int, external_id: str, at: datetime,
+               title: str = "", created_by: int | None = None) -> int:
+        key = (chat_id, external_id)
+        if (hit := self.cache.threads.get(key)) is not None:
+            return hit
+        tid = insert_ignore(
+            session,
+            Thread.__table__,
+            {"chat_id": chat_id, "external_id": external_id, "title": clean_text(title)[:512],
+             "created_at": at, "created_by": created_by},
+            returning=Thread.id,
+        )
+        if tid is None:
+            tid = session.execute(
+                select(Thread.id).where(Thread.chat_id == chat_id, Thread.external_id == external_id)
+            ).scalar_one()
+            if title:
+                session.execute(update(Thread).where(Thread.id == tid, Thread.title == "").values(title=clean_text(title)[:512]))
+        self.cache.threads[key] = tid
+        return int(tid)
+
+    def membership(self, session: Session, community_id: int, member_id: int, at: datetime) -> None:
+        key = (community_id, member_id)
+        if key in self.cache.memberships:
+            session.execute(
+                update(CommunityMember)
+                .where(CommunityMember.community_id == community_id,
+                       CommunityMember.member_id == member_id,
+                       CommunityMember.last_seen_at < at)
+                .values(last_seen_at=at)
+            )
+            return
+        inserted = insert_ignore(
+            session,
+            CommunityMember.__table__,
+            {"community_id": community_id, "member_id": member_id, "joined_at": at,
+             "last_seen_at": at, "role": 0, "dm_opt_out": False},
+        )
+        if not inserted:
+            session.execute(
+                update(CommunityMember)
+                .where(CommunityMember.community_id == community_id,
+                       CommunityMember.member_id == member_id,
+                       CommunityMember.last_seen_at < at)
+                .values(last_seen_at=at)
+            )
+        self.cache.memberships.add(key)
+
+    def member_of(self, session: Session, platform: str, external_id: str | None) -> int | None:
+        """The member id behind a platform account, if Cohort has seen it."""
+        if not external_id:
+            return None
+        if (hit := self.cache.accounts.get((platform, external_id))) is not None:
+            return hit[1]
+        found = session.execute(
+            select(Account.id, Account.member_id).where(
+                Account.platform == platform, Account.external_id == external_id
+            )
+        ).first()
+        if found is None:
+            return None
+        self.cache.accounts[(platform, external_id)] = (int(found[0]), int(found[1]))
+        return int(found[1])
+
+    # -- the event itself ------------------------------------------------------------
+    def record(self, session: Session, event: Event) -> Recorded:
+        """Write the core rows for ``event``. The caller has already claimed it."""
+        platform = str(event.platform)
+        community_id = self.community(session, platform, event.community_id, event.chat_title if event.chat_id == event.community_id else "", event.at)
+        chat_id = self.chat(session, event, community_id)
+        member_id: int | None = None
+        if event.user_id:
+            _, member_id = self.account(session, event)
+            if not event.is_private:
+                self.membership(session, community_id, member_id, event.at)
+        thread_id = (
+            self.thread(session, chat_id, event.thread_id, event.at)
+            if event.thread_id
+            else None
+        )
+        base = Recorded(event, community_id, chat_id, member_id, thread_id)
+        method = getattr(self, f"_on_{event.kind}", None)
+        return method(session, base) if method else base
+
+    def _log(self, session: Session, rec: Recorded, kind: str, *, target: int | None = None,
+             message_id: int | None = None, weight: float = 1.0) -> None:
+        if rec.member_id is None:
+            return
+        session.execute(
+            Interaction.__table__.insert().values(
+                community_id=rec.community_id, member_id=rec.member_id, kind=kind,
+                target_member_id=target, message_id=message_id, thread_id=rec.thread_id,
+                weight=weight, at=rec.event.at,
+            )
+        )
+
+    def _stored_text(self, text: str) -> tuple[str | None, bool]:
+        if not self.options.keep_message_text:
+            return None, False
+        limit = self.options.max_text_length
+        return (text[:limit], True) if len(text) > limit else (text, False)
+
+    def _message_row(self, session: Session, rec: Recorded, external_id: str) -> tuple[int, int | None] | None:
+        row = session.execute(
+            select(Message.id, Message.author_id).where(
+                Message.chat_id == rec.chat_id, Message.external_id == external_id
+            )
+        ).first()
+        return (int(row[0]), row[1]) if row else None
+
+    def _on_message(self, session: Session, rec: Recorded) -> Recorded:
+        ev = rec.event
+        assert isinstance(ev, MessagePosted)
+        text = clean_text(ev.text)
+        stored, truncated = self._stored_text(text)
+        reply_author = None
+        if ev.reply_to_message_id:
+            target = self._message_row(session, rec, ev.reply_to_message_id)
+            reply_author = target[1] if target else self.member_of(session, str(ev.platform), ev.reply_to_user_id)
+        if ev.is_topic_start and rec.thread_id is not None:
+            session.execute(update(Thread).where(Thread.id == rec.thread_id, Thread.created_by.is_(None)).values(created_by=rec.member_id))
+        msg_id = insert_ignore(
+            session,
+            Message.__table__,
+            {
+                "community_id": rec.community_id, "chat_id": rec.chat_id, "thread_id": rec.thread_id,
+                "external_id": ev.message_id or "", "author_id": rec.member_id,
+                "reply_to_external_id": ev.reply_to_message_id, "reply_to_author_id": reply_author,
+                "posted_at": ev.at, "text_length": len(text), "text": stored,
+                "text_truncated": truncated, "links": [clean_text(u) for u in ev.links],
+                "mentions": [clean_text(m) for m in ev.mentions], "attachment": ev.attachment,
+                "is_bot": ev.is_bot, "is_command": False, "is_topic_start": ev.is_topic_start,
+                "forwarded": ev.forwarded,
+            },
+            returning=Message.id,
+        )
+        if msg_id is None:  # the same message id arrived under another dedup key
+            return rec
+        self._log(session, rec, "message", message_id=msg_id, weight=float(len(text)))
+        if reply_author is not None and reply_author != rec.member_id:
+            self._log(session, rec, "reply", target=reply_author, message_id=msg_id)
+        for mention in ev.mentions:
+            target_member = self.member_of(session, str(ev.platform), mention)
+            if target_member is not None and target_member != rec.member_id:
+                self._log(session, rec, "mention", target=target_member, message_id=msg_id)
+        if ev.links:
+            self._log(session, rec, "share_link", message_id=msg_id, weight=float(len(ev.links)))
+        return Recorded(ev, rec.community_id, rec.chat_id, rec.member_id, rec.thread_id, msg_id, reply_author)
+
+    def _on_message_edited(self, session: Session, rec: Recorded) -> Recorded:
+        ev = rec.event
+        assert isinstance(ev, MessageEdited)
+        text = clean_text(ev.text)
+        stored, truncated = self._stored_text(text)
+        session.execute(
+            update(Message)
+            .where(Message.chat_id == rec.chat_id, Message.external_id == (ev.message_id or ""))
+            .values(edited_at=ev.at, text=stored, text_truncated=truncated, text_length=len(text),
+                    links=list(ev.links), mentions=list(ev.mentions))
+        )
+        return rec
+
+    def _on_message_deleted(self, session: Session, rec: Recorded) -> Recorded:
+        session.execute(
+            update(Message)
+            .where(Message.chat_id == rec.chat_id, Message.external_id == (rec.event.message_id or ""))
+            .values(deleted_at=rec.event.at)
+        )
+        return rec
+
+    def _reaction_target(self, session: Session, rec: Recorded, target_user: str | None) -> tuple[int | None, int | None]:
+        found = self._message_row(session, rec, rec.event.message_id or "")
+        if found:
+            return found
+        return None, self.member_of(session, str(rec.event.platform), target_user)
+
+    def _on_reaction_added(self, session: Session, rec: Recorded) -> Recorded:
+        ev = rec.event
+        assert isinstance(ev, ReactionAdded)
+        if rec.member_id is None:
+            return rec
+        msg_id, target = self._reaction_target(session, rec, ev.target_user_id)
+        new = insert_ignore(
+            session, Reaction.__table__,
+            {"chat_id": rec.chat_id, "message_external_id": ev.message_id or "", "member_id": rec.member_id,
+             "target_member_id": target, "emoji": clean_text(ev.emoji)[:64], "at": ev.at},
+        )
+        if not new:  # re-added after a removal
+            session.execute(
+                update(Reaction)
+                .where(Reaction.chat_id == rec.chat_id, Reaction.message_external_id == (ev.message_id or ""),
+                       Reaction.member_id == rec.member_id, Reaction.emoji == clean_text(ev.emoji)[:64])
+                .values(removed_at=None)
+            )
+        self._log(session, rec, "reaction", target=target, message_id=msg_id)
+        return Recorded(ev, rec.community_id, rec.chat_id, rec.member_id, rec.thread_id, msg_id, target)
+
+    def _on_reaction_removed(self, session: Session, rec: Recorded) -> Recorded:
+        ev = rec.event
+        assert isinstance(ev, ReactionRemoved)
+        session.execute(
+            update(Reaction)
+            .where(Reaction.chat_id == rec.chat_id, Reaction.message_external_id == (ev.message_id or ""),
+                   Reaction.member_id == rec.member_id, Reaction.emoji == clean_text(ev.emoji)[:64])
+            .values(removed_at=ev.at)
+        )
+        msg_id, target = self._reaction_target(session, rec, ev.target_user_id)
+        return Recorded(ev, rec.community_id, rec.chat_id, rec.member_id, rec.thread_id, msg_id, target)
+
+    def _on_reaction_count(self, session: Session, rec: Recorded) -> Recorded:
+        ev = rec.event
+        assert isinstance(ev, ReactionCountChanged)
+        emoji = clean_text(ev.emoji)[:64]
+        if not insert_ignore(
+            session, ReactionCount.__table__,
+            {"chat_id": rec.chat_id, "message_external_id": ev.message_id or "", "emoji": emoji,
+             "count": ev.count, "at": ev.at},
+        ):
+            session.execute(
+                update(ReactionCount)
+                .where(ReactionCount.chat_id == rec.chat_id,
+                       ReactionCount.message_external_id == (ev.message_id or ""),
+                       ReactionCount.emoji == emoji)
+                .values(count=ev.count, at=ev.at)
+            )
+        msg_id, target = self._reaction_target(session, rec, None)
+        return Recorded(ev, rec.community_id, rec.chat_id, rec.member_id, rec.thread_id, msg_id, target)
+
+    def _on_member_joined(self, session: Session, rec: Recorded) -> Recorded:
+        if rec.member_id is not None:
+            session.execute(MembershipEvent.__table__.insert().values(
+                community_id=rec.community_id, member_id=rec.member_id, kind="joined", at=rec.event.at))
+            session.execute(update(CommunityMember).where(
+                CommunityMember.community_id == rec.community_id,
+                CommunityMember.member_id == rec.member_id).values(left_at=None))
+            self._log(session, rec, "join")
+        return rec
+
+    def _on_member_left(self, session: Session, rec: Recorded) -> Recorded:
+        if rec.member_id is not None:
+            session.execute(MembershipEvent.__table__.insert().values(
+                community_id=rec.community_id, member_id=rec.member_id, kind="left", at=rec.event.at))
+            session.execute(update(CommunityMember).where(
+                CommunityMember.community_id == rec.community_id,
+                CommunityMember.member_id == rec.member_id).values(left_at=rec.event.at))
+            self._log(session, rec, "leave")
+        return rec
+
+    def _on_thread_opened(self, session: Session, rec: Recorded) -> Recorded:
+        ev = rec.event
+        assert isinstance(ev, ThreadOpened)
+        if rec.thread_id is not None:
+            session.execute(update(Thread).where(Thread.id == rec.thread_id).values(
+                title=clean_text(ev.title)[:512], created_by=rec.member_id))
+        self._log(session, rec, "thread_opened")
+        return rec
+
+    def _on_command(self, session: Session, rec: Recorded) -> Recorded:
+        ev = rec.event
+        assert isinstance(ev, CommandInvoked)
+        self._log(session, rec, f"command:{ev.name[:24]}")
+        return rec
+
+    def _on_button_clicked(self, session: Session, rec: Recorded) -> Recorded:
+        ev = rec.event
+        assert isinstance(ev, ButtonClicked)
+        self._log(session, rec, "click")
+        return rec

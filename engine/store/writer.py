@@ -1,0 +1,203 @@
+"""The single writer: events and write jobs are applied in group commits.
+
+One thread owns every write. It takes whatever has queued up (up to ``max_batch``),
+applies it in one transaction and commits once, so throughput does not pay one fsync
+per message; each caller's future resolves only after that commit. If a batch fails,
+it is retried job by job so one bad event fails alone and loses nobody else's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from engine.events import Event
+from engine.store.recorder import Recorded, Recorder
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something a projection wants said in chat after the commit (a badge, a level)."""
+
+    kind: str
+    community_id: int
+    member_id: int | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Projection(Protocol):
+    """A capability's write-side reaction to an event, in the same transaction."""
+
+    name: str
+
+    def project(self, session: Session, recorded: Recorded) -> Sequence[Notice]: ...
+
+    def reset(self) -> None:
+        """Forget in-memory state after a rollback."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Result of recording one event: ``duplicate`` means it had been handled before."""
+
+    duplicate: bool
+    recorded: Recorded | None = None
+    notices: tuple[Notice, ...] = ()
+
+
+_STOP = object()
+
+
+@dataclass
+class _Job:
+    event: Event | None
+    fn: Callable[[Session], Any] | None
+    future: Future[Any]
+
+
+class EventWriter:
+    """Owns the write thread. ``record``/``write`` are awaitable from any event loop;
+    ``record_sync``/``write_sync`` block, for CLI tools and importers."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        recorder: Recorder,
+        projections: Sequence[Projection] = (),
+        *,
+        max_batch: int = 512,
+    ) -> None:
+        self.engine = engine
+        self.recorder = recorder
+        self.projections = list(projections)
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.batches = 0
+        self.jobs = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="cohort-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Finish everything queued, then stop the thread."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    def add_projection(self, projection: Projection) -> None:
+        self.projections.append(projection)
+
+    # -- submitting --------------------------------------------------------------------
+    def _submit(self, event: Event | None, fn: Callable[[Session], Any] | None) -> Future[Any]:
+        if self._thread is None:
+            raise RuntimeError("the writer is not started")
+        fut: Future[Any] = Future()
+        self._queue.put(_Job(event, fn, fut))
+        return fut
+
+    async def record(self, event: Event) -> Outcome:
+        """Store ``event``; returns after its transaction has committed.
+
+        Raises whatever storing it raised (the event is then not stored).
+        """
+        return await asyncio.wrap_future(self._submit(event, None))
+
+    async def write(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in the writer's transaction; returns its result after commit."""
+        return await asyncio.wrap_future(self._submit(None, fn))  # type: ignore[no-any-return]
+
+    def record_sync(self, event: Event) -> Outcome:
+        return self._submit(event, None).result()  # type: ignore[no-any-return]
+
+    def write_sync(self, fn: Callable[[Session], T]) -> T:
+        return self._submit(None, fn).result()  # type: ignore[no-any-return]
+
+    # -- the thread --------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch: list[_Job] = [first]
+            stop_after = False
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop_after = True
+                    break
+                batch.append(nxt)
+            self._run_batch(batch)
+            if stop_after:
+                return
+
+    def _apply(self, session: Session, job: _Job) -> Any:
+        if job.fn is not None:
+            return job.fn(session)
+        event = job.event
+        assert event is not None
+        if not self.recorder.claim(session, event):
+            return Outcome(duplicate=True)
+        recorded = self.recorder.record(session, event)
+        notices: list[Notice] = []
+        for projection in self.projections:
+            notices.extend(projection.project(session, recorded))
+        return Outcome(False, recorded, tuple(notices))
+
+    def _forget_state(self) -> None:
+        self.recorder.cache.clear()
+        for projection in self.projections:
+            projection.reset()
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        self.batches += 1
+        self.jobs += len(batch)
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                results = [self._apply(session, job) for job in batch]
+        except Exception:
+            self._forget_state()
+            if len(batch) == 1:
+                self._run_alone(batch[0])
+            else:
+                log.warning("group commit of %d jobs failed; retrying one by one", len(batch))
+                for job in batch:
+                    self._run_alone(job)
+            return
+        for job, result in zip(batch, results, strict=True):
+            if not job.future.cancelled():
+                job.future.set_result(result)
+
+    def _run_alone(self, job: _Job) -> None:
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                result = self._apply(session, job)
+        except Exception as exc:
+            self._forget_state()
+            key = job.event.dedup_key if job.event is not None else getattr(job.fn, "__name__", "job")
+            log.exception("write failed for %s", key)
+            if not job.future.cancelled():
+                job.future.set_exception(exc)
+            return
+        if not job.future.cancelled():
+            job.future.set_result(result)
