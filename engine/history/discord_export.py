@@ -156,7 +156,8 @@ class _DiscordMapper:
         self, message: dict[str, Any], message_id: str, at: datetime, author: dict[str, Any]
     ) -> Iterator[Event]:
         content = clean_text(str(message.get("content") or ""))
-        reference = message.get("reference") if isinstance(message.get("reference"), dict) else {}
+        reference = message.get("reference")
+        reference = reference if isinstance(reference, dict) else {}
         reply_to = _snowflake(reference.get("messageId")) if message.get("type") == "Reply" else None
         mentions = tuple(
             dict.fromkeys(
