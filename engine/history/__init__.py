@@ -61,9 +61,9 @@ def read_history(path: str | Path, *, progress: ProgressCallback | None = None) 
 
     Raises HistoryFormatError when the input is not a supported format.
     """
-    readers = {
-        "stackexchange": read_stackexchange_dump,
-        "discord": read_discord_export,
-        "telegram": read_telegram_export,
-    }
-    return readers[detect_format(path)](path, progress=progress)
+    kind = detect_format(path)
+    if kind == "stackexchange":
+        return read_stackexchange_dump(path, progress=progress)
+    if kind == "discord":
+        return read_discord_export(path, progress=progress)
+    return read_telegram_export(path, progress=progress)
