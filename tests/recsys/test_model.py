@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.recsys.evaluate import holdout_split
+from engine.recsys.torch_model import CohortParams, CohortRecommender, resolve_device
+from tests.recsys.helpers import block_matrix
+
+SMALL = CohortParams(l2=5.0, factors=4)
+
+
+def test_recovers_planted_blocks() -> None:
+    matrix, user_block, item_block = block_matrix()
+    fit_part, held = holdout_split(matrix, 0.3, seed=1)
+    model = CohortRecommender(SMALL).fit(fit_part, device="cpu", seed=0)
+    items, _ = model.recommend(np.arange(matrix.shape[0]), k=5)
+    # Every recommendation stays in the user's own block...
+    assert (item_block[items] == user_block[:, None]).all()
+    # ...and held-out items outrank the other blocks' items.
+    scores = model.score(np.arange(matrix.shape[0]))
+    aucs = []
+    for user in range(matrix.shape[0]):
+        heldout = held[user].indices
+        other = np.flatnonzero(item_block != user_block[user])
+        aucs.append((scores[user, heldout][:, None] > scores[user, other][None, :]).mean())
+    assert np.mean(aucs) > 0.97
+
+
+@pytest.mark.parametrize("params", [SMALL, CohortParams(l2=5.0, factors=4, item_weight=0.0, factor_weight=1.0)])
+def test_deterministic_for_a_seed(params: CohortParams) -> None:
+    matrix, _, _ = block_matrix(seed=3)
+    a = CohortRecommender(params).fit(matrix, device="cpu", seed=7).score(np.arange(20))
+    b = CohortRecommender(params).fit(matrix, device="cpu", seed=7).score(np.arange(20))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_seen_items_excluded() -> None:
+    matrix, _, _ = block_matrix(seed=4)
+    model = CohortRecommender(SMALL).fit(matrix, device="cpu")
+    items, scores = model.recommend(np.arange(matrix.shape[0]), k=10)
+    for user in range(matrix.shape[0]):
+        assert not set(items[user][np.isfinite(scores[user])]) & set(matrix[user].indices)
+    kept, _ = model.recommend([0], k=matrix.shape[1], exclude_seen=False)
+    assert set(matrix[0].indices) <= set(kept[0])
+
+
+def test_export_factors_shapes_and_cpu_arrays() -> None:
+    matrix, _, _ = block_matrix()
+    model = CohortRecommender(SMALL).fit(matrix, device="auto")
+    users, items = model.export_factors()
+    assert users.shape == (matrix.shape[0], 4) and items.shape == (matrix.shape[1], 4)
+    assert users.dtype == np.float32 and isinstance(items, np.ndarray)
+
+
+def test_rejects_bad_input() -> None:
+    import scipy.sparse as sp
+
+    with pytest.raises(ValueError):
+        CohortRecommender().fit(sp.csr_matrix((3, 3)), device="cpu")
+    with pytest.raises(ValueError):
+        resolve_device("tpu")
+    with pytest.raises(RuntimeError):
+        CohortRecommender().score([0])
+
+
+def test_tune_uses_training_data_and_returns_grid_point() -> None:
+    from engine.recsys.tune import tune
+
+    matrix, _, _ = block_matrix(seed=5)
+    result = tune(
+        matrix,
+        grid={"l2": [2.0, 20.0], "dropout": [0.33], "factors": [3], "factor_weight": [0.0, 0.5]},
+        folds=1,
+        device="cpu",
+    )
+    assert len(result.trials) == 4
+    assert result.best.l2 in (2.0, 20.0) and 0.0 < result.best_ndcg <= 1.0
