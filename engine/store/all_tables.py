@@ -3,4 +3,5 @@
 Alembic's env and ``Store.create_schema`` import this. Add a line per new table module.
 """
 
+from engine.members import tables as members_tables  # noqa: F401
 from engine.store import models  # noqa: F401

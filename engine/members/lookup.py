@@ -1,0 +1,133 @@
+"""Finding members: from a command argument (``@handle``, a platform id, a Discord mention),
+from a platform account, and a member's home community for commands sent in private."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.store.models import Account, Community, CommunityMember, Member
+
+# Discord renders a mention in message text as <@123> or <@!123> (nickname form).
+_DISCORD_MENTION = re.compile(r"<@!?(\d+)>")
+
+
+@dataclass(frozen=True, slots=True)
+class MemberBrief:
+    """What a handler needs to talk about a member on one platform."""
+
+    member_id: int
+    display_name: str
+    user_ext: str | None  # the member's account id on that platform, if they have one
+    username: str
+    is_bot: bool
+
+
+def community_id_of(session: Session, platform: str, community_ext: str) -> int | None:
+    """The internal id of a community, or None if Cohort has never seen it."""
+    return session.execute(
+        select(Community.id).where(
+            Community.platform == platform, Community.external_id == community_ext
+        )
+    ).scalar_one_or_none()
+
+
+def member_of_account(session: Session, platform: str, user_ext: str) -> int | None:
+    """The member behind a platform account, or None if the account is unknown."""
+    return session.execute(
+        select(Account.member_id).where(
+            Account.platform == platform, Account.external_id == user_ext
+        )
+    ).scalar_one_or_none()
+
+
+def account_id_of(session: Session, platform: str, user_ext: str) -> int | None:
+    """The internal account id for a platform account, or None if unknown."""
+    return session.execute(
+        select(Account.id).where(Account.platform == platform, Account.external_id == user_ext)
+    ).scalar_one_or_none()
+
+
+def resolve_member_in(session: Session, platform: str, community_id: int, token: str) -> int | None:
+    """Like :func:`resolve_member` with the community's internal id."""
+    token = token.strip()
+    if not token:
+        return None
+    query = (
+        select(Account.member_id)
+        .join(CommunityMember, CommunityMember.member_id == Account.member_id)
+        .where(Account.platform == platform, CommunityMember.community_id == community_id)
+    )
+    mention = _DISCORD_MENTION.fullmatch(token)
+    if mention:
+        query = query.where(Account.external_id == mention.group(1))
+    elif token.startswith("@"):
+        handle = token[1:].lower()
+        if not handle:
+            return None
+        # Adapters may store the handle with or without its "@"; accept both.
+        query = query.where(func.lower(Account.username).in_([handle, "@" + handle]))
+    else:
+        query = query.where(Account.external_id == token)
+    # A handle can have moved between accounts; the most recently active holder wins.
+    query = query.order_by(CommunityMember.last_seen_at.desc()).limit(1)
+    found = session.execute(query).scalar_one_or_none()
+    return int(found) if found is not None else None
+
+
+def resolve_member(session: Session, platform: str, community_ext: str, token: str) -> int | None:
+    """The member a command argument names, among the members of one community.
+
+    ``token`` is ``@username`` (case-insensitive), a platform user id, or a Discord
+    mention ``<@id>``. Returns the member id, or None when the community is unknown or no
+    member of it matches. Never raises for unknown input.
+    """
+    community_id = community_id_of(session, platform, community_ext)
+    if community_id is None:
+        return None
+    return resolve_member_in(session, platform, community_id, token)
+
+
+def home_community(session: Session, platform: str, user_ext: str) -> int | None:
+    """The community (internal id) where this account's member was most recently active.
+
+    Used for commands sent in a private chat, which carry no community. Only communities
+    on the same platform count; ones the member has left rank after current ones. Returns
+    None when the member belongs to no community on that platform.
+    """
+    found = session.execute(
+        select(CommunityMember.community_id)
+        .join(Account, Account.member_id == CommunityMember.member_id)
+        .join(Community, Community.id == CommunityMember.community_id)
+        .where(
+            Account.platform == platform,
+            Account.external_id == user_ext,
+            Community.platform == platform,
+        )
+        .order_by(CommunityMember.left_at.is_not(None), CommunityMember.last_seen_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return int(found) if found is not None else None
+
+
+def member_brief(session: Session, member_id: int, platform: str) -> MemberBrief | None:
+    """Name and platform account of a member, or None if the member does not exist.
+
+    When the member has several accounts on ``platform`` the most recent one is given.
+    """
+    member = session.get(Member, member_id)
+    if member is None:
+        return None
+    account = session.execute(
+        select(Account)
+        .where(Account.member_id == member_id, Account.platform == platform)
+        .order_by(Account.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if account is None:
+        return MemberBrief(member_id, member.display_name, None, "", False)
+    name = account.display_name or member.display_name or account.username
+    return MemberBrief(member_id, name, account.external_id, account.username, account.is_bot)
