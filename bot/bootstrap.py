@@ -87,11 +87,11 @@ def build_adapters(app: App) -> list[Adapter]:
     adapters: list[Adapter] = []
     s = app.settings
     if s.telegram_token is not None:
-        from bot.adapters.telegram import TelegramAdapter  # noqa: PLC0415  (only when configured)
+        from bot.adapters.telegram import TelegramAdapter
 
         adapters.append(TelegramAdapter(s, app.dispatch))
     if s.discord_token is not None:
-        from bot.adapters.discord import DiscordAdapter  # noqa: PLC0415
+        from bot.adapters.discord import DiscordAdapter
 
         adapters.append(DiscordAdapter(s, app.dispatch))
     app.adapters = adapters

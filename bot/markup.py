@@ -70,7 +70,7 @@ def to_discord_markdown(markup: str) -> str:
             out.append("`")
             in_code = not closing
         elif tag == "pre":
-            out.append("\n```\n" if not closing else "\n```\n")
+            out.append("\n```\n")
             in_code = not closing
         elif tag == "a":
             if not closing:

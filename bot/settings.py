@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +23,11 @@ class SettingsError(Exception):
     """Bad settings, with a message that names the key and the fix."""
 
 
-class StorageSettings(BaseModel):
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StorageSettings(_Section):
     url: str = "sqlite:///data/cohort.db"
     keep_message_text: bool = True
     max_text_length: int = Field(16_384, ge=256, le=1_000_000)
@@ -31,7 +35,7 @@ class StorageSettings(BaseModel):
     max_batch: int = Field(512, ge=1, le=10_000)
 
 
-class TelegramSettings(BaseModel):
+class TelegramSettings(_Section):
     mode: Literal["polling", "webhook"] = "polling"
     webhook_url: str = ""  # public https URL Telegram posts to
     listen: str = "127.0.0.1"
@@ -40,24 +44,24 @@ class TelegramSettings(BaseModel):
     role_cache_seconds: int = Field(300, ge=0)
 
 
-class DiscordSettings(BaseModel):
+class DiscordSettings(_Section):
     prefix: str = "!"
     sharded: bool = False
     guild_ids: list[int] = Field(default_factory=list)  # where to register slash commands
 
 
-class ConsoleSettings(BaseModel):
+class ConsoleSettings(_Section):
     user: str = "you"
     community: str = "demo"
     chat: str = "general"
 
 
-class RecsysSettings(BaseModel):
+class RecsysSettings(_Section):
     artifact_dir: str = "data/models"
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
-class SchedulerSettings(BaseModel):
+class SchedulerSettings(_Section):
     enabled: bool = True
     timezone: str = "UTC"
 

@@ -8,7 +8,8 @@ import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-_URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+# ASCII only: in Chinese chat a link is often followed directly by text (链接https://x.y/a看看).
+_URL = re.compile(r"https?://[!#-&(-;=?-\[\]-_a-z~]+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\"»”’。，；：！？）"
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _TRACKING = ("utm_", "fbclid", "gclid", "mc_", "ref_src")

@@ -19,9 +19,6 @@ from engine.events import (
     ButtonClicked,
     CommandInvoked,
     Event,
-    MemberJoined,
-    MemberLeft,
-    MessageDeleted,
     MessageEdited,
     MessagePosted,
     ReactionAdded,
@@ -59,7 +56,9 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any], *, ret
     stmt = ins.values(**values).on_conflict_do_nothing()
     if returning is not None:
         return session.execute(stmt.returning(returning)).scalar_one_or_none()
-    return session.execute(stmt).rowcount == 1
+    # rowcount is not reliable for this statement on every driver; RETURNING is.
+    first_pk = next(iter(table.primary_key.columns))
+    return session.execute(stmt.returning(first_pk)).first() is not None
 
 
 @dataclass

@@ -1,0 +1,18 @@
+"""Telegram, through python-telegram-bot. Only this package imports ``telegram``."""
+
+from .adapter import TelegramAdapter
+from .chats import known_chats_reader, known_group_chats
+from .messenger import TelegramMessenger
+from .reachability import reachability_recorder, record_reachability
+from .updates import ALLOWED_UPDATES, to_events
+
+__all__ = [
+    "ALLOWED_UPDATES",
+    "TelegramAdapter",
+    "TelegramMessenger",
+    "known_chats_reader",
+    "known_group_chats",
+    "reachability_recorder",
+    "record_reachability",
+    "to_events",
+]

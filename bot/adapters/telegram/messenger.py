@@ -1,0 +1,376 @@
+"""The Messenger port over a python-telegram-bot ``Bot``: sends, retries, maps errors.
+
+PTB types stay in here; callers see only :mod:`bot.ports` words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    ReplyParameters,
+)
+from telegram.constants import ChatMemberStatus, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from bot.markup import to_plain
+from bot.ports import (
+    Button,
+    Capability,
+    ChatRef,
+    NotReachable,
+    PlatformError,
+    Role,
+    SentMessage,
+)
+from engine.events import Event, Platform
+
+from .text import CAPTION_LIMIT, MESSAGE_LIMIT, cut_markup, fit_message
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+ReachabilityHook = Callable[[str, str, bool], Awaitable[None]]
+"""``(platform, user_id, reachable)``: called when a DM works, fails for good, or a member
+opens the bot privately. Errors in it are logged, never raised."""
+
+CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit on callback_data
+
+
+class TelegramMessenger:
+    """Implements :class:`bot.ports.Messenger` for Telegram.
+
+    ``max_attempts`` bounds tries per call for flood waits (429), 5xx and network errors;
+    ``retry_delay`` is the first back-off (doubling); a 429 waits the ``retry_after`` it names
+    unless that exceeds ``max_retry_after``. ``sleep`` and ``clock`` are injectable for tests.
+    """
+
+    platform = Platform.TELEGRAM
+    capabilities = frozenset({
+        Capability.REPLY, Capability.SEND, Capability.DM, Capability.PICTURE,
+        Capability.DOCUMENT, Capability.BUTTONS, Capability.EDIT,
+    })
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        role_cache_seconds: float = 300,
+        on_reachability: ReachabilityHook | None = None,
+        max_attempts: int = 4,
+        retry_delay: float = 0.5,
+        max_retry_after: float = 60.0,
+        max_parts: int = 3,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bot = bot
+        self.role_cache_seconds = role_cache_seconds
+        self.on_reachability = on_reachability
+        self.max_attempts = max(1, max_attempts)
+        self.retry_delay = retry_delay
+        self.max_retry_after = max_retry_after
+        self.max_parts = max_parts
+        self._sleep = sleep
+        self._clock = clock
+        self._roles: dict[tuple[str, str], tuple[Role, float]] = {}
+        self._reachable: dict[str, bool] = {}  # last value reported, to skip repeat writes
+
+    # -- Messenger ------------------------------------------------------------------------
+    async def reply(self, to: Event, text: str, *, buttons: Sequence[Button] = ()) -> SentMessage:
+        """Answer ``to`` in its chat and topic, as a reply to its message when it has one.
+
+        Raises PlatformError when Telegram keeps failing (for a private chat that blocked
+        the bot: NotReachable).
+        """
+        chat = ChatRef.of(to)
+        reply_to = int(to.message_id) if to.message_id and to.message_id.lstrip("-").isdigit() else None
+        dm_user = to.chat_id if to.is_private else None
+        return await self._send_text(chat, text, buttons, reply_to=reply_to, dm_user=dm_user)
+
+    async def send(self, chat: ChatRef, text: str, *, buttons: Sequence[Button] = ()) -> SentMessage:
+        """Post ``text`` in ``chat`` (its topic when ``thread_id`` is set). Raises PlatformError."""
+        return await self._send_text(chat, text, buttons)
+
+    async def dm(self, user_id: str, text: str, *, buttons: Sequence[Button] = ()) -> SentMessage:
+        """Message a member privately.
+
+        Raises NotReachable if they never opened the bot, blocked it or were deleted
+        (recorded through the reachability hook, not retried); PlatformError otherwise.
+        """
+        chat = ChatRef(self.platform, "", user_id)
+        return await self._send_text(chat, text, buttons, dm_user=user_id)
+
+    async def send_picture(self, chat: ChatRef, png: bytes, caption: str = "") -> SentMessage:
+        """Send a PNG with a caption (cut to Telegram's 1024). Raises PlatformError / NotReachable."""
+        dm_user = chat.chat_id if not chat.community_id and not chat.chat_id.startswith("-") else None
+        msg = await self._call(
+            "sendPhoto",
+            lambda: self.bot.send_photo(
+                chat_id=_chat_id(chat.chat_id), photo=InputFile(png, filename="chart.png"),
+                caption=cut_markup(caption, CAPTION_LIMIT) or None,
+                parse_mode=ParseMode.HTML if caption else None,
+                message_thread_id=_thread(chat.thread_id),
+            ),
+            dm_user=dm_user, idempotent=False,
+        )
+        return SentMessage(chat, str(msg.message_id))
+
+    async def send_document(self, user_id: str, filename: str, data: bytes, caption: str = "") -> SentMessage:
+        """DM a file. Raises NotReachable (recorded) or PlatformError."""
+        msg = await self._call(
+            "sendDocument",
+            lambda: self.bot.send_document(
+                chat_id=_chat_id(user_id), document=InputFile(data, filename=filename),
+                caption=cut_markup(caption, CAPTION_LIMIT) or None,
+                parse_mode=ParseMode.HTML if caption else None,
+            ),
+            dm_user=user_id, idempotent=False,
+        )
+        await self._report(user_id, True)
+        return SentMessage(ChatRef(self.platform, "", user_id), str(msg.message_id))
+
+    async def edit(self, message: SentMessage, text: str, *, buttons: Sequence[Button] = ()) -> None:
+        """Replace a sent message's text and buttons; "not modified" is not an error.
+
+        Raises PlatformError when Telegram refuses (e.g. the message is gone).
+        """
+        markup = _keyboard(buttons)
+        body = cut_markup(text, MESSAGE_LIMIT)
+        try:
+            await self._call(
+                "editMessageText",
+                lambda: self.bot.edit_message_text(
+                    chat_id=_chat_id(message.chat.chat_id), message_id=int(message.message_id),
+                    text=body, parse_mode=ParseMode.HTML, reply_markup=markup,
+                ),
+                idempotent=True,
+            )
+        except PlatformError as exc:
+            if "message is not modified" in str(exc).lower():
+                return
+            raise
+
+    async def role_of(self, community_id: str, user_id: str) -> Role:
+        """creator → OWNER, administrator → ADMIN, anyone else (or any failure) → MEMBER.
+
+        Cached per (community, user) for ``role_cache_seconds``. Never raises.
+        """
+        if not community_id or not user_id or not community_id.startswith("-"):
+            return Role.MEMBER  # private chat or not a Telegram group id
+        key = (community_id, user_id)
+        now = self._clock()
+        hit = self._roles.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        try:
+            member = await self._call(
+                "getChatMember",
+                lambda: self.bot.get_chat_member(chat_id=int(community_id), user_id=int(user_id)),
+                idempotent=True,
+            )
+            role = {ChatMemberStatus.OWNER: Role.OWNER,
+                    ChatMemberStatus.ADMINISTRATOR: Role.ADMIN}.get(member.status, Role.MEMBER)
+        except (PlatformError, NotReachable, ValueError) as exc:
+            log.warning("telegram role lookup for %s in %s failed: %s", user_id, community_id, exc)
+            role = Role.MEMBER
+            now -= self.role_cache_seconds * 0.9  # cache a failure only briefly
+        if len(self._roles) > 10_000:  # bounded: drop the oldest half
+            for old in list(self._roles)[:5_000]:
+                del self._roles[old]
+        self._roles[key] = (role, now + self.role_cache_seconds)
+        return role
+
+    # -- used by the adapter ---------------------------------------------------------------
+    async def answer_click(self, click_id: str, text: str = "") -> None:
+        """Stop the client's loading spinner for a button click. Logs failures, never raises."""
+        try:
+            await self._call(
+                "answerCallbackQuery",
+                lambda: self.bot.answer_callback_query(click_id, text=text or None),
+                idempotent=True, attempts=1,
+            )
+        except (PlatformError, NotReachable) as exc:
+            log.info("telegram: answerCallbackQuery %s failed: %s", click_id, exc)
+
+    async def mark_reachable(self, user_id: str) -> None:
+        """Record that ``user_id`` opened the bot privately (so DMs will work)."""
+        await self._report(user_id, True)
+
+    # -- internals -----------------------------------------------------------------------
+    async def _send_text(
+        self, chat: ChatRef, text: str, buttons: Sequence[Button], *,
+        reply_to: int | None = None, dm_user: str | None = None,
+    ) -> SentMessage:
+        parts = fit_message(text, self.max_parts)
+        markup = _keyboard(buttons)
+        first: Message | None = None
+        thread = _thread(chat.thread_id)
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            msg, thread = await self._send_one(
+                chat, part, thread, reply_to if i == 0 else None,
+                markup if last else None, dm_user,
+            )
+            first = first or msg
+        assert first is not None
+        if dm_user is not None:
+            await self._report(dm_user, True)
+        return SentMessage(chat, str(first.message_id))
+
+    async def _send_one(
+        self, chat: ChatRef, text: str, thread: int | None, reply_to: int | None,
+        markup: InlineKeyboardMarkup | None, dm_user: str | None,
+    ) -> tuple[Message, int | None]:
+        parse_mode: str | None = ParseMode.HTML
+        body = text
+        for _ in range(3):  # at most: as asked, without the topic, as plain text
+            try:
+                msg = await self._call(
+                    "sendMessage",
+                    lambda b=body, p=parse_mode, t=thread: self.bot.send_message(
+                        chat_id=_chat_id(chat.chat_id), text=b, parse_mode=p,
+                        message_thread_id=t, reply_markup=markup,
+                        reply_parameters=(ReplyParameters(reply_to, allow_sending_without_reply=True)
+                                          if reply_to is not None else None),
+                    ),
+                    dm_user=dm_user, idempotent=False,
+                )
+                return msg, thread
+            except _Refused as exc:
+                reason = exc.reason.lower()
+                if thread is not None and "thread not found" in reason:
+                    log.warning("telegram topic %s in %s is gone; posting in General", thread, chat.chat_id)
+                    thread = None  # the topic was deleted or closed: say it in General
+                    continue
+                if parse_mode is not None and "can't parse entities" in reason:
+                    log.warning("telegram refused our HTML (%s); sending plain text", exc.reason)
+                    body, parse_mode = to_plain(body), None
+                    continue
+                raise PlatformError(f"sendMessage to {chat.chat_id} refused: {exc.reason}") from exc
+        raise PlatformError(f"sendMessage to {chat.chat_id} refused repeatedly")
+
+    async def _call(
+        self, method: str, fn: Callable[[], Awaitable[T]], *, dm_user: str | None = None,
+        idempotent: bool = True, attempts: int | None = None,
+    ) -> T:
+        """Run one Bot API call with bounded retries and Cohort's error mapping.
+
+        429 → wait ``retry_after`` (bounded) and retry; 5xx/network → back off and retry;
+        a timeout is retried only for idempotent calls (a send may have landed already);
+        403 on a DM → NotReachable; a 400 → ``_Refused`` for sends (callers may adapt) or
+        PlatformError; anything still failing after the last attempt → PlatformError.
+        """
+        tries = attempts or self.max_attempts
+        delay = self.retry_delay
+        for attempt in range(1, tries + 1):
+            try:
+                return await fn()
+            except RetryAfter as exc:
+                wait = _seconds(exc.retry_after)
+                if wait > self.max_retry_after or attempt == tries:
+                    raise PlatformError(f"{method}: flood control, retry after {wait:.0f}s") from exc
+                log.info("telegram %s: flood control, waiting %.1fs (attempt %d)", method, wait, attempt)
+                await self._sleep(wait)
+            except Forbidden as exc:
+                if dm_user is not None:
+                    await self._report(dm_user, False)
+                    raise NotReachable(dm_user, exc.message) from exc
+                raise PlatformError(f"{method}: forbidden: {exc.message}") from exc
+            except InvalidToken as exc:
+                raise PlatformError(f"{method}: TELEGRAM_TOKEN was rejected") from exc
+            except ChatMigrated as exc:
+                raise PlatformError(f"{method}: the group became supergroup {exc.new_chat_id}") from exc
+            except BadRequest as exc:
+                if dm_user is not None and "chat not found" in exc.message.lower():
+                    await self._report(dm_user, False)
+                    raise NotReachable(dm_user, exc.message) from exc
+                if method == "sendMessage":
+                    raise _Refused(exc.message) from exc
+                raise PlatformError(f"{method}: {exc.message}") from exc
+            except TimedOut as exc:
+                if not idempotent or attempt == tries:
+                    raise PlatformError(f"{method}: timed out") from exc
+                log.info("telegram %s timed out (attempt %d); retrying", method, attempt)
+                await self._sleep(delay)
+                delay *= 2
+            except NetworkError as exc:  # 5xx, connection resets
+                if attempt == tries:
+                    raise PlatformError(f"{method} failed after {tries} attempts: {exc.message}") from exc
+                log.info("telegram %s failed (%s), attempt %d; retrying", method, exc.message, attempt)
+                await self._sleep(delay)
+                delay *= 2
+            except TelegramError as exc:
+                raise PlatformError(f"{method}: {exc.message}") from exc
+        raise PlatformError(f"{method}: no attempts made")  # only with attempts=0
+
+    async def _report(self, user_id: str, reachable: bool) -> None:
+        if self.on_reachability is None or self._reachable.get(user_id) is reachable:
+            return
+        self._reachable[user_id] = reachable
+        if len(self._reachable) > 50_000:
+            self._reachable.clear()
+        try:
+            await self.on_reachability(str(self.platform), user_id, reachable)
+        except Exception:
+            self._reachable.pop(user_id, None)  # try again next time
+            log.exception("telegram: recording DM reachability of %s failed", user_id)
+
+
+class _Refused(Exception):
+    """A 400 on sendMessage, kept apart so the sender can retry differently."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _chat_id(value: str) -> int | str:
+    try:
+        return int(value)
+    except ValueError:
+        return value  # "@channelusername"
+
+
+def _thread(thread_id: str | None) -> int | None:
+    return int(thread_id) if thread_id else None
+
+
+def _keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    """One button per row, except up to three short ones side by side."""
+    if not buttons:
+        return None
+    keys: list[InlineKeyboardButton] = []
+    for b in buttons:
+        if b.url:
+            keys.append(InlineKeyboardButton(b.label, url=b.url))
+        else:
+            if len(b.data.encode()) > CALLBACK_DATA_LIMIT:
+                raise PlatformError(f"button data {b.data[:20]!r}… is over Telegram's 64 bytes")
+            keys.append(InlineKeyboardButton(b.label, callback_data=b.data or b.label[:32]))
+    if len(keys) <= 3 and sum(len(b.label) for b in buttons) <= 30:
+        return InlineKeyboardMarkup([keys])
+    return InlineKeyboardMarkup([[k] for k in keys])

@@ -1,0 +1,1 @@
+"""Test doubles of Cohort's own ports (never of the libraries we support)."""
