@@ -1,0 +1,601 @@
+"""The points projection: applies the rules to each stored event inside the writer's
+transaction, and the write operations (manual changes, badges, seasons, settings,
+completions) that must share its per-member cache.
+
+Everything here runs on the single writer thread, so the caches need no locks; the
+writer calls :meth:`PointsProjection.reset` after any rollback, and the caches are
+rebuilt from the database on the next miss. Rules read only event data and event
+times, never the wall clock, so a replay produces the same ledger.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from engine.events import MessagePosted, ReactionAdded
+from engine.points import rules as R
+from engine.points.badges import BADGE_KEYS, WEEKLY_TOP_HELPER, earned
+from engine.points.tables import PointsBadge, PointsEntry, PointsMember, PointsSeason
+from engine.store.models import Account, AuditEntry, Community, CommunityMember, Message, Thread
+from engine.store.recorder import Recorded, insert_ignore
+from engine.store.writer import Notice
+from engine.text import clean_text, fingerprint
+
+MAX_AMOUNT = 10_000  # largest manual change or completion award in one go
+_MAX_CACHE = 200_000  # per-message caches are dropped wholesale past this size
+
+# Every live projection, so module-level writes (catalog, privacy) can invalidate caches.
+LIVE_PROJECTIONS: weakref.WeakSet[PointsProjection] = weakref.WeakSet()
+
+
+class PointsError(ValueError):
+    """A manual operation that cannot be done (negative balance, unknown badge, ...).
+
+    ``code`` names the problem for the bot's message catalog; ``data`` fills it in.
+    """
+
+    def __init__(self, code: str, **data: Any) -> None:
+        super().__init__(f"{code}: {data}" if data else code)
+        self.code = code
+        self.data = data
+
+
+@dataclass
+class _Member:
+    """Cached balance, state and automatic badges of one member in one community."""
+
+    total: int = 0
+    level: int = 0
+    reached_at: datetime | None = None
+    state: R.MemberState = field(default_factory=R.MemberState)
+    held: set[str] = field(default_factory=set)  # one-time badge keys ever held
+    stored: bool = False  # a points_members row exists
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustResult:
+    """Outcome of a manual change: the new total and any level/badge notices."""
+
+    total: int
+    notices: tuple[Notice, ...]
+
+
+class PointsProjection:
+    """The writer projection for points (``name = "points"``)."""
+
+    name = "points"
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._rules: dict[int, tuple[R.PointsRules, dict[str, Any]]] = {}
+        self._members: dict[tuple[int, int], _Member] = {}
+        self._bots: dict[int, bool] = {}
+        self._reaction_counts: dict[int, int] = {}  # message id -> paid reactions
+        self._reply_to: dict[int, int | None] = {}  # message id -> member it replied to
+        self._weeks: dict[int, str] = {}  # community id -> last week checked for top helper
+        LIVE_PROJECTIONS.add(self)
+
+    # -- cache management ----------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget every cached value (after a rollback); the DB is the truth."""
+        self._rules.clear()
+        self._members.clear()
+        self._bots.clear()
+        self._reaction_counts.clear()
+        self._reply_to.clear()
+        self._weeks.clear()
+
+    def invalidate(self, community_id: int | None = None, member_id: int | None = None) -> None:
+        """Drop cached values for a community's settings and/or a member."""
+        if community_id is not None and member_id is None:
+            self._rules.pop(community_id, None)
+        if member_id is not None:
+            self._bots.pop(member_id, None)
+            for key in [k for k in self._members if k[1] == member_id
+                        and (community_id is None or k[0] == community_id)]:
+                del self._members[key]
+
+    def rules_for(self, session: Session, community_id: int) -> R.PointsRules:
+        """The community's effective rules (cached)."""
+        return self._settings(session, community_id)[0]
+
+    def _settings(self, session: Session, community_id: int) -> tuple[R.PointsRules, dict[str, Any]]:
+        hit = self._rules.get(community_id)
+        if hit is None:
+            settings = session.execute(
+                select(Community.settings).where(Community.id == community_id)
+            ).scalar_one_or_none() or {}
+            points = settings.get("points") if isinstance(settings, dict) else None
+            points = points if isinstance(points, dict) else {}
+            hit = (R.rules_from_settings(points), points)
+            self._rules[community_id] = hit
+        return hit
+
+    def _is_bot(self, session: Session, member_id: int) -> bool:
+        hit = self._bots.get(member_id)
+        if hit is None:
+            hit = bool(session.execute(
+                select(func.count()).select_from(Account)
+                .where(Account.member_id == member_id, Account.is_bot.is_(True))
+            ).scalar_one())
+            self._bots[member_id] = hit
+        return hit
+
+    def _member(self, session: Session, community_id: int, member_id: int) -> _Member:
+        key = (community_id, member_id)
+        hit = self._members.get(key)
+        if hit is not None:
+            return hit
+        row = session.execute(
+            select(PointsMember.total, PointsMember.level, PointsMember.reached_at, PointsMember.state)
+            .where(PointsMember.community_id == community_id, PointsMember.member_id == member_id)
+        ).first()
+        held = set(session.execute(
+            select(PointsBadge.badge).where(
+                PointsBadge.community_id == community_id, PointsBadge.member_id == member_id,
+                PointsBadge.instance == "",
+            )
+        ).scalars())
+        if row is None:
+            hit = _Member(held=held)
+        else:
+            hit = _Member(int(row[0]), int(row[1]), row[2], R.MemberState.from_json(row[3]), held, True)
+        if len(self._members) > _MAX_CACHE:
+            self._members.clear()
+        self._members[key] = hit
+        return hit
+
+    def _save(self, session: Session, community_id: int, member_id: int, m: _Member) -> None:
+        values = {"total": m.total, "level": m.level, "reached_at": m.reached_at, "state": m.state.to_json()}
+        if m.stored:
+            session.execute(
+                update(PointsMember)
+                .where(PointsMember.community_id == community_id, PointsMember.member_id == member_id)
+                .values(**values)
+            )
+        else:
+            session.execute(PointsMember.__table__.insert().values(
+                community_id=community_id, member_id=member_id, **values))
+            m.stored = True
+
+    # -- ledger primitives ---------------------------------------------------------------
+    def _post(
+        self, session: Session, community_id: int, member_id: int, m: _Member, *, amount: int,
+        rule: str, source_key: str, at: datetime, subject: int | None = None,
+        actor: int | None = None, reason: str = "",
+    ) -> bool:
+        """Append a ledger entry and fold it into the cached balance. False if that
+        (source, rule, member) was already paid (nothing changes then)."""
+        inserted = insert_ignore(session, PointsEntry.__table__, {
+            "community_id": community_id, "member_id": member_id, "amount": amount, "rule": rule,
+            "source_key": source_key[:255], "subject_id": subject, "actor_id": actor,
+            "reason": clean_text(reason)[:512], "at": at,
+        })
+        if inserted and amount:
+            m.total += amount
+            if m.reached_at is None or at > m.reached_at:
+                m.reached_at = at
+        return bool(inserted)
+
+    def _finish(
+        self, session: Session, community_id: int, member_id: int, m: _Member, at: datetime,
+        notices: list[Notice], level_before: int,
+    ) -> None:
+        """After a member's points/state changed: badges, level, persist."""
+        rules, _ = self._settings(session, community_id)
+        stats = dict(m.state.stats)
+        stats["best_streak"] = m.state.best_streak
+        stats["helped"] = len(m.state.helped)
+        for key in earned(stats, m.held):
+            if self._grant(session, community_id, member_id, m, key, "", at):
+                notices.append(Notice("badge", community_id, member_id, {"badge": key}))
+        m.level = R.level_for(max(0, m.total), rules)
+        if m.level > level_before:
+            notices.append(Notice("level_up", community_id, member_id,
+                                  {"level": m.level, "previous": level_before, "total": m.total}))
+        self._save(session, community_id, member_id, m)
+
+    def _grant(self, session: Session, community_id: int, member_id: int, m: _Member | None,
+               badge: str, instance: str, at: datetime, actor: int | None = None) -> bool:
+        inserted = bool(insert_ignore(session, PointsBadge.__table__, {
+            "community_id": community_id, "member_id": member_id, "badge": badge,
+            "instance": instance, "at": at, "actor_id": actor, "revoked_at": None,
+        }))
+        if m is not None and not instance:
+            m.held.add(badge)
+        return inserted
+
+    def _capped(self, rules: R.PointsRules, m: _Member, amount: int, at: datetime) -> tuple[int, tuple[Any, ...]]:
+        """Daily-capped amount plus a snapshot to undo the cap accounting with."""
+        st = m.state
+        snap = (st.day, st.day_points, dict(st.pairs))
+        return R.apply_daily_cap(rules, st, amount, at), snap
+
+    @staticmethod
+    def _undo(m: _Member, snap: tuple[Any, ...]) -> None:
+        m.state.day, m.state.day_points, m.state.pairs = snap[0], snap[1], snap[2]
+
+    # -- the projection --------------------------------------------------------------
+    def project(self, session: Session, recorded: Recorded) -> Sequence[Notice]:
+        """Apply the rules to one stored event; returns badge / level-up notices."""
+        ev = recorded.event
+        if not self.enabled or ev.is_private or recorded.member_id is None:
+            return ()
+        if not isinstance(ev, MessagePosted | ReactionAdded):
+            return ()
+        rules, _ = self._settings(session, recorded.community_id)
+        if not rules.enabled:
+            return ()
+        notices: list[Notice] = []
+        self._weekly(session, recorded.community_id, ev.at, notices)
+        if ev.is_bot:
+            return notices
+        if isinstance(ev, MessagePosted):
+            self._on_message(session, rules, recorded, ev, notices)
+        else:
+            self._on_reaction(session, rules, recorded, ev, notices)
+        return notices
+
+    def _on_message(self, session: Session, rules: R.PointsRules, rec: Recorded,
+                    ev: MessagePosted, notices: list[Notice]) -> None:
+        if rec.message_id is None or ev.forwarded or ev.sender_chat_id:
+            return  # re-delivered under another key, someone else's words, or anonymous
+        cid, mid = rec.community_id, rec.member_id
+        assert mid is not None
+        text = clean_text(ev.text).strip()
+        fp = fingerprint(text)
+        m = self._member(session, cid, mid)
+        level_before = m.level
+        base = R.message_award(rules, m.state, ev.at, len(text), fp)
+        changed = False
+        if base:
+            changed = True
+            m.state.bump("messages")
+            paid, _ = self._capped(rules, m, base, ev.at)
+            if paid:
+                self._post(session, cid, mid, m, amount=paid, rule="message",
+                           source_key=f"msg:{rec.message_id}", at=ev.at, subject=rec.message_id)
+            if R.advance_streak(m.state, ev.at):
+                bonus = rules.milestone_bonus(m.state.streak)
+                if bonus:
+                    self._post(session, cid, mid, m, amount=bonus, rule="streak",
+                               source_key=f"streak:{m.state.streak_start}:{m.state.streak}", at=ev.at)
+        if changed:
+            self._finish(session, cid, mid, m, ev.at, notices, level_before)
+        target = rec.target_member_id
+        if target is not None:
+            self._remember_reply(rec.message_id, target)
+        # A reply pays the author of the replied-to message, once per distinct replier,
+        # and only for a reply that is itself a real message (long enough).
+        if (target is None or target == mid or not ev.reply_to_message_id
+                or len(text) < rules.message_min_length or self._is_bot(session, target)):
+            return
+        tm = self._member(session, cid, target)
+        t_level = tm.level
+        snap = (tm.state.day, tm.state.day_points, dict(tm.state.pairs))
+        if not R.pair_allows(rules, tm.state, mid, ev.at):
+            return  # the pair is at its cap; nothing changed
+        paid, _ = self._capped(rules, tm, rules.reply_points, ev.at)
+        key = f"reply:{rec.chat_id}:{ev.reply_to_message_id}:{mid}"
+        if paid and not self._post(session, cid, target, tm, amount=paid, rule="reply",
+                                   source_key=key, at=ev.at, subject=rec.message_id):
+            self._undo(tm, snap)
+        self._finish(session, cid, target, tm, ev.at, notices, t_level)
+
+    def _remember_reply(self, message_id: int, replied_to: int | None) -> None:
+        if len(self._reply_to) > _MAX_CACHE:
+            self._reply_to.clear()
+        self._reply_to[message_id] = replied_to
+
+    def _replied_to(self, session: Session, message_id: int) -> int | None:
+        if message_id not in self._reply_to:
+            self._remember_reply(message_id, session.execute(
+                select(Message.reply_to_author_id).where(Message.id == message_id)
+            ).scalar_one_or_none())
+        return self._reply_to[message_id]
+
+    def _on_reaction(self, session: Session, rules: R.PointsRules, rec: Recorded,
+                     ev: ReactionAdded, notices: list[Notice]) -> None:
+        cid, giver, target, msg = rec.community_id, rec.member_id, rec.target_member_id, rec.message_id
+        assert giver is not None
+        if target is None or msg is None or target == giver or self._is_bot(session, target):
+            return
+        if ev.emoji in R.ACCEPT_EMOJI and self._may_accept(session, cid, msg, giver):
+            notices.extend(self.accept_answer(session, cid, msg, target, giver, ev.at))
+            return
+        count = self._reaction_counts.get(msg)
+        if count is None:
+            count = int(session.execute(
+                select(func.count()).select_from(PointsEntry)
+                .where(PointsEntry.rule == "reaction", PointsEntry.subject_id == msg)
+            ).scalar_one())
+        if count >= rules.reactions_per_message_cap:
+            self._reaction_counts[msg] = count
+            return
+        tm = self._member(session, cid, target)
+        level_before = tm.level
+        snap = (tm.state.day, tm.state.day_points, dict(tm.state.pairs))
+        if not R.pair_allows(rules, tm.state, giver, ev.at):
+            return  # nothing else changed; the pair counter is already at its cap
+        paid, _ = self._capped(rules, tm, rules.reaction_points, ev.at)
+        # One member counts once per message, whatever emoji: the source key has no emoji.
+        if not self._post(session, cid, target, tm, amount=paid, rule="reaction",
+                          source_key=f"react:{msg}:{giver}", at=ev.at, subject=msg):
+            self._undo(tm, snap)
+            return
+        if len(self._reaction_counts) > _MAX_CACHE:
+            self._reaction_counts.clear()
+        self._reaction_counts[msg] = count + 1
+        tm.state.bump("reactions")
+        if self._replied_to(session, msg) == giver:
+            R.note_helped(tm.state, giver)  # they reacted to an answer to their own message
+        self._finish(session, cid, target, tm, ev.at, notices, level_before)
+
+    def _may_accept(self, session: Session, community_id: int, message_id: int, acceptor: int) -> bool:
+        """Whether ``acceptor`` asked the question ``message_id`` answers (replied-to author
+        or thread starter) or is one of Cohort's own moderators in the community."""
+        row = session.execute(
+            select(Message.reply_to_author_id, Thread.created_by, Message.is_topic_start)
+            .outerjoin(Thread, Thread.id == Message.thread_id)
+            .where(Message.id == message_id)
+        ).first()
+        if row is None:
+            return False
+        if row[0] == acceptor or (row[1] == acceptor and not row[2]):
+            return True
+        role = session.execute(
+            select(CommunityMember.role).where(
+                CommunityMember.community_id == community_id, CommunityMember.member_id == acceptor)
+        ).scalar_one_or_none()
+        return bool(role and role >= 1)
+
+    # -- accepted answers ----------------------------------------------------------------
+    def accept_answer(self, session: Session, community_id: int, message_id: int, answerer: int,
+                      acceptor: int, at: datetime) -> list[Notice]:
+        """Pay ``answerer`` for the answer ``message_id`` that ``acceptor`` accepted.
+
+        Once per answer message (a second acceptance changes nothing). Self-acceptance,
+        bots and a pair over its daily cap earn nothing. The caller has checked that the
+        acceptor may accept. Returns notices; raises nothing for those cases.
+        """
+        if answerer == acceptor or self._is_bot(session, answerer) or self._is_bot(session, acceptor):
+            return []
+        rules, _ = self._settings(session, community_id)
+        if not rules.enabled:
+            return []
+        m = self._member(session, community_id, answerer)
+        level_before = m.level
+        snap = (m.state.day, m.state.day_points, dict(m.state.pairs))
+        if not R.pair_allows(rules, m.state, acceptor, at):
+            return []
+        paid, _ = self._capped(rules, m, rules.accepted_points, at)
+        # Recorded even when the daily cap pays 0: the acceptance still counts for badges.
+        if not self._post(session, community_id, answerer, m, amount=paid, rule="accepted",
+                          source_key=f"accept:{message_id}", at=at, subject=message_id, actor=acceptor):
+            self._undo(m, snap)
+            return []
+        m.state.bump("accepted")
+        R.note_helped(m.state, acceptor)
+        notices: list[Notice] = [Notice("accepted", community_id, answerer,
+                                        {"points": paid, "acceptor": acceptor, "message_id": message_id})]
+        self._finish(session, community_id, answerer, m, at, notices, level_before)
+        return notices
+
+    # -- weekly top helper ----------------------------------------------------------------
+    def _weekly(self, session: Session, community_id: int, at: datetime, notices: list[Notice]) -> None:
+        week = R.week_key(at)
+        seen = self._weeks.get(community_id)
+        if seen is not None and week <= seen:
+            return
+        self._weeks[community_id] = week
+        start = R.week_start(at) - timedelta(days=7)
+        end = start + timedelta(days=7)
+        label = R.week_key(start)
+        top = session.execute(
+            select(PointsEntry.member_id, func.sum(PointsEntry.amount).label("pts"),
+                   func.max(PointsEntry.at).label("last"))
+            .where(PointsEntry.community_id == community_id, PointsEntry.at >= start,
+                   PointsEntry.at < end, PointsEntry.rule.in_(R.HELP_RULES))
+            .group_by(PointsEntry.member_id)
+            .order_by(func.sum(PointsEntry.amount).desc(), func.max(PointsEntry.at), PointsEntry.member_id)
+            .limit(1)
+        ).first()
+        if top is None or int(top[1] or 0) <= 0:
+            return
+        if self._grant(session, community_id, int(top[0]), None, WEEKLY_TOP_HELPER, label, start + timedelta(days=7)):
+            notices.append(Notice("badge", community_id, int(top[0]), {"badge": WEEKLY_TOP_HELPER, "week": label}))
+
+    # -- manual and external writes (called via Store.write, on the writer thread) --------
+    def adjust(self, session: Session, community_id: int, member_id: int, amount: int, *,
+               actor_id: int | None, reason: str, at: datetime, source_key: str) -> AdjustResult:
+        """Give (amount > 0) or take (amount < 0) points by hand, with an audit entry.
+
+        Raises :class:`PointsError` ``bad_amount`` for 0 or ``|amount| > MAX_AMOUNT``,
+        ``self`` when the actor is the member, ``bot`` for a bot, ``negative`` when a
+        take would leave a negative balance, ``duplicate`` for a replayed source key.
+        """
+        if amount == 0 or abs(amount) > MAX_AMOUNT:
+            raise PointsError("bad_amount", max=MAX_AMOUNT)
+        if actor_id is not None and actor_id == member_id:
+            raise PointsError("self")
+        if self._is_bot(session, member_id):
+            raise PointsError("bot")
+        m = self._member(session, community_id, member_id)
+        if m.total + amount < 0:
+            raise PointsError("negative", total=m.total)
+        level_before = m.level
+        if not self._post(session, community_id, member_id, m, amount=amount, rule="manual",
+                          source_key=source_key, at=at, actor=actor_id, reason=reason):
+            raise PointsError("duplicate")
+        self._audit(session, community_id, actor_id, "points.give" if amount > 0 else "points.take",
+                    member_id, {"amount": amount, "reason": reason, "total": m.total}, at)
+        notices: list[Notice] = []
+        self._finish(session, community_id, member_id, m, at, notices, level_before)
+        return AdjustResult(m.total, tuple(notices))
+
+    def award_completion(self, session: Session, community_id: int, member_id: int, item_key: str,
+                         points: int, at: datetime, source_key: str) -> list[Notice]:
+        """Pay a completed course item (not subject to the daily cap). Once per
+        (source_key, member). Raises :class:`PointsError` ``bad_amount`` for points outside
+        0..MAX_AMOUNT. Returns badge / level-up notices (empty for a repeat or a bot)."""
+        if not 0 <= points <= MAX_AMOUNT:
+            raise PointsError("bad_amount", max=MAX_AMOUNT)
+        if self._is_bot(session, member_id):
+            return []
+        m = self._member(session, community_id, member_id)
+        level_before = m.level
+        if not self._post(session, community_id, member_id, m, amount=points, rule="completion",
+                          source_key=source_key, at=at, reason=item_key):
+            return []
+        m.state.bump("completions")
+        notices: list[Notice] = []
+        self._finish(session, community_id, member_id, m, at, notices, level_before)
+        return notices
+
+    def award_course_finished(self, session: Session, community_id: int, member_id: int,
+                              course_key: str, at: datetime) -> list[Notice]:
+        """Count a finished course (for the ``course_finisher`` badge); once per course.
+        Returns badge notices."""
+        m = self._member(session, community_id, member_id)
+        if not self._post(session, community_id, member_id, m, amount=0, rule="course",
+                          source_key=f"course:{course_key}", at=at, reason=course_key):
+            return []
+        m.state.bump("courses")
+        notices: list[Notice] = []
+        self._finish(session, community_id, member_id, m, at, notices, m.level)
+        return notices
+
+    def grant_badge(self, session: Session, community_id: int, member_id: int, badge: str, *,
+                    actor_id: int | None, at: datetime, reason: str = "") -> Notice:
+        """Grant a badge by hand (or restore a revoked one), with an audit entry.
+
+        Returns the badge notice. Raises :class:`PointsError` ``unknown_badge``, ``bot``,
+        ``self`` (a moderator granting themselves) or ``already`` (held now).
+        """
+        if badge not in BADGE_KEYS:
+            raise PointsError("unknown_badge", badges=sorted(BADGE_KEYS))
+        if actor_id is not None and actor_id == member_id:
+            raise PointsError("self")
+        if self._is_bot(session, member_id):
+            raise PointsError("bot")
+        m = self._member(session, community_id, member_id)
+        if not self._grant(session, community_id, member_id, m, badge, "", at, actor_id):
+            restored = session.execute(
+                update(PointsBadge)
+                .where(PointsBadge.community_id == community_id, PointsBadge.member_id == member_id,
+                       PointsBadge.badge == badge, PointsBadge.instance == "",
+                       PointsBadge.revoked_at.is_not(None))
+                .values(revoked_at=None, actor_id=actor_id)
+            ).rowcount
+            if not restored:
+                raise PointsError("already")
+        self._audit(session, community_id, actor_id, "badge.grant", member_id,
+                    {"badge": badge, "reason": reason}, at)
+        return Notice("badge", community_id, member_id, {"badge": badge})
+
+    def revoke_badge(self, session: Session, community_id: int, member_id: int, badge: str, *,
+                     actor_id: int | None, at: datetime, reason: str = "") -> None:
+        """Revoke a held badge (all instances); it is not re-awarded automatically.
+
+        Raises :class:`PointsError` ``unknown_badge`` or ``not_held``.
+        """
+        if badge not in BADGE_KEYS:
+            raise PointsError("unknown_badge", badges=sorted(BADGE_KEYS))
+        done = session.execute(
+            update(PointsBadge)
+            .where(PointsBadge.community_id == community_id, PointsBadge.member_id == member_id,
+                   PointsBadge.badge == badge, PointsBadge.revoked_at.is_(None))
+            .values(revoked_at=at)
+        ).rowcount
+        if not done:
+            raise PointsError("not_held")
+        self._audit(session, community_id, actor_id, "badge.revoke", member_id,
+                    {"badge": badge, "reason": reason}, at)
+
+    def start_season(self, session: Session, community_id: int, name: str, *,
+                     actor_id: int | None, at: datetime) -> int:
+        """Open a season starting at ``at``; returns its id. Raises :class:`PointsError`
+        ``season_open`` (with its name) if one is running, ``bad_name`` if empty."""
+        name = clean_text(name).strip()[:128]
+        if not name:
+            raise PointsError("bad_name")
+        running = active_season(session, community_id)
+        if running is not None:
+            raise PointsError("season_open", name=running.name)
+        sid = session.execute(PointsSeason.__table__.insert().values(
+            community_id=community_id, name=name, started_at=at, ended_at=None, started_by=actor_id,
+        ).returning(PointsSeason.id)).scalar_one()
+        self._audit(session, community_id, actor_id, "season.start", None, {"name": name, "season": sid}, at)
+        return int(sid)
+
+    def end_season(self, session: Session, community_id: int, *, actor_id: int | None, at: datetime) -> str:
+        """Close the running season at ``at``; returns its name. Raises
+        :class:`PointsError` ``no_season`` when none is running."""
+        running = active_season(session, community_id)
+        if running is None:
+            raise PointsError("no_season")
+        session.execute(update(PointsSeason).where(PointsSeason.id == running.id).values(ended_at=at))
+        self._audit(session, community_id, actor_id, "season.end", None,
+                    {"name": running.name, "season": running.id}, at)
+        return running.name
+
+    def set_setting(self, session: Session, community_id: int, key: str, raw: str, *,
+                    actor_id: int | None, at: datetime) -> Any:
+        """Validate and store ``points.<key>`` for the community; returns the stored value.
+
+        Raises :class:`engine.points.rules.RuleValueError` for a bad key or value.
+        """
+        value = R.parse_setting(key, raw)
+        current = session.execute(select(Community.settings).where(Community.id == community_id)).scalar_one()
+        settings = dict(current or {})
+        points = dict(settings.get("points") or {})
+        old = points.get(key)
+        points[key] = value
+        settings["points"] = points
+        # A new dict object, so the JSON column is written (no in-place mutation tracking).
+        session.execute(update(Community).where(Community.id == community_id).values(settings=settings))
+        self._rules.pop(community_id, None)
+        for k in [k for k in self._members if k[0] == community_id]:
+            # Levels depend on the curve: reload so the next change recomputes them.
+            del self._members[k]
+        self._audit(session, community_id, actor_id, "config.points", None,
+                    {"key": key, "value": value, "previous": old}, at)
+        return value
+
+    @staticmethod
+    def _audit(session: Session, community_id: int, actor_id: int | None, action: str,
+               target: int | None, details: dict[str, Any], at: datetime) -> None:
+        session.execute(AuditEntry.__table__.insert().values(
+            community_id=community_id, actor_id=actor_id, action=action,
+            target_member_id=target, details=details, at=at))
+
+
+def active_season(session: Session, community_id: int) -> PointsSeason | None:
+    """The community's running season, if any."""
+    return session.execute(
+        select(PointsSeason).where(PointsSeason.community_id == community_id, PointsSeason.ended_at.is_(None))
+        .order_by(PointsSeason.started_at.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def invalidate_everywhere(community_id: int | None = None, member_id: int | None = None) -> None:
+    """Drop cached state in every live projection (after a write that bypassed them)."""
+    for proj in list(LIVE_PROJECTIONS):
+        proj.invalidate(community_id, member_id)
+
+
+def make_projection(app: Any) -> PointsProjection:
+    """The composition root's hook (``PROJECTION_MODULES``): builds the projection and
+    publishes it as ``app.services["points"]`` for the command handlers."""
+    projection = PointsProjection()
+    services = getattr(app, "services", None)
+    if isinstance(services, dict):
+        services["points"] = projection
+    return projection
