@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 # Each module exposes ``register(router, app)``; order is the order handlers run in.
 HANDLER_MODULES: tuple[str, ...] = (
     "bot.handlers.help",
+    "bot.handlers.privacy",
+    "bot.handlers.linking",
+    "bot.handlers.moderation",
 )
 
 # Each module exposes ``make_projection(app) -> Projection`` for the writer's transaction.
