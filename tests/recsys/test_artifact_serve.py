@@ -152,3 +152,17 @@ def test_engine_recsys_never_imports_bot_layers() -> None:
         assert not imported & {"bot", "telegram", "discord"}, source.name
         if "torch" in imported:
             assert source.name == "train.py" or source.name.startswith("torch_"), source.name
+
+
+def test_train_artifact_writes_loadable_artifact_with_metrics(tmp_path: Path) -> None:
+    from engine.recsys.train import train_artifact
+
+    matrix, _, _ = block_matrix()
+    users = [f"member-{n}" for n in range(matrix.shape[0])]
+    items = [f"lesson-{n}" for n in range(matrix.shape[1])]
+    path = train_artifact(matrix, users, items, tmp_path, params=CohortParams(l2=5.0, factors=4), device="cpu")
+    served = latest_artifact(tmp_path)
+    assert served.path == path
+    assert set(served.manifest["metrics"]) >= {"validation_ndcg@10", "fit_seconds", "device"}
+    assert served.manifest["hyper_parameters"]["factors"] == 4
+    assert len(served.recommend("member-3", k=5)) == 5
