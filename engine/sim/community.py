@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -221,6 +221,8 @@ class _Run:
         self.questions: deque[_Question] = deque(maxlen=OPEN_QUESTIONS)
         self.accepted: set[str] = set()  # threads with a ✅ already; forgotten with the questions
         self.recent: deque[_Posted] = deque(maxlen=RECENT_MESSAGES)
+        # platforms allow one reaction per (message, member, emoji); remembered for recent messages only
+        self.reacted: OrderedDict[tuple[str, int, str], None] = OrderedDict()
         self.start = sim.start
 
     # -- helpers ------------------------------------------------------------
@@ -371,9 +373,9 @@ class _Run:
         )
         if question.thread_id not in self.accepted and self.rng.random() < 0.5:
             self.accepted.add(question.thread_id)
-            self._emit(ReactionAdded(**self._base(asker, at), emoji="✅", **target))
+            self._reaction(asker, at, "✅", target)
         if self.rng.random() < 0.3:
-            self._emit(ReactionAdded(**self._base(asker, at), emoji="🙏", **target))
+            self._reaction(asker, at, "🙏", target)
         if self.rng.random() < 0.3:
             self._post(
                 asker,
@@ -396,15 +398,19 @@ class _Run:
         if at is None:
             return
         emoji = texts.REACTIONS[int(self.rng.choice(len(texts.REACTIONS), p=texts.REACTION_WEIGHTS))]
-        self._emit(
-            ReactionAdded(
-                **self._base(member, self._time(at)),
-                message_id=target.message_id,
-                thread_id=target.thread_id,
-                emoji=emoji,
-                target_user_id=_member_id(target.author),
-            )
+        target_fields = dict(
+            message_id=target.message_id, thread_id=target.thread_id, target_user_id=_member_id(target.author)
         )
+        self._reaction(member, self._time(at), emoji, target_fields)
+
+    def _reaction(self, member: int, at: datetime, emoji: str, target: dict[str, Any]) -> None:
+        key = (target["message_id"], member, emoji)
+        if key in self.reacted:
+            return
+        self.reacted[key] = None
+        if len(self.reacted) > 10 * RECENT_MESSAGES:
+            self.reacted.popitem(last=False)
+        self._emit(ReactionAdded(**self._base(member, at), emoji=emoji, **target))
 
     def _chat(self, member: int, day: int) -> None:
         at = self._when(member, day)
