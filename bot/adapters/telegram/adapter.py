@@ -116,6 +116,7 @@ class TelegramAdapter:
         self.bot_id = 0
         self.updates_seen = 0
         self.updates_skipped = 0  # redeliveries caught by the update_id LRU
+        self._running = False
 
         builder = (
             Application.builder()
@@ -158,6 +159,7 @@ class TelegramAdapter:
         try:
             await self._app.initialize()
         except InvalidToken as exc:
+            await self._app.bot.shutdown()
             raise RuntimeError(TOKEN_INVALID) from exc
         me = self._app.bot.bot
         self.bot_username, self.bot_id = me.username or "", me.id
@@ -177,6 +179,7 @@ class TelegramAdapter:
                 allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False,
                 error_callback=self._polling_error,
             )
+        self._running = True
         log.info("telegram: @%s running (%s)", self.bot_username, tg.mode)
 
     async def stop(self) -> None:
@@ -189,6 +192,7 @@ class TelegramAdapter:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self._app.shutdown()
+        self._running = False
 
     async def drain(self) -> None:
         """Wait until every dispatch started so far has finished (tests, benchmarks)."""
@@ -266,15 +270,15 @@ class TelegramAdapter:
         """
         findings: list[Finding] = []
         bot = self._app.bot
-        started_here = False
+        started_here = not self._running
         try:
-            if not bot._initialized:  # getMe happens on initialize
-                await bot.initialize()
-                started_here = True
+            await bot.initialize()  # getMe; a no-op when already running
             me = bot.bot
         except InvalidToken:
+            await bot.shutdown()
             return [Finding("telegram token", Severity.ERROR, "Telegram rejected the token", TOKEN_INVALID)]
         except TelegramError as exc:
+            await bot.shutdown()
             return [Finding("telegram reachable", Severity.ERROR, f"cannot reach the Bot API: {exc}",
                             "check the network / telegram.base_url")]
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.markup import to_plain
 from bot.ports import (
@@ -286,7 +288,7 @@ class TelegramMessenger:
             try:
                 return await fn()
             except RetryAfter as exc:
-                wait = _seconds(exc.retry_after)
+                wait = _retry_after(exc)
                 if wait > self.max_retry_after or attempt == tries:
                     raise PlatformError(f"{method}: flood control, retry after {wait:.0f}s") from exc
                 log.info("telegram %s: flood control, waiting %.1fs (attempt %d)", method, wait, attempt)
@@ -344,7 +346,10 @@ class _Refused(Exception):
         self.reason = reason
 
 
-def _seconds(value: int | float | timedelta) -> float:
+def _retry_after(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that the type becomes timedelta later
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: int | float | timedelta = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
