@@ -12,8 +12,9 @@ one, so tables added by other modules follow without this module knowing them. W
 unique key (primary key, unique constraint or unique index) containing that column would
 collide, the dropped member's row is deleted after:
 
-* module hooks with ``merge_members(session, keep_id, drop_id)`` (see
-  :mod:`engine.members.privacy`) have folded their per-member state into the kept row,
+* module hooks with ``before_merge(session, keep_id, drop_id)`` (see
+  :mod:`engine.members.privacy`) have folded their per-member state into the kept row
+  (``after_merge(session, keep_id)`` hooks run at the end to rebuild derived caches),
 * core memberships (one row per community and member) are folded: earliest join,
   latest activity, still present if either was, highest role, opted out if either was.
 
@@ -237,8 +238,9 @@ def merge_members(session: Session, keep_id: int, drop_id: int) -> dict[str, int
         if session.get(Member, mid) is None:
             raise LookupError(f"member {mid} does not exist")
     moved: dict[str, int] = {}
-    for hook in load_hooks():
-        n = hook.merge_members(session, keep_id, drop_id)
+    hooks = load_hooks()
+    for hook in hooks:
+        n = hook.before_merge(session, keep_id, drop_id)
         if n:
             moved[f"hook:{hook.name}"] = n
     _fold_memberships(session, keep_id, drop_id)
@@ -262,6 +264,9 @@ def merge_members(session: Session, keep_id: int, drop_id: int) -> dict[str, int
         delete(Interaction).where(Interaction.member_id == keep_id, Interaction.target_member_id == keep_id)
     )
     session.execute(delete(Member).where(Member.id == drop_id))
+    session.flush()
+    for hook in hooks:
+        hook.after_merge(session, keep_id)
     session.expire_all()  # ORM objects loaded above may hold the old member ids
     return moved
 

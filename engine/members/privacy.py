@@ -7,10 +7,17 @@ Every module that stores member data offers two module-level functions::
     def forget_member(session: Session, member_id: int) -> int      # rows deleted/changed
     def export_member(session: Session, member_id: int) -> dict      # JSON-serialisable
 
-and optionally ``merge_members(session, keep_id, drop_id) -> int`` (used by ``/link``
-before the generic FK re-pointing, to fold per-member state that a unique key would
-otherwise make collide, e.g. a points balance row) and a ``name`` string (defaults to
-the module name). The module's dotted name is listed in :data:`PRIVACY_MODULES`.
+and optionally, for ``/link`` (see :mod:`engine.members.linking`):
+
+* ``before_merge(session, keep_id, drop_id) -> int``: runs *before* the generic FK
+  re-pointing, to fold per-member state a unique key would otherwise make collide (the
+  dropped member's colliding row is deleted by the generic step);
+* ``after_merge(session, keep_id) -> int``: runs *after* it, to rebuild derived caches
+  (e.g. a balance recomputed from the re-pointed ledger);
+
+and a ``name`` string (defaults to the module name). The module's dotted name is listed
+in :data:`PRIVACY_MODULES`. Two listed modules exposing the very same ``forget_member``
+function (one re-exporting the other's) count once.
 
 Modules are imported lazily; one that does not exist (yet) is skipped, so this package
 does not depend on when other modules land. A module that exists but fails to import
@@ -63,7 +70,8 @@ log = logging.getLogger(__name__)
 # Module names offering privacy hooks; missing modules are skipped (see module docstring).
 PRIVACY_MODULES: tuple[str, ...] = (
     "engine.members.linking",
-    "engine.points.privacy",
+    "engine.points.privacy",  # the agreed home of points' hooks
+    "engine.points.service",  # where points has them today; deduplicated if re-exported
 )
 
 
@@ -95,9 +103,13 @@ class ModuleHook:
     def export_member(self, session: Session, member_id: int) -> dict[str, Any]:
         return dict(self.module.export_member(session, member_id))
 
-    def merge_members(self, session: Session, keep_id: int, drop_id: int) -> int:
-        fn = getattr(self.module, "merge_members", None)
-        return int(fn(session, keep_id, drop_id)) if fn is not None else 0
+    def before_merge(self, session: Session, keep_id: int, drop_id: int) -> int:
+        fn = getattr(self.module, "before_merge", None)
+        return int(fn(session, keep_id, drop_id) or 0) if fn is not None else 0
+
+    def after_merge(self, session: Session, keep_id: int) -> int:
+        fn = getattr(self.module, "after_merge", None)
+        return int(fn(session, keep_id) or 0) if fn is not None else 0
 
 
 def _missing(module_name: str, exc: ImportError) -> bool:
@@ -113,6 +125,7 @@ def load_hooks(modules: Sequence[str] = PRIVACY_MODULES) -> list[ModuleHook]:
     one that lacks ``forget_member`` or ``export_member``.
     """
     hooks: list[ModuleHook] = []
+    seen: set[int] = set()
     for name in modules:
         try:
             module = importlib.import_module(name)
@@ -124,6 +137,9 @@ def load_hooks(modules: Sequence[str] = PRIVACY_MODULES) -> list[ModuleHook]:
         for fn in ("forget_member", "export_member"):
             if not callable(getattr(module, fn, None)):
                 raise TypeError(f"privacy module {name} has no {fn}(session, member_id)")
+        if id(module.forget_member) in seen:
+            continue
+        seen.add(id(module.forget_member))
         hooks.append(ModuleHook(str(getattr(module, "name", name)), module))
     return hooks
 
