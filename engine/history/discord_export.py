@@ -10,13 +10,14 @@ Id mapping, chosen to match live gateway events:
   with a ThreadOpened (title = thread name) at its first message; a
   ``ThreadCreated`` system message in the parent export maps to the same event
   (same dedup_key), so importing both files yields one thread.
-* the first posted message of a thread export is ``is_topic_start``.
+* a forum post's starter message (its id is the thread's id) is ``is_topic_start``.
 * ``user_name`` is the guild nickname when set, else the account name;
   ``username`` is the account name.
 * reactions: every listed user → ReactionAdded at the message's time (the export
   has no reaction times); when ``count`` exceeds the listed users, one
-  ReactionCountChanged with the total. Custom emoji are written ``<:name:id>``,
-  as discord.py prints them.
+  ReactionCountChanged with the total. Custom emoji are written ``<:name:id>``
+  (``<a:name:id>`` animated), as the live gateway adapter writes them.
+* member joins: ``chat_id`` is the guild id, as for live member events.
 * slash-command responses (``ChatInputCommand``) → a CommandInvoked for the
   invoking user and a MessagePosted for the bot's answer.
 * edits are not replayed: MessagePosted carries the final content.
@@ -62,7 +63,9 @@ def _emoji(raw: Any) -> str:
         return ""
     name = str(raw.get("name") or "")
     custom_id = _snowflake(raw.get("id"))
-    return f"<:{name}:{custom_id}>" if custom_id else name
+    if custom_id:  # as the live gateway adapter writes it
+        return f"<{'a' if raw.get('isAnimated') else ''}:{name or '_'}:{custom_id}>"
+    return name
 
 
 def _attachment(message: dict[str, Any]) -> str | None:
@@ -97,7 +100,6 @@ class _DiscordMapper:
         )
         self.authors: BoundedLookup[str, str] = BoundedLookup(REPLY_LOOKUP_SIZE)
         self.thread_announced = False
-        self.topic_started = False
 
     def _base(self, at: datetime, user: dict[str, Any], **fields: Any) -> dict[str, Any]:
         name = str(user.get("name") or "")
@@ -141,7 +143,10 @@ class _DiscordMapper:
         if kind in _POSTED:
             yield from self._posted(message, message_id, at, author)
         elif kind == "GuildMemberJoin":
-            yield MemberJoined(**self._base(at, author, thread_id=None), message_id=message_id)
+            # member events belong to the guild, not a channel (as in the live adapter)
+            yield MemberJoined(
+                **{**self._base(at, author, thread_id=None), "chat_id": self.guild_id}, message_id=message_id
+            )
         elif kind == "ThreadCreated":
             thread = _snowflake((message.get("reference") or {}).get("channelId"))
             if thread is None:
@@ -174,8 +179,8 @@ class _DiscordMapper:
                 name=str(interaction.get("name") or "").lower(),
                 raw_text=f"/{interaction.get('name') or ''}",
             )
-        is_topic_start = self.is_thread and not self.topic_started
-        self.topic_started = True
+        # a forum post's starter message shares the thread's id (the live adapter's rule too)
+        is_topic_start = self.is_thread and message_id == self.thread_id
         author_id = _snowflake(author.get("id")) or ""
         self.authors[message_id] = author_id
         yield MessagePosted(
