@@ -69,6 +69,8 @@ def _split_target(ctx: CommandContext, args: tuple[str, ...]) -> tuple[str | Non
         return args[0], args[1:]
     if ctx.event.reply_to_user_id:
         return ctx.event.reply_to_user_id, args
+    if args:  # some other platform id format; the resolver says whether it names anyone
+        return args[0], args[1:]
     return None, args
 
 
