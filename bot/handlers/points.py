@@ -273,6 +273,7 @@ class PointsCommands:
         ref, rest = _split_target(ctx, args)
         if not rest:
             raise UsageError(t(where.lang, "points.usage") if ref else t(where.lang, "err.no_member"))
+        target = await self._target(ctx, where, ref)
         raw = rest[0]
         # Digits only: no sign, no decimals, no exponent; bounded before int() of a huge string.
         if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= MAX_AMOUNT:
@@ -280,7 +281,6 @@ class PointsCommands:
         reason = " ".join(rest[1:]).strip()
         if not reason:
             raise UsageError(t(where.lang, "points.need_reason"))
-        target = await self._target(ctx, where, ref)
         amount = int(raw) if action == "give" else -int(raw)
         ev = ctx.event
         try:

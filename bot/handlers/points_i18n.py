@@ -134,7 +134,7 @@ BADGE_DESCRIPTIONS: dict[str, dict[str, str]] = {
 }
 
 
-def t(lang: str, key: str, **values: Any) -> str:
+def t(lang: str, key: str, /, **values: Any) -> str:
     """The message ``key`` in ``lang`` (English fallback), formatted with ``values``.
 
     Raises KeyError for a key that is not in the catalog (a programming error).
