@@ -43,7 +43,7 @@ from sqlalchemy import Column, Table, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.members.privacy import load_hooks
-from engine.members.refs import member_refs
+from engine.members.refs import affected, member_refs
 from engine.members.tables import LinkCode, LinkFailure
 from engine.store.models import Account, AuditEntry, CommunityMember, Interaction, Member
 
@@ -127,11 +127,12 @@ def failures_in_window(session: Session, account_id: int, *, now: datetime) -> i
 def void_code(session: Session, code: str, *, now: datetime) -> bool:
     """Mark a code used without linking (it was shown in public); True if it was live."""
     return bool(
-        session.execute(
+        affected(
+            session,
             update(LinkCode)
             .where(LinkCode.code_hash == hash_code(code), LinkCode.used_at.is_(None), LinkCode.expires_at > now)
-            .values(used_at=now)
-        ).rowcount
+            .values(used_at=now),
+        )
     )
 
 
@@ -251,13 +252,10 @@ def merge_members(session: Session, keep_id: int, drop_id: int) -> dict[str, int
         for cols in _unique_sets(table, col):
             twin = table.alias()
             same = [twin.c[c.name] == table.c[c.name] for c in cols if c.name != col.name]
-            n += int(
-                session.execute(
-                    delete(table).where(col == drop_id, exists().where(twin.c[col.name] == keep_id, *same))
-                ).rowcount
-                or 0
+            n += affected(
+                session, delete(table).where(col == drop_id, exists().where(twin.c[col.name] == keep_id, *same))
             )
-        n += int(session.execute(update(table).where(col == drop_id).values({col.name: keep_id})).rowcount or 0)
+        n += affected(session, update(table).where(col == drop_id).values({col.name: keep_id}))
         if n:
             moved[ref.label] = n
     session.execute(
@@ -304,9 +302,8 @@ def unlink_account(session: Session, account_id: int, *, now: datetime) -> tuple
 def forget_member(session: Session, member_id: int) -> int:
     """Delete the link codes and failed attempts of the member's accounts; returns rows."""
     accounts = select(Account.id).where(Account.member_id == member_id)
-    n = session.execute(delete(LinkCode).where(LinkCode.account_id.in_(accounts))).rowcount or 0
-    n += session.execute(delete(LinkFailure).where(LinkFailure.account_id.in_(accounts))).rowcount or 0
-    return int(n)
+    n = affected(session, delete(LinkCode).where(LinkCode.account_id.in_(accounts)))
+    return n + affected(session, delete(LinkFailure).where(LinkFailure.account_id.in_(accounts)))
 
 
 def export_member(session: Session, member_id: int) -> dict[str, Any]:

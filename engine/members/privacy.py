@@ -49,7 +49,7 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine.members.refs import sweep_member
+from engine.members.refs import affected, sweep_member
 from engine.store.models import (
     Account,
     AuditEntry,
@@ -151,12 +151,11 @@ def set_dm_opt_out(session: Session, member_id: int, opt_out: bool) -> int:
     Memberships created later start opted in (the recorder's default), so callers should
     tell members the setting covers the communities they are in now.
     """
-    return int(
-        session.execute(
-            update(CommunityMember)
-            .where(CommunityMember.member_id == member_id, CommunityMember.dm_opt_out.is_not(opt_out))
-            .values(dm_opt_out=opt_out)
-        ).rowcount
+    return affected(
+        session,
+        update(CommunityMember)
+        .where(CommunityMember.member_id == member_id, CommunityMember.dm_opt_out.is_not(opt_out))
+        .values(dm_opt_out=opt_out),
     )
 
 
@@ -248,7 +247,7 @@ class CoreHook:
 
         def run(stmt: Any) -> None:
             nonlocal rows
-            rows += int(session.execute(stmt).rowcount or 0)
+            rows += affected(session, stmt)
 
         run(
             update(Message)

@@ -7,8 +7,9 @@ package knowing them, so both walk ``Base.metadata`` instead of listing tables.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Column, Table, delete, update
+from sqlalchemy import Column, CursorResult, Executable, Table, delete, update
 from sqlalchemy.orm import Session
 
 import engine.store.all_tables  # noqa: F401  (registers every module's tables on Base)
@@ -25,6 +26,12 @@ class MemberRef:
     @property
     def label(self) -> str:
         return f"{self.table.name}.{self.column.name}"
+
+
+def affected(session: Session, stmt: Executable) -> int:
+    """Execute an UPDATE/DELETE and return how many rows it touched."""
+    result: CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
+    return int(result.rowcount or 0)
 
 
 def member_refs() -> list[MemberRef]:
@@ -50,9 +57,9 @@ def sweep_member(session: Session, member_id: int) -> dict[str, int]:
     for ref in member_refs():
         col = ref.table.c[ref.column.name]
         if ref.column.nullable:
-            n = session.execute(update(ref.table).where(col == member_id).values({col.name: None})).rowcount
+            n = affected(session, update(ref.table).where(col == member_id).values({col.name: None}))
         else:
-            n = session.execute(delete(ref.table).where(col == member_id)).rowcount
+            n = affected(session, delete(ref.table).where(col == member_id))
         if n:
             touched[ref.label] = int(n)
     return touched
