@@ -183,7 +183,21 @@ def doctor() -> None:
     raise typer.Exit(asyncio.run(check()))
 
 
+# Capability modules add their own sub-commands: each exposes ``cli: typer.Typer`` and a
+# ``CLI_NAME``; they use ``settings_or_exit`` / ``ready_app`` from here.
+CLI_MODULES: tuple[str, ...] = ()
+
+
+def _add_capability_commands() -> None:
+    import importlib
+
+    for name in CLI_MODULES:
+        module = importlib.import_module(name)
+        app.add_typer(module.cli, name=module.CLI_NAME)
+
+
 def main() -> None:
+    _add_capability_commands()
     try:
         app()
     except KeyboardInterrupt:

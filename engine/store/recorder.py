@@ -7,11 +7,12 @@ on a unique key, never a lookup followed by an insert.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -43,6 +44,15 @@ from engine.store.models import (
 from engine.text import clean_text
 
 MAX_KEY = 255
+RECENT_MESSAGES = 50_000
+_cm = CommunityMember.__table__
+_TOUCH = (
+    _cm.update()
+    .where(_cm.c.community_id == bindparam("c"), _cm.c.member_id == bindparam("m"),
+           _cm.c.last_seen_at < bindparam("at"))
+    .values(last_seen_at=bindparam("at"))
+)
+_TICK = timedelta(microseconds=1)
 
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any], *, returning: Any = None) -> Any:
@@ -70,8 +80,11 @@ class IdCache:
     chats: dict[tuple[str, str], int] = field(default_factory=dict)
     threads: dict[tuple[int, str], int] = field(default_factory=dict)
     memberships: set[tuple[int, int]] = field(default_factory=set)
+    # Recent messages' (id, author), so replies and reactions need no lookup.
+    recent: OrderedDict[tuple[int, str], tuple[int, int | None]] = field(default_factory=OrderedDict)
 
     def clear(self) -> None:
+        self.recent.clear()
         self.communities.clear()
         self.accounts.clear()
         self.chats.clear()
@@ -111,6 +124,33 @@ class Recorder:
     def __init__(self, options: RecorderOptions | None = None) -> None:
         self.options = options or RecorderOptions()
         self.cache = IdCache()
+        # Written once per batch (one executemany / a few updates), not once per event.
+        self._interactions: list[dict[str, Any]] = []
+        self._last_seen: dict[tuple[int, int], datetime] = {}
+
+    def reset(self) -> None:
+        """Forget everything in memory (after a rollback)."""
+        self.cache.clear()
+        self._interactions.clear()
+        self._last_seen.clear()
+
+    def flush(self, session: Session) -> None:
+        """Write what was deferred for the batch; call inside its transaction, last."""
+        if self._interactions:
+            session.execute(Interaction.__table__.insert(), self._interactions)
+            self._interactions = []
+        if self._last_seen:
+            # One executemany (pipelined by psycopg) instead of a round trip per member.
+            session.connection().execute(
+                _TOUCH,
+                [{"c": c, "m": m, "at": at} for (c, m), at in self._last_seen.items()],
+            )
+            self._last_seen.clear()
+
+    def _remember(self, chat_id: int, external_id: str, message_id: int, author: int | None) -> None:
+        self.cache.recent[(chat_id, external_id)] = (message_id, author)
+        if len(self.cache.recent) > RECENT_MESSAGES:
+            self.cache.recent.popitem(last=False)
 
     # -- idempotency -------------------------------------------------------------------
     def claim(self, session: Session, event: Event) -> bool:
@@ -228,13 +268,8 @@ class Recorder:
     def membership(self, session: Session, community_id: int, member_id: int, at: datetime) -> None:
         key = (community_id, member_id)
         if key in self.cache.memberships:
-            session.execute(
-                update(CommunityMember)
-                .where(CommunityMember.community_id == community_id,
-                       CommunityMember.member_id == member_id,
-                       CommunityMember.last_seen_at < at)
-                .values(last_seen_at=at)
-            )
+            if at > self._last_seen.get(key, at - _TICK):
+                self._last_seen[key] = at
             return
         inserted = insert_ignore(
             session,
@@ -292,13 +327,11 @@ class Recorder:
              message_id: int | None = None, weight: float = 1.0) -> None:
         if rec.member_id is None:
             return
-        session.execute(
-            Interaction.__table__.insert().values(
-                community_id=rec.community_id, member_id=rec.member_id, kind=kind,
-                target_member_id=target, message_id=message_id, thread_id=rec.thread_id,
-                weight=weight, at=rec.event.at,
-            )
-        )
+        self._interactions.append({
+            "community_id": rec.community_id, "member_id": rec.member_id, "kind": kind,
+            "target_member_id": target, "item_id": None, "message_id": message_id,
+            "thread_id": rec.thread_id, "weight": weight, "at": rec.event.at,
+        })
 
     def _stored_text(self, text: str) -> tuple[str | None, bool]:
         if not self.options.keep_message_text:
@@ -307,6 +340,8 @@ class Recorder:
         return (text[:limit], True) if len(text) > limit else (text, False)
 
     def _message_row(self, session: Session, rec: Recorded, external_id: str) -> tuple[int, int | None] | None:
+        if (hit := self.cache.recent.get((rec.chat_id, external_id))) is not None:
+            return hit
         row = session.execute(
             select(Message.id, Message.author_id).where(
                 Message.chat_id == rec.chat_id, Message.external_id == external_id
@@ -342,6 +377,7 @@ class Recorder:
         )
         if msg_id is None:  # the same message id arrived under another dedup key
             return rec
+        self._remember(rec.chat_id, ev.message_id or "", msg_id, rec.member_id)
         self._log(session, rec, "message", message_id=msg_id, weight=float(len(text)))
         if reply_author is not None and reply_author != rec.member_id:
             self._log(session, rec, "reply", target=reply_author, message_id=msg_id)

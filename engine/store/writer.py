@@ -48,6 +48,8 @@ class Projection(Protocol):
         """Forget in-memory state after a rollback."""
         ...
 
+    # Optional: ``flush(session)`` writes what the projection deferred, once per batch.
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -153,6 +155,7 @@ class EventWriter:
 
     def _apply(self, session: Session, job: _Job) -> Any:
         if job.fn is not None:
+            self._flush(session)  # a write job sees every earlier event of its batch
             return job.fn(session)
         event = job.event
         assert event is not None
@@ -164,8 +167,15 @@ class EventWriter:
             notices.extend(projection.project(session, recorded))
         return Outcome(False, recorded, tuple(notices))
 
+    def _flush(self, session: Session) -> None:
+        self.recorder.flush(session)
+        for projection in self.projections:
+            flush = getattr(projection, "flush", None)
+            if flush is not None:
+                flush(session)
+
     def _forget_state(self) -> None:
-        self.recorder.cache.clear()
+        self.recorder.reset()
         for projection in self.projections:
             projection.reset()
 
@@ -175,6 +185,7 @@ class EventWriter:
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 results = [self._apply(session, job) for job in batch]
+                self._flush(session)
         except Exception:
             self._forget_state()
             if len(batch) == 1:
@@ -192,6 +203,7 @@ class EventWriter:
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 result = self._apply(session, job)
+                self._flush(session)
         except Exception as exc:
             self._forget_state()
             key = job.event.dedup_key if job.event is not None else getattr(job.fn, "__name__", "job")

@@ -1,8 +1,8 @@
-"""core schema
+"""initial schema
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 08:01:23.482188
+Create Date: 2026-11-22 08:10:41.254237
 """
 from __future__ import annotations
 
@@ -118,6 +118,99 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('membership_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_membership_events_member_id'), ['member_id'], unique=False)
+
+    op.create_table('points_badges',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('badge', sa.String(length=48), nullable=False),
+    sa.Column('instance', sa.String(length=32), nullable=False),
+    sa.Column('at', engine.store.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('revoked_at', engine.store.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['actor_id'], ['members.id'], name=op.f('fk_points_badges_actor_id_members'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_points_badges_community_id_communities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_points_badges_member_id_members'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_points_badges')),
+    sa.UniqueConstraint('community_id', 'member_id', 'badge', 'instance', name=op.f('uq_points_badges_community_id_member_id_badge_instance'))
+    )
+    with op.batch_alter_table('points_badges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_points_badges_member_id'), ['member_id'], unique=False)
+
+    op.create_table('points_ledger',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('rule', sa.String(length=32), nullable=False),
+    sa.Column('source_key', sa.String(length=255), nullable=False),
+    sa.Column('subject_id', sa.Integer(), nullable=True),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('reason', sa.String(length=512), nullable=False),
+    sa.Column('at', engine.store.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['members.id'], name=op.f('fk_points_ledger_actor_id_members'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_points_ledger_community_id_communities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_points_ledger_member_id_members'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_points_ledger')),
+    sa.UniqueConstraint('source_key', 'rule', 'member_id', name=op.f('uq_points_ledger_source_key_rule_member_id'))
+    )
+    with op.batch_alter_table('points_ledger', schema=None) as batch_op:
+        batch_op.create_index('ix_points_ledger_community_at', ['community_id', 'at'], unique=False)
+        batch_op.create_index('ix_points_ledger_member_community', ['member_id', 'community_id'], unique=False)
+        batch_op.create_index('ix_points_ledger_rule_subject', ['rule', 'subject_id'], unique=False)
+
+    op.create_table('points_members',
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('level', sa.Integer(), nullable=False),
+    sa.Column('reached_at', engine.store.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('state', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_points_members_community_id_communities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_points_members_member_id_members'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('community_id', 'member_id', name=op.f('pk_points_members'))
+    )
+    with op.batch_alter_table('points_members', schema=None) as batch_op:
+        batch_op.create_index('ix_points_members_community_total', ['community_id', 'total'], unique=False)
+        batch_op.create_index(batch_op.f('ix_points_members_member_id'), ['member_id'], unique=False)
+
+    op.create_table('points_seasons',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=128), nullable=False),
+    sa.Column('started_at', engine.store.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', engine.store.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('started_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_points_seasons_community_id_communities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['started_by'], ['members.id'], name=op.f('fk_points_seasons_started_by_members'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_points_seasons'))
+    )
+    with op.batch_alter_table('points_seasons', schema=None) as batch_op:
+        batch_op.create_index('ix_points_seasons_community_started', ['community_id', 'started_at'], unique=False)
+
+    op.create_table('member_link_codes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('created_at', engine.store.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', engine.store.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', engine.store.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_member_link_codes_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_member_link_codes')),
+    sa.UniqueConstraint('code_hash', name=op.f('uq_member_link_codes_code_hash'))
+    )
+    with op.batch_alter_table('member_link_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_member_link_codes_account_id'), ['account_id'], unique=False)
+
+    op.create_table('member_link_failures',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('at', engine.store.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_member_link_failures_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_member_link_failures'))
+    )
+    with op.batch_alter_table('member_link_failures', schema=None) as batch_op:
+        batch_op.create_index('ix_member_link_failures_account_at', ['account_id', 'at'], unique=False)
 
     op.create_table('reaction_counts',
     sa.Column('chat_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -239,6 +332,33 @@ def downgrade() -> None:
 
     op.drop_table('reactions')
     op.drop_table('reaction_counts')
+    with op.batch_alter_table('member_link_failures', schema=None) as batch_op:
+        batch_op.drop_index('ix_member_link_failures_account_at')
+
+    op.drop_table('member_link_failures')
+    with op.batch_alter_table('member_link_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_member_link_codes_account_id'))
+
+    op.drop_table('member_link_codes')
+    with op.batch_alter_table('points_seasons', schema=None) as batch_op:
+        batch_op.drop_index('ix_points_seasons_community_started')
+
+    op.drop_table('points_seasons')
+    with op.batch_alter_table('points_members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_points_members_member_id'))
+        batch_op.drop_index('ix_points_members_community_total')
+
+    op.drop_table('points_members')
+    with op.batch_alter_table('points_ledger', schema=None) as batch_op:
+        batch_op.drop_index('ix_points_ledger_rule_subject')
+        batch_op.drop_index('ix_points_ledger_member_community')
+        batch_op.drop_index('ix_points_ledger_community_at')
+
+    op.drop_table('points_ledger')
+    with op.batch_alter_table('points_badges', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_points_badges_member_id'))
+
+    op.drop_table('points_badges')
     with op.batch_alter_table('membership_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_membership_events_member_id'))
 
