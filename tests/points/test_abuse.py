@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from bot.bootstrap import App
@@ -13,8 +14,9 @@ RULES = PointsRules()
 
 async def test_message_flood_earns_at_most_the_cap(app: App, tg: FakeMessenger) -> None:
     # 1,000 distinct long messages in 10 minutes: one pays per cooldown.
-    for i in range(1000):
-        await app.dispatch(msg("spam", sentence(i), T0 + timedelta(seconds=i * 0.6)), tg)
+    # Dispatched concurrently, as a busy chat would: the writer group-commits them in order.
+    await asyncio.gather(*(app.dispatch(msg("spam", sentence(i), T0 + timedelta(seconds=i * 0.6)), tg)
+                           for i in range(1000)))
     earned = await points(app, "spam")
     assert earned <= 600 // RULES.message_cooldown_seconds + 1
     assert earned <= RULES.daily_cap
@@ -22,8 +24,8 @@ async def test_message_flood_earns_at_most_the_cap(app: App, tg: FakeMessenger) 
 
 async def test_flood_over_a_day_hits_the_daily_cap(app: App, tg: FakeMessenger) -> None:
     rules_cap = RULES.daily_cap
-    for i in range(400):  # one message every cooldown for ~6.7 hours
-        await app.dispatch(msg("spam", sentence(i), T0 + timedelta(seconds=i * 61)), tg)
+    await asyncio.gather(*(app.dispatch(msg("spam", sentence(i), T0 + timedelta(seconds=i * 61)), tg)
+                           for i in range(400)))  # one message every cooldown for ~6.7 hours
     # 1-point messages round up past the soft cap, so the hard cap is what stops them
     assert await points(app, "spam") == rules_cap
 
