@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -186,3 +187,29 @@ async def test_optout_on_other_platform_messenger(app: App, dc: FakeMessenger) -
     flags = await app.store.read(lambda s: s.execute(select(CommunityMember.dm_opt_out)).scalars().all())
     assert flags == [True]
 
+
+
+async def test_forgotten_member_leaves_the_leaderboard(app: App, tg: FakeMessenger, clock: Clock) -> None:
+    points = pytest.importorskip("engine.points.service")
+    tg.roles["bob"] = Role.MEMBER
+    for i in range(3):
+        q = msg("bob", f"how do I solve exercise {i}? I have tried several things already", minutes=10 * i)
+        await app.dispatch(q, tg)
+        a = msg("alice", f"for exercise {i} you can split the problem into two smaller parts and then "
+                "combine the partial results, here is the idea in detail", reply_to=q, minutes=10 * i + 1)
+        await app.dispatch(a, tg)
+        await app.dispatch(react("bob", a, "🙏", minutes=10 * i + 2), tg)
+        await app.dispatch(msg("bob", "thanks, that helped a lot!", reply_to=a, minutes=10 * i + 3), tg)
+    alice = await member(app, "alice")
+    community = await app.store.read(lambda s: s.execute(select(Community.id)).scalar_one())
+    now = clock()
+
+    def board(s: Session) -> list[int]:
+        return [row.member_id for row in points.leaderboard(s, community, "all", now)[1]]
+
+    before = await app.store.read(board)
+    assert alice in before
+    await app.dispatch(cmd("alice", "forget"), tg)
+    confirm = next(b for b in tg.of("reply", "alice")[-1].buttons if b.label == "Yes, forget me")
+    await app.dispatch(click("alice", confirm.data), tg)
+    assert alice not in await app.store.read(board)
