@@ -23,7 +23,7 @@ from typing import Any
 import discord
 
 from bot.adapters.base import Dispatch, Finding, Severity
-from bot.adapters.discord.commands import SpecLike, build_tree, command_event, sync_tree
+from bot.adapters.discord.commands import SpecLike, add_commands, build_tree, command_event, sync_tree
 from bot.adapters.discord.doctor import finding_for_exception, run_doctor
 from bot.adapters.discord.gateway import TRANSLATORS, ChannelInfo, GatewayContext, translate
 from bot.adapters.discord.messenger import NO_PINGS, DiscordMessenger, ReachabilityHook
@@ -126,6 +126,17 @@ class DiscordAdapter:
             parsers[event_type] = tapped  # the gateway looks parsers up in this dict
         self.tree = build_tree(self.client, self.commands, self._on_slash)
         self._attached = state
+
+    def register_commands(self, specs: Sequence[SpecLike]) -> list[str]:
+        """Add commands after construction: prefix names and slash commands (synced on the
+        next ``sync_commands``). Returns the slash command names added."""
+        self.commands.extend(specs)
+        names = {n for spec in specs for n in (spec.name, *getattr(spec, "aliases", ()))}
+        if self._names is not None:
+            self._names = self._names | names
+        if self.tree is None:
+            return []
+        return add_commands(self.tree, specs, self._on_slash)
 
     def _tap(self, event_type: str, original: Any) -> Any:
         def tapped(data: Any) -> Any:
