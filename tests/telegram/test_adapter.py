@@ -172,6 +172,18 @@ async def test_server_errors_become_platform_error_after_bounded_retries(
     assert len(fake.calls_to("sendMessage")) == 3
 
 
+async def test_timeouts_retry_reads_but_not_sends(fake: FakeTelegram, make_adapter: AdapterFactory) -> None:
+    adapter = await make_adapter(request_timeout=0.2)
+    fake.fail("sendMessage", status=0, delay=1.0)  # slow, then answers
+    with pytest.raises(PlatformError, match="timed out"):
+        await adapter.messenger.send(ChatRef(Platform.TELEGRAM, str(GROUP), str(GROUP)), "hi")
+    assert len(sends_to(fake, GROUP)) == 1  # it may have landed: no duplicate
+    fake.set_status(GROUP, 1001, "administrator")
+    fake.fail("getChatMember", status=0, delay=1.0)
+    assert await adapter.messenger.role_of(str(GROUP), "1001") is Role.ADMIN
+    assert len(fake.calls_to("getChatMember")) == 2
+
+
 async def test_long_text_is_split_into_messages(fake: FakeTelegram, make_adapter: AdapterFactory) -> None:
     adapter = await make_adapter()
     text = "<b>Leaderboard</b>\n" + "\n".join(f"{i}. <i>member {i}</i> — {i * 7} points" for i in range(400))

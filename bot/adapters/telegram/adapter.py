@@ -99,6 +99,7 @@ class TelegramAdapter:
         poll_timeout: int = 10,
         max_attempts: int = 4,
         retry_delay: float = 0.5,
+        request_timeout: float = 10.0,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         if settings.telegram_token is None:
@@ -128,6 +129,11 @@ class TelegramAdapter:
                 group_time_period=60 if group_rate_per_minute else 0, max_retries=0,
             ))
             .get_updates_read_timeout(poll_timeout + 5)
+            .read_timeout(request_timeout)
+            .write_timeout(request_timeout)
+            .media_write_timeout(max(request_timeout, 30.0))
+            .connect_timeout(min(request_timeout, 10.0))
+            .pool_timeout(request_timeout)
         )
         base_url = settings.telegram.base_url.rstrip("/")
         if base_url:

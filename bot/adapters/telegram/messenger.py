@@ -190,8 +190,9 @@ class TelegramMessenger:
                 lambda: self.bot.get_chat_member(chat_id=int(community_id), user_id=int(user_id)),
                 idempotent=True,
             )
-            role = {ChatMemberStatus.OWNER: Role.OWNER,
-                    ChatMemberStatus.ADMINISTRATOR: Role.ADMIN}.get(member.status, Role.MEMBER)
+            roles: dict[str, Role] = {ChatMemberStatus.OWNER: Role.OWNER,
+                                      ChatMemberStatus.ADMINISTRATOR: Role.ADMIN}
+            role = roles.get(member.status, Role.MEMBER)
         except (PlatformError, NotReachable, ValueError) as exc:
             log.warning("telegram role lookup for %s in %s failed: %s", user_id, community_id, exc)
             role = Role.MEMBER
@@ -246,17 +247,15 @@ class TelegramMessenger:
         parse_mode: str | None = ParseMode.HTML
         body = text
         for _ in range(3):  # at most: as asked, without the topic, as plain text
-            try:
-                msg = await self._call(
-                    "sendMessage",
-                    lambda b=body, p=parse_mode, t=thread: self.bot.send_message(
-                        chat_id=_chat_id(chat.chat_id), text=b, parse_mode=p,
-                        message_thread_id=t, reply_markup=markup,
-                        reply_parameters=(ReplyParameters(reply_to, allow_sending_without_reply=True)
-                                          if reply_to is not None else None),
-                    ),
-                    dm_user=dm_user, idempotent=False,
+            def send(b: str = body, p: str | None = parse_mode, t: int | None = thread) -> Awaitable[Message]:
+                return self.bot.send_message(
+                    chat_id=_chat_id(chat.chat_id), text=b, parse_mode=p,
+                    message_thread_id=t, reply_markup=markup,
+                    reply_parameters=(ReplyParameters(reply_to, allow_sending_without_reply=True)
+                                      if reply_to is not None else None),
                 )
+            try:
+                msg = await self._call("sendMessage", send, dm_user=dm_user, idempotent=False)
                 return msg, thread
             except _Refused as exc:
                 reason = exc.reason.lower()
