@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bot.adapters.base import Dispatch, Finding, Severity
 from bot.markup import to_plain
@@ -82,7 +83,7 @@ def parse_line(line: str, state: ConsoleState) -> list[Event] | ConsoleNote:
     line = line.rstrip("\n")
     if not line.strip():
         return []
-    common = {
+    common: dict[str, Any] = {
         "platform": Platform.CONSOLE,
         "community_id": "" if state.private else state.community,
         "chat_id": state.chat,
@@ -104,7 +105,7 @@ def parse_line(line: str, state: ConsoleState) -> list[Event] | ConsoleNote:
     return [MessagePosted(**common, message_id=number, text=line, links=find_links(line))]
 
 
-def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str, object]) -> list[Event] | ConsoleNote:
+def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str, Any]) -> list[Event] | ConsoleNote:
     if name == "quit":
         return ConsoleNote("bye", quit=True)
     if name == "as":
@@ -133,7 +134,7 @@ def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str
             return ConsoleNote(f"back in #{state.chat}")
         state.thread = rest
         common = {**common, "thread_id": rest}
-        return [ThreadOpened(**common, title=rest)]  # type: ignore[arg-type]
+        return [ThreadOpened(**common, title=rest)]
     if name in ("reply", "react"):
         parts = rest.split(maxsplit=1)
         if len(parts) < 2 or not parts[0].isdigit() or int(parts[0]) not in state.messages:
@@ -141,9 +142,9 @@ def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str
         chat, thread, message_id, author = state.messages[int(parts[0])]
         common = {**common, "chat_id": chat, "thread_id": thread}
         if name == "react":
-            return [ReactionAdded(**common, message_id=message_id, emoji=parts[1].strip(), target_user_id=author)]  # type: ignore[arg-type]
+            return [ReactionAdded(**common, message_id=message_id, emoji=parts[1].strip(), target_user_id=author)]
         number = state.remember(chat, thread, state.user)
-        return [MessagePosted(**common, message_id=number, text=parts[1], links=find_links(parts[1]),  # type: ignore[arg-type]
+        return [MessagePosted(**common, message_id=number, text=parts[1], links=find_links(parts[1]),
                               reply_to_message_id=message_id, reply_to_user_id=author)]
     if name == "click":
         if not rest.isdigit() or not 1 <= int(rest) <= len(state.buttons):
@@ -151,12 +152,12 @@ def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str
         chat, button, message_id = state.buttons[int(rest) - 1]
         if button.url:
             return ConsoleNote(f"(opens {button.url})")
-        return [ButtonClicked(**{**common, "chat_id": chat}, message_id=message_id, data=button.data,  # type: ignore[arg-type]
+        return [ButtonClicked(**{**common, "chat_id": chat}, message_id=message_id, data=button.data,
                               click_id=f"{message_id}:{state.user}:{next(state.counter)}")]
     if name == "join":
-        return [MemberJoined(**common)]  # type: ignore[arg-type]
+        return [MemberJoined(**common)]
     if name == "leave":
-        return [MemberLeft(**common)]  # type: ignore[arg-type]
+        return [MemberLeft(**common)]
     return ConsoleNote(f"unknown console command /{name}")
 
 

@@ -27,6 +27,7 @@ from engine.events import (
     ReactionRemoved,
     ThreadOpened,
 )
+from engine.store.base import table_of
 from engine.store.models import (
     Account,
     Chat,
@@ -45,7 +46,7 @@ from engine.text import clean_text
 
 MAX_KEY = 255
 RECENT_MESSAGES = 50_000
-_cm = CommunityMember.__table__
+_cm = table_of(CommunityMember)
 _TOUCH = (
     _cm.update()
     .where(_cm.c.community_id == bindparam("c"), _cm.c.member_id == bindparam("m"),
@@ -137,7 +138,7 @@ class Recorder:
     def flush(self, session: Session) -> None:
         """Write what was deferred for the batch; call inside its transaction, last."""
         if self._interactions:
-            session.execute(Interaction.__table__.insert(), self._interactions)
+            session.execute(table_of(Interaction).insert(), self._interactions)
             self._interactions = []
         if self._last_seen:
             # One executemany (pipelined by psycopg) instead of a round trip per member.
@@ -157,7 +158,7 @@ class Recorder:
         """Mark the event handled; False if it was already (a redelivery)."""
         return bool(
             insert_ignore(
-                session, ProcessedEvent.__table__, {"key": dedup_key(event), "at": event.at}
+                session, table_of(ProcessedEvent), {"key": dedup_key(event), "at": event.at}
             )
         )
 
@@ -168,7 +169,7 @@ class Recorder:
             return hit
         cid = insert_ignore(
             session,
-            Community.__table__,
+            table_of(Community),
             {"platform": platform, "external_id": external_id, "title": title[:256], "settings": {}, "created_at": at},
             returning=Community.id,
         )
@@ -192,11 +193,11 @@ class Recorder:
         if row is None:
             name = clean_text(event.user_name or event.username or event.user_id)[:256]
             member_id = session.execute(
-                Member.__table__.insert().values(display_name=name, created_at=event.at).returning(Member.id)
+                table_of(Member).insert().values(display_name=name, created_at=event.at).returning(Member.id)
             ).scalar_one()
             acc_id = insert_ignore(
                 session,
-                Account.__table__,
+                table_of(Account),
                 {
                     "platform": key[0],
                     "external_id": key[1],
@@ -209,15 +210,17 @@ class Recorder:
                 returning=Account.id,
             )
             if acc_id is None:  # another writer won the race: drop our orphan member
-                session.execute(Member.__table__.delete().where(Member.id == member_id))
+                session.execute(table_of(Member).delete().where(Member.id == member_id))
                 row = session.execute(
                     select(Account.id, Account.member_id).where(
                         Account.platform == key[0], Account.external_id == key[1]
                     )
                 ).one()
+                result = (int(row[0]), int(row[1]))
             else:
-                row = (acc_id, member_id)
-        result = (int(row[0]), int(row[1]))
+                result = (int(acc_id), int(member_id))
+        else:
+            result = (int(row[0]), int(row[1]))
         self.cache.accounts[key] = result
         return result
 
@@ -227,7 +230,7 @@ class Recorder:
             return hit
         chat_id = insert_ignore(
             session,
-            Chat.__table__,
+            table_of(Chat),
             {
                 "community_id": community_id,
                 "platform": key[0],
@@ -251,7 +254,7 @@ class Recorder:
             return hit
         tid = insert_ignore(
             session,
-            Thread.__table__,
+            table_of(Thread),
             {"chat_id": chat_id, "external_id": external_id, "title": clean_text(title)[:512],
              "created_at": at, "created_by": created_by},
             returning=Thread.id,
@@ -271,11 +274,17 @@ class Recorder:
             if at > self._last_seen.get(key, at - _TICK):
                 self._last_seen[key] = at
             return
+        # An opt-out from DMs follows the member into communities they join later.
+        opted_out = session.execute(
+            select(CommunityMember.member_id)
+            .where(CommunityMember.member_id == member_id, CommunityMember.dm_opt_out.is_(True))
+            .limit(1)
+        ).first() is not None
         inserted = insert_ignore(
             session,
-            CommunityMember.__table__,
+            table_of(CommunityMember),
             {"community_id": community_id, "member_id": member_id, "joined_at": at,
-             "last_seen_at": at, "role": 0, "dm_opt_out": False},
+             "last_seen_at": at, "role": 0, "dm_opt_out": opted_out},
         )
         if not inserted:
             session.execute(
@@ -362,7 +371,7 @@ class Recorder:
             session.execute(update(Thread).where(Thread.id == rec.thread_id, Thread.created_by.is_(None)).values(created_by=rec.member_id))
         msg_id = insert_ignore(
             session,
-            Message.__table__,
+            table_of(Message),
             {
                 "community_id": rec.community_id, "chat_id": rec.chat_id, "thread_id": rec.thread_id,
                 "external_id": ev.message_id or "", "author_id": rec.member_id,
@@ -423,7 +432,7 @@ class Recorder:
             return rec
         msg_id, target = self._reaction_target(session, rec, ev.target_user_id)
         new = insert_ignore(
-            session, Reaction.__table__,
+            session, table_of(Reaction),
             {"chat_id": rec.chat_id, "message_external_id": ev.message_id or "", "member_id": rec.member_id,
              "target_member_id": target, "emoji": clean_text(ev.emoji)[:64], "at": ev.at},
         )
@@ -454,7 +463,7 @@ class Recorder:
         assert isinstance(ev, ReactionCountChanged)
         emoji = clean_text(ev.emoji)[:64]
         if not insert_ignore(
-            session, ReactionCount.__table__,
+            session, table_of(ReactionCount),
             {"chat_id": rec.chat_id, "message_external_id": ev.message_id or "", "emoji": emoji,
              "count": ev.count, "at": ev.at},
         ):
@@ -470,7 +479,7 @@ class Recorder:
 
     def _on_member_joined(self, session: Session, rec: Recorded) -> Recorded:
         if rec.member_id is not None:
-            session.execute(MembershipEvent.__table__.insert().values(
+            session.execute(table_of(MembershipEvent).insert().values(
                 community_id=rec.community_id, member_id=rec.member_id, kind="joined", at=rec.event.at))
             session.execute(update(CommunityMember).where(
                 CommunityMember.community_id == rec.community_id,
@@ -480,7 +489,7 @@ class Recorder:
 
     def _on_member_left(self, session: Session, rec: Recorded) -> Recorded:
         if rec.member_id is not None:
-            session.execute(MembershipEvent.__table__.insert().values(
+            session.execute(table_of(MembershipEvent).insert().values(
                 community_id=rec.community_id, member_id=rec.member_id, kind="left", at=rec.event.at))
             session.execute(update(CommunityMember).where(
                 CommunityMember.community_id == rec.community_id,

@@ -87,3 +87,17 @@ async def test_same_message_id_in_two_chats_is_two_messages(app: App) -> None:
 
 def test_time_helper_is_utc() -> None:
     assert at(0).tzinfo is not None
+
+
+async def test_dm_opt_out_follows_member_to_a_new_community(app: App) -> None:
+    from sqlalchemy import update
+
+    from engine.store.models import CommunityMember
+    from tests.doubles.events import message
+
+    m = RecordingMessenger()
+    await app.dispatch(message("dana", community="g1"), m)
+    await app.store.write(lambda s: s.execute(update(CommunityMember).values(dm_opt_out=True)))
+    await app.dispatch(message("dana", community="g2"), m)
+    flags = app.store.read_sync(lambda s: s.execute(select(CommunityMember.dm_opt_out)).scalars().all())
+    assert flags == [True, True]
