@@ -252,20 +252,29 @@ class DiscordAdapter:
             self.last_error = exc
             raise DiscordSetupError(finding_for_exception(exc).fix) from exc
         self._connect_task = asyncio.create_task(self.client.connect(reconnect=True), name="cohort-discord")
+        self._connect_task.add_done_callback(self._connection_ended)
         ready = asyncio.create_task(self.client.wait_until_ready())
         await asyncio.wait({ready, self._connect_task}, timeout=READY_TIMEOUT,
                            return_when=asyncio.FIRST_COMPLETED)
         if self._connect_task.done():
             ready.cancel()
-            exc = self._connect_task.exception()
-            if exc is not None:
-                self.last_error = exc
-                finding = finding_for_exception(exc)
-                raise DiscordSetupError(f"{finding.detail}: {finding.fix}") from exc
+            failure = self._connect_task.exception()
+            if failure is not None:
+                self.last_error = failure
+                finding = finding_for_exception(failure)
+                raise DiscordSetupError(f"{finding.detail}: {finding.fix}") from failure
         if not ready.done():
             ready.cancel()
             log.warning("discord: not READY after %.0fs; going on, discord.py keeps trying", READY_TIMEOUT)
         await self.sync_commands()
+
+    def _connection_ended(self, task: asyncio.Task[None]) -> None:
+        """Keep (for doctor) and log why the gateway connection gave up for good."""
+        if task.cancelled() or task.exception() is None:
+            return
+        self.last_error = task.exception()
+        finding = finding_for_exception(task.exception())  # type: ignore[arg-type]
+        log.error("discord: connection lost for good: %s (%s)", finding.detail, finding.fix or "see logs")
 
     async def sync_commands(self, guild_ids: Sequence[int] | None = None) -> dict[str, int]:
         """Register slash commands (``discord.guild_ids`` by default). At start only guilds

@@ -82,7 +82,9 @@ def generic_command(spec: SpecLike, invoke: Invoke) -> app_commands.Command[Any,
             parsed, mentions = split_args(args)
             await invoke(interaction, spec.name, parsed, mentions)
 
-        cmd = app_commands.Command(name=spec.name, description=_description(spec), callback=with_args)
+        cmd: app_commands.Command[Any, Any, Any] = app_commands.Command(
+            name=spec.name, description=_description(spec), callback=with_args
+        )
         return app_commands.describe(args=spec.usage[:100])(cmd)
 
     async def bare(interaction: discord.Interaction) -> None:
@@ -118,7 +120,9 @@ def leaderboard_command(spec: SpecLike, invoke: Invoke) -> app_commands.Command[
     async def leaderboard(interaction: discord.Interaction, period: Period | None = None) -> None:
         await invoke(interaction, spec.name, (period,) if period else (), ())
 
-    cmd = app_commands.Command(name=spec.name, description=_description(spec), callback=leaderboard)
+    cmd: app_commands.Command[Any, Any, Any] = app_commands.Command(
+        name=spec.name, description=_description(spec), callback=leaderboard
+    )
     return app_commands.describe(period="which period to rank (default: the community's)")(cmd)
 
 
@@ -129,7 +133,9 @@ def recommend_command(spec: SpecLike, invoke: Invoke) -> app_commands.Command[An
                         n: app_commands.Range[int, 1, 20] | None = None) -> None:
         await invoke(interaction, spec.name, (str(n),) if n is not None else (), ())
 
-    cmd = app_commands.Command(name=spec.name, description=_description(spec), callback=recommend)
+    cmd: app_commands.Command[Any, Any, Any] = app_commands.Command(
+        name=spec.name, description=_description(spec), callback=recommend
+    )
     return app_commands.describe(n="how many suggestions")(cmd)
 
 
