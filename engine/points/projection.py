@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine.events import MessagePosted, ReactionAdded
@@ -24,7 +26,7 @@ from engine.points import rules as R
 from engine.points.badges import BADGE_KEYS, WEEKLY_TOP_HELPER, earned
 from engine.points.tables import PointsBadge, PointsEntry, PointsMember, PointsSeason
 from engine.store.models import Account, AuditEntry, Community, CommunityMember, Message, Thread
-from engine.store.recorder import Recorded, insert_ignore
+from engine.store.recorder import Recorded
 from engine.store.writer import Notice
 from engine.text import clean_text, fingerprint
 
@@ -80,6 +82,11 @@ class PointsProjection:
         self._reaction_counts: dict[int, int] = {}  # message id -> paid reactions
         self._reply_to: dict[int, int | None] = {}  # message id -> member it replied to
         self._weeks: dict[int, str] = {}  # community id -> last week checked for top helper
+        # Balances/state changed in the current transaction, written once just before it
+        # commits (one executemany per batch instead of one UPDATE per event).
+        self._dirty: dict[tuple[int, int], _Member] = {}
+        self._dirty_session: Session | None = None
+        self._stmts: dict[str, Any] = {}
         LIVE_PROJECTIONS.add(self)
 
     # -- cache management ----------------------------------------------------------------
@@ -91,6 +98,8 @@ class PointsProjection:
         self._reaction_counts.clear()
         self._reply_to.clear()
         self._weeks.clear()
+        self._dirty.clear()
+        self._dirty_session = None
 
     def invalidate(self, community_id: int | None = None, member_id: int | None = None) -> None:
         """Drop cached values for a community's settings and/or a member."""
@@ -98,9 +107,15 @@ class PointsProjection:
             self._rules.pop(community_id, None)
         if member_id is not None:
             self._bots.pop(member_id, None)
-            for key in [k for k in self._members if k[1] == member_id
-                        and (community_id is None or k[0] == community_id)]:
-                del self._members[key]
+            self._drop([k for k in self._members if k[1] == member_id
+                        and (community_id is None or k[0] == community_id)])
+
+    def _drop(self, keys: list[tuple[int, int]]) -> None:
+        """Forget cached members, writing any pending change of theirs first."""
+        if self._dirty_session is not None and any(k in self._dirty for k in keys):
+            self.flush(self._dirty_session)
+        for key in keys:
+            self._members.pop(key, None)
 
     def rules_for(self, session: Session, community_id: int) -> R.PointsRules:
         """The community's effective rules (cached)."""
@@ -148,22 +163,57 @@ class PointsProjection:
         else:
             hit = _Member(int(row[0]), int(row[1]), row[2], R.MemberState.from_json(row[3]), held, True)
         if len(self._members) > _MAX_CACHE:
-            self._members.clear()
+            self._drop(list(self._members))
         self._members[key] = hit
         return hit
 
     def _save(self, session: Session, community_id: int, member_id: int, m: _Member) -> None:
-        values = {"total": m.total, "level": m.level, "reached_at": m.reached_at, "state": m.state.to_json()}
-        if m.stored:
-            session.execute(
-                update(PointsMember)
-                .where(PointsMember.community_id == community_id, PointsMember.member_id == member_id)
-                .values(**values)
-            )
-        else:
-            session.execute(PointsMember.__table__.insert().values(
-                community_id=community_id, member_id=member_id, **values))
+        """Mark a member's balance/state for writing before this transaction commits."""
+        if self._dirty_session is not session:
+            if self._dirty_session is not None and self._dirty:
+                self.flush(self._dirty_session)  # cannot happen on the writer; be safe anyway
+            self._dirty_session = session
+            sa_event.listen(session, "before_commit", self.flush, once=True)
+        self._dirty[(community_id, member_id)] = m
+
+    def flush(self, session: Session) -> None:
+        """Write every pending balance/state row now (two executemany statements at most).
+
+        Called automatically just before the writer's transaction commits; call it before
+        reading ``points_members`` with the same session mid-transaction.
+        """
+        if not self._dirty or session is not self._dirty_session:
+            return
+        dirty, self._dirty = self._dirty, {}
+        updates, inserts = [], []
+        for (cid, mid), m in dirty.items():
+            row = {"cid": cid, "mid": mid, "total": m.total, "level": m.level,
+                   "reached_at": m.reached_at, "state": m.state.to_json()}
+            (updates if m.stored else inserts).append(row)
             m.stored = True
+        conn = session.connection()
+        if updates:
+            t = PointsMember.__table__
+            stmt = self._stmts.get("update")
+            if stmt is None:
+                stmt = self._stmts["update"] = (
+                    update(t).where(t.c.community_id == bindparam("cid"), t.c.member_id == bindparam("mid"))
+                    .values(total=bindparam("total"), level=bindparam("level"),
+                            reached_at=bindparam("reached_at"), state=bindparam("state")))
+            conn.execute(stmt, updates)
+        if inserts:
+            conn.execute(PointsMember.__table__.insert(), [
+                {"community_id": r["cid"], "member_id": r["mid"], "total": r["total"], "level": r["level"],
+                 "reached_at": r["reached_at"], "state": r["state"]} for r in inserts])
+
+    def _insert_ignore(self, session: Session, table: Table, values: dict[str, Any]) -> bool:
+        """INSERT .. ON CONFLICT DO NOTHING with a statement built once per table (cheap)."""
+        stmt = self._stmts.get(table.name)
+        if stmt is None:
+            dialect = session.get_bind().dialect.name
+            ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+            stmt = self._stmts[table.name] = ins.on_conflict_do_nothing()
+        return bool(session.execute(stmt, values).rowcount == 1)
 
     # -- ledger primitives ---------------------------------------------------------------
     def _post(
@@ -173,7 +223,7 @@ class PointsProjection:
     ) -> bool:
         """Append a ledger entry and fold it into the cached balance. False if that
         (source, rule, member) was already paid (nothing changes then)."""
-        inserted = insert_ignore(session, PointsEntry.__table__, {
+        inserted = self._insert_ignore(session, PointsEntry.__table__, {
             "community_id": community_id, "member_id": member_id, "amount": amount, "rule": rule,
             "source_key": source_key[:255], "subject_id": subject, "actor_id": actor,
             "reason": clean_text(reason)[:512], "at": at,
@@ -204,10 +254,10 @@ class PointsProjection:
 
     def _grant(self, session: Session, community_id: int, member_id: int, m: _Member | None,
                badge: str, instance: str, at: datetime, actor: int | None = None) -> bool:
-        inserted = bool(insert_ignore(session, PointsBadge.__table__, {
+        inserted = self._insert_ignore(session, PointsBadge.__table__, {
             "community_id": community_id, "member_id": member_id, "badge": badge,
             "instance": instance, "at": at, "actor_id": actor, "revoked_at": None,
-        }))
+        })
         if m is not None and not instance:
             m.held.add(badge)
         return inserted
@@ -270,8 +320,12 @@ class PointsProjection:
         if changed:
             self._finish(session, cid, mid, m, ev.at, notices, level_before)
         target = rec.target_member_id
-        if target is not None:
-            self._remember_reply(rec.message_id, target)
+        # A message seen being posted: its reply target is known and it has no reactions
+        # yet, so later reactions to it need no lookups.
+        self._remember_reply(rec.message_id, target)
+        if len(self._reaction_counts) > _MAX_CACHE:
+            self._reaction_counts.clear()
+        self._reaction_counts.setdefault(rec.message_id, 0)
         # A reply pays the author of the replied-to message, once per distinct replier,
         # and only for a reply that is itself a real message (long enough).
         if (target is None or target == mid or not ev.reply_to_message_id
@@ -562,9 +616,8 @@ class PointsProjection:
         # A new dict object, so the JSON column is written (no in-place mutation tracking).
         session.execute(update(Community).where(Community.id == community_id).values(settings=settings))
         self._rules.pop(community_id, None)
-        for k in [k for k in self._members if k[0] == community_id]:
-            # Levels depend on the curve: reload so the next change recomputes them.
-            del self._members[k]
+        # Levels depend on the curve: reload so the next change recomputes them.
+        self._drop([k for k in self._members if k[0] == community_id])
         self._audit(session, community_id, actor_id, "config.points", None,
                     {"key": key, "value": value, "previous": old}, at)
         return value
@@ -589,6 +642,13 @@ def invalidate_everywhere(community_id: int | None = None, member_id: int | None
     """Drop cached state in every live projection (after a write that bypassed them)."""
     for proj in list(LIVE_PROJECTIONS):
         proj.invalidate(community_id, member_id)
+
+
+def flush_everywhere(session: Session) -> None:
+    """Write pending balance/state rows of every live projection working in ``session``
+    (before another writer reads or changes ``points_members`` in the same transaction)."""
+    for proj in list(LIVE_PROJECTIONS):
+        proj.flush(session)
 
 
 def make_projection(app: Any) -> PointsProjection:

@@ -20,6 +20,7 @@ from engine.points.projection import (
     LIVE_PROJECTIONS,
     PointsProjection,
     active_season,
+    flush_everywhere,
     invalidate_everywhere,
 )
 from engine.points.tables import PointsBadge, PointsEntry, PointsMember, PointsSeason
@@ -64,8 +65,10 @@ def award_completion(session: Session, community_id: int, member_id: int, item_k
     or a bot account). Raises :class:`engine.points.projection.PointsError`
     ``bad_amount`` for points outside 0..10,000. Call inside ``Store.write``.
     """
-    notices = PointsProjection().award_completion(session, community_id, member_id, item_key,
-                                                 points, at, source_key)
+    flush_everywhere(session)
+    proj = PointsProjection()
+    notices = proj.award_completion(session, community_id, member_id, item_key, points, at, source_key)
+    proj.flush(session)
     invalidate_everywhere(community_id, member_id)
     return notices
 
@@ -74,7 +77,10 @@ def award_course_finished(session: Session, community_id: int, member_id: int, c
                           at: datetime) -> list[Notice]:
     """Record a finished course (``course_finisher`` badge), once per course and member.
     Returns badge notices. Call inside ``Store.write``."""
-    notices = PointsProjection().award_course_finished(session, community_id, member_id, course_key, at)
+    flush_everywhere(session)
+    proj = PointsProjection()
+    notices = proj.award_course_finished(session, community_id, member_id, course_key, at)
+    proj.flush(session)
     invalidate_everywhere(community_id, member_id)
     return notices
 
@@ -83,6 +89,7 @@ def forget_member(session: Session, member_id: int) -> int:
     """Erase a member's points data in every community (ledger, balance, badges) and
     scrub them from other members' rule state and from seasons/actors they appear in.
     Returns the number of ledger entries deleted. Call inside ``Store.write``."""
+    flush_everywhere(session)
     deleted = session.execute(delete(PointsEntry).where(PointsEntry.member_id == member_id)).rowcount
     session.execute(update(PointsEntry).where(PointsEntry.actor_id == member_id).values(actor_id=None))
     session.execute(delete(PointsBadge).where(PointsBadge.member_id == member_id))
@@ -144,6 +151,7 @@ def rebuild_balances(session: Session, community_id: int | None = None) -> int:
 
     Returns the number of balances rewritten. Call inside ``Store.write``.
     """
+    flush_everywhere(session)
     q = select(PointsEntry.community_id, PointsEntry.member_id, func.sum(PointsEntry.amount),
                func.max(PointsEntry.at)).where(PointsEntry.amount != 0)
     if community_id is not None:
