@@ -162,6 +162,23 @@ class Recorder:
             )
         )
 
+    def claim_many(self, session: Session, events: list[Event]) -> list[bool]:
+        """Claim several events in one statement; per event, True if it is new.
+
+        When the same key appears twice in ``events``, only its first occurrence is new.
+        """
+        keys = [dedup_key(e) for e in events]
+        rows = {k: {"key": k, "at": e.at} for k, e in zip(keys, events, strict=True)}
+        dialect = session.get_bind().dialect.name
+        ins = postgresql.insert(table_of(ProcessedEvent)) if dialect == "postgresql" else sqlite.insert(table_of(ProcessedEvent))
+        stmt = ins.values(list(rows.values())).on_conflict_do_nothing().returning(ProcessedEvent.key)
+        fresh = set(session.execute(stmt).scalars())
+        out = []
+        for key in keys:
+            out.append(key in fresh)
+            fresh.discard(key)
+        return out
+
     # -- identity resolution ------------------------------------------------------------
     def community(self, session: Session, platform: str, external_id: str, title: str, at: datetime) -> int:
         key = (platform, external_id)

@@ -153,13 +153,15 @@ class EventWriter:
             if stop_after:
                 return
 
-    def _apply(self, session: Session, job: _Job) -> Any:
+    def _apply(self, session: Session, job: _Job, claimed: bool | None = None) -> Any:
         if job.fn is not None:
             self._flush(session)  # a write job sees every earlier event of its batch
             return job.fn(session)
         event = job.event
         assert event is not None
-        if not self.recorder.claim(session, event):
+        if claimed is None:
+            claimed = self.recorder.claim(session, event)
+        if not claimed:
             return Outcome(duplicate=True)
         recorded = self.recorder.record(session, event)
         notices: list[Notice] = []
@@ -184,7 +186,13 @@ class EventWriter:
         self.jobs += len(batch)
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                results = [self._apply(session, job) for job in batch]
+                # One statement claims every event's dedup key for the whole batch.
+                events = [job.event for job in batch if job.event is not None]
+                claims = iter(self.recorder.claim_many(session, events) if events else [])
+                results = [
+                    self._apply(session, job, next(claims) if job.event is not None else None)
+                    for job in batch
+                ]
                 self._flush(session)
         except Exception:
             self._forget_state()
