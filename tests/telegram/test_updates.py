@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.telegram.updates import ALLOWED_UPDATES, split_args, to_events
+from bot.adapters.telegram.updates import ALLOWED_UPDATES, dm_status_change, split_args, to_events
 from engine.events import (
     ButtonClicked,
     CommandInvoked,
@@ -245,3 +245,14 @@ def test_odd_unicode_and_huge_caption_pass_through() -> None:
 )
 def test_split_args(rest: str, args: tuple[str, ...]) -> None:
     assert split_args(rest) == args
+
+
+def test_blocking_the_bot_in_private_is_a_reachability_change() -> None:
+    raw = load("my_chat_member")
+    assert dm_status_change(raw) is None  # a group: not about DMs
+    raw["my_chat_member"]["chat"] = {"id": 1001, "type": "private", "first_name": "Ada"}
+    raw["my_chat_member"]["new_chat_member"]["status"] = "kicked"
+    assert dm_status_change(raw) == ("1001", False)
+    raw["my_chat_member"]["new_chat_member"]["status"] = "member"
+    assert dm_status_change(raw) == ("1001", True)
+    assert dm_status_change({"my_chat_member": "garbage"}) is None

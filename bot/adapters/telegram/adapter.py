@@ -31,7 +31,7 @@ from bot.settings import Settings
 from engine.events import ButtonClicked, Event
 
 from .messenger import ReachabilityHook, TelegramMessenger
-from .updates import ALLOWED_UPDATES, to_events
+from .updates import ALLOWED_UPDATES, dm_status_change, to_events
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +229,8 @@ class TelegramAdapter:
         Waits only when ``max_in_flight`` dispatches are already running (back-pressure).
         """
         events = to_events(raw, self.bot_username, self.bot_id)
+        if (blocked := dm_status_change(raw)) is not None:
+            await self.messenger.set_reachable(*blocked)  # blocked / unblocked in private
         for event in events:
             await self._slots.acquire()
             task = asyncio.create_task(self._deliver(event))

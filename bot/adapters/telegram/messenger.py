@@ -219,6 +219,10 @@ class TelegramMessenger:
         """Record that ``user_id`` opened the bot privately (so DMs will work)."""
         await self._report(user_id, True)
 
+    async def set_reachable(self, user_id: str, reachable: bool) -> None:
+        """Record a known DM reachability change (e.g. the member blocked the bot)."""
+        await self._report(user_id, reachable)
+
     # -- internals -----------------------------------------------------------------------
     async def _send_text(
         self, chat: ChatRef, text: str, buttons: Sequence[Button], *,

@@ -331,6 +331,22 @@ def _chat_member(cm: Json, bot_id: int) -> list[Event]:
     return []  # promotions, restrictions: roles are read live by role_of
 
 
+def dm_status_change(update_json: Mapping[str, Any]) -> tuple[str, bool] | None:
+    """``(user_id, reachable)`` when a member blocked (False) or unblocked/started (True) the
+    bot in their private chat, from a ``my_chat_member`` update; None otherwise. Never raises."""
+    try:
+        mcm = update_json.get("my_chat_member")
+        if not mcm or (mcm.get("chat") or {}).get("type") != "private":
+            return None
+        status = (mcm.get("new_chat_member") or {}).get("status")
+        user = mcm.get("from") or {}
+        if status not in ("kicked", "member") or "id" not in user:
+            return None
+        return str(int(user["id"])), status == "member"
+    except Exception:
+        return None
+
+
 def _log_my_chat_member(mcm: Json) -> None:
     chat = mcm.get("chat") or {}
     old = (mcm.get("old_chat_member") or {}).get("status")
