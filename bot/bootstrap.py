@@ -31,10 +31,13 @@ HANDLER_MODULES: tuple[str, ...] = (
     "bot.handlers.privacy",
     "bot.handlers.linking",
     "bot.handlers.moderation",
+    "bot.handlers.points",
 )
 
 # Each module exposes ``make_projection(app) -> Projection`` for the writer's transaction.
-PROJECTION_MODULES: tuple[str, ...] = ()
+PROJECTION_MODULES: tuple[str, ...] = (
+    "engine.points.projection",
+)
 
 
 @dataclass
@@ -94,8 +97,16 @@ def build_adapters(app: App) -> list[Adapter]:
 
         adapters.append(TelegramAdapter(s, app.dispatch))
     if s.discord_token is not None:
-        from bot.adapters.discord import DiscordAdapter
+        from bot.adapters.discord import DiscordAdapter, reachability_hook
 
-        adapters.append(DiscordAdapter(s, app.dispatch))
+        adapters.append(
+            DiscordAdapter(
+                s,
+                app.dispatch,
+                commands=app.router.commands,
+                on_reachability=reachability_hook(app.store),
+                dm_interval=s.discord.dm_interval,
+            )
+        )
     app.adapters = adapters
     return adapters

@@ -185,7 +185,9 @@ def doctor() -> None:
 
 # Capability modules add their own sub-commands: each exposes ``cli: typer.Typer`` and a
 # ``CLI_NAME``; they use ``settings_or_exit`` / ``ready_app`` from here.
-CLI_MODULES: tuple[str, ...] = ()
+CLI_MODULES: tuple[str, ...] = (
+    "bot.adapters.discord.cli",
+)
 
 
 def _add_capability_commands() -> None:

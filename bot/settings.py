@@ -48,6 +48,7 @@ class DiscordSettings(_Section):
     prefix: str = "!"
     sharded: bool = False
     guild_ids: list[int] = Field(default_factory=list)  # where to register slash commands
+    dm_interval: float = Field(1.0, ge=0)  # seconds between Cohort's own DMs (bulk nudges)
 
 
 class ConsoleSettings(_Section):
