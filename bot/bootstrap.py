@@ -93,9 +93,20 @@ def build_adapters(app: App) -> list[Adapter]:
     adapters: list[Adapter] = []
     s = app.settings
     if s.telegram_token is not None:
-        from bot.adapters.telegram import TelegramAdapter
+        from bot.adapters.telegram import TelegramAdapter, known_chats_reader, reachability_recorder
 
-        adapters.append(TelegramAdapter(s, app.dispatch))
+        secret = s.telegram_webhook_secret
+        adapters.append(
+            TelegramAdapter(
+                s,
+                app.dispatch,
+                known_chats=known_chats_reader(app.store),
+                on_reachability=reachability_recorder(app.store),
+                webhook_secret=secret.get_secret_value() if secret is not None else None,
+                max_in_flight=s.telegram.max_in_flight,
+                request_timeout=s.telegram.request_timeout,
+            )
+        )
     if s.discord_token is not None:
         from bot.adapters.discord import DiscordAdapter, reachability_hook
 

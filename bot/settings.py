@@ -42,6 +42,8 @@ class TelegramSettings(_Section):
     port: int = Field(8443, ge=1, le=65535)
     base_url: str = ""  # Bot API server; empty = Telegram's (tests point it at a fake)
     role_cache_seconds: int = Field(300, ge=0)
+    max_in_flight: int = Field(64, ge=1, le=1024)  # updates being handled at once
+    request_timeout: float = Field(10.0, gt=0)
 
 
 class DiscordSettings(_Section):
@@ -88,8 +90,12 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DISCORD_TOKEN", "COHORT_DISCORD_TOKEN")
     )
+    # Telegram echoes it in a header on every webhook request; requests without it are refused.
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "COHORT_TELEGRAM_WEBHOOK_SECRET")
+    )
 
-    @field_validator("telegram_token", "discord_token", mode="before")
+    @field_validator("telegram_token", "discord_token", "telegram_webhook_secret", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if value in ("", None) else value
@@ -107,7 +113,7 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
 
-SECRET_KEYS = ("telegram_token", "discord_token")
+SECRET_KEYS = ("telegram_token", "discord_token", "telegram_webhook_secret")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
