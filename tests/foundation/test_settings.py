@@ -54,12 +54,12 @@ def test_missing_and_broken_files_say_so(tmp_path: Path) -> None:
 
 
 def test_tokens_come_from_env_and_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TELEGRAM_TOKEN", "123:secret")
+    monkeypatch.setenv("TELEGRAM_TOKEN", "123:tok-XYZ")
     monkeypatch.setenv("COHORT_STORAGE__URL", "postgresql://cohort:hunter2@127.0.0.1/cohort")
     s = load_settings()
-    assert s.telegram_token is not None and s.telegram_token.get_secret_value() == "123:secret"
+    assert s.telegram_token is not None and s.telegram_token.get_secret_value() == "123:tok-XYZ"
     shown = str(redacted(s))
-    assert "secret" not in shown and "hunter2" not in shown
+    assert "tok-XYZ" not in shown and "hunter2" not in shown
     assert "***set***" in shown
 
 
