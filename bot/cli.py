@@ -99,13 +99,24 @@ def db_current() -> None:
     typer.echo(f"{cur or '(empty)'}{' (head)' if cur == migrate.head() else ' (head is ' + str(migrate.head()) + ')'}")
 
 
-async def run_console(application: App, banner: str = "") -> None:
+async def run_console(
+    application: App, banner: str = "", *, user: str | None = None, community: str | None = None
+) -> None:
+    """Chat in the terminal as ``user`` (default: the ``console.user`` setting), with the
+    owner role, in ``community`` (default: ``console.community``), until /quit."""
+    import itertools
+
     from bot.adapters.console import ConsoleAdapter, ConsoleState
+    from bot.demo import console_counter_start
     from bot.ports import Role
 
     s = application.settings
-    state = ConsoleState(community=s.console.community, user=s.console.user, chat=s.console.chat)
-    state.roles[s.console.user] = Role.OWNER  # the person at the terminal runs this community
+    state = ConsoleState(community=community or s.console.community, user=user or s.console.user,
+                         chat=s.console.chat)
+    state.roles[state.user] = Role.OWNER  # the person at the terminal runs this community
+    # Message numbers go on from the last session's: reused numbers would be dropped as redeliveries.
+    first = await application.store.read(lambda session: console_counter_start(session, (state.community,)))
+    state.counter = itertools.count(first)
     console = ConsoleAdapter(application.dispatch, state)
     application.services["console"] = console
     typer.echo(banner or (
@@ -113,6 +124,37 @@ async def run_console(application: App, banner: str = "") -> None:
         "Console: /as NAME [role] · /in #chat | /in dm · /topic NAME · /reply N text · /react N 👍 · /click N · /quit"
     ))
     await console.run()
+
+
+async def run_demo_console(application: App, *, seed_if_empty: bool) -> None:
+    """The no-token experience: seed the demo community on an empty database (or from
+    ``COHORT_DEMO_FROM``), then chat in it as its most active member. A database that
+    already holds other communities opens the plain console instead."""
+    from bot import demo
+    from engine.history import HistoryFormatError
+
+    options = demo.DemoOptions(community_id=application.settings.console.community)
+    seeded = False
+    notes: list[str] = []
+    if seed_if_empty and not await demo.has_any_community(application):
+        source = demo.demo_source()
+        typer.echo(f"First start: seeding a demo community from {source or 'the simulator'} "
+                   f"({'' if source else f'{options.members} members × {options.days} days, '}one-off, under a minute)…")
+        try:
+            notes = await demo.seed_demo(application, options, source=source)
+        except HistoryFormatError as exc:
+            typer.secho(f"{demo.DEMO_FROM_ENV}: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from exc
+        seeded = True
+        if source is None:
+            typer.echo("Training recommendations (in a separate process)…")
+            notes.append(await asyncio.to_thread(demo.train_recommendations, _state["config"]))
+    info = await demo.demo_info(application, options.community_id, seeded=seeded, notes=notes)
+    if info is None:
+        await run_console(application)
+        return
+    await run_console(application, demo.banner(application, info), user=info.user_id,
+                      community=info.community_id)
 
 
 async def run_adapters(application: App) -> None:
@@ -132,16 +174,31 @@ async def run_adapters(application: App) -> None:
         await adapter.stop()
 
 
+DemoOpt = Annotated[bool | None, typer.Option(
+    "--demo/--no-demo",
+    help="seed a simulated community on an empty database (or from COHORT_DEMO_FROM) and chat in it; "
+         "default: on for `run` without tokens, off for `console`")]
+
+
 @app.command()
-def run() -> None:
-    """Run the bot: Telegram and/or Discord when their tokens are set, else the console."""
+def run(demo: DemoOpt = None) -> None:
+    """Run the bot: Telegram and/or Discord when their tokens are set, else the console
+    (with a demo community on the first start)."""
     s = settings_or_exit()
+    has_tokens = s.telegram_token is not None or s.discord_token is not None
+    if has_tokens and demo:
+        typer.secho("--demo runs in the console; unset TELEGRAM_TOKEN/DISCORD_TOKEN or use "
+                    "`cohort console --demo`", fg="red", err=True)
+        raise typer.Exit(2)
     application = ready_app(s)
     application.start()
     try:
-        if s.telegram_token is None and s.discord_token is None:
+        if not has_tokens:
             typer.echo("No TELEGRAM_TOKEN or DISCORD_TOKEN set: starting the console.")
-            asyncio.run(run_console(application))
+            if demo is False:
+                asyncio.run(run_console(application))
+            else:
+                asyncio.run(run_demo_console(application, seed_if_empty=True))
         else:
             asyncio.run(run_adapters(application))
     finally:
@@ -149,13 +206,18 @@ def run() -> None:
 
 
 @app.command()
-def console() -> None:
-    """Chat with Cohort in this terminal, as any member, through the real handlers and store."""
+def console(demo: DemoOpt = None) -> None:
+    """Chat with Cohort in this terminal, as any member, through the real handlers and store.
+
+    With --demo: seed the demo community if the database is empty and be its most active member."""
     s = settings_or_exit()
     application = ready_app(s)
     application.start()
     try:
-        asyncio.run(run_console(application))
+        if demo:
+            asyncio.run(run_demo_console(application, seed_if_empty=True))
+        else:
+            asyncio.run(run_console(application))
     finally:
         application.stop()
 
@@ -187,6 +249,7 @@ def doctor() -> None:
 # ``CLI_NAME``; they use ``settings_or_exit`` / ``ready_app`` from here.
 CLI_MODULES: tuple[str, ...] = (
     "bot.adapters.discord.cli",
+    "bot.history_cli",
 )
 
 
