@@ -16,6 +16,7 @@ from bot.adapters.base import Adapter
 from bot.ports import Messenger
 from bot.roles import RoleResolver
 from bot.router import Router
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from engine.events import Event
 from engine.store.db import make_engine
@@ -38,6 +39,10 @@ HANDLER_MODULES: tuple[str, ...] = (
 PROJECTION_MODULES: tuple[str, ...] = (
     "engine.points.projection",
 )
+
+
+# Each module exposes ``jobs(app) -> list[JobSpec]`` for the scheduler.
+JOB_MODULES: tuple[str, ...] = ()
 
 
 @dataclass
@@ -121,3 +126,13 @@ def build_adapters(app: App) -> list[Adapter]:
         )
     app.adapters = adapters
     return adapters
+
+
+def build_scheduler(app: App) -> Scheduler:
+    """The scheduler with every capability's jobs, persisted in the app's database."""
+    scheduler = Scheduler(app.store.engine, timezone=app.settings.scheduler.timezone)
+    for name in JOB_MODULES:
+        for spec in importlib.import_module(name).jobs(app):
+            scheduler.add(spec)
+    app.services["scheduler"] = scheduler
+    return scheduler

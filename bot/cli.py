@@ -157,7 +157,16 @@ async def run_demo_console(application: App, *, seed_if_empty: bool) -> None:
                       community=info.community_id)
 
 
+def start_scheduler(application: App) -> None:
+    """Start the scheduler on the running loop when enabled in the settings."""
+    if application.settings.scheduler.enabled:
+        from bot.bootstrap import build_scheduler
+
+        build_scheduler(application).start()
+
+
 async def run_adapters(application: App) -> None:
+    start_scheduler(application)
     adapters = build_adapters(application)
     for adapter in adapters:
         for finding in await adapter.doctor():
@@ -172,6 +181,8 @@ async def run_adapters(application: App) -> None:
     await stop.wait()
     for adapter in reversed(adapters):
         await adapter.stop()
+    if "scheduler" in application.services:
+        application.services["scheduler"].shutdown()
 
 
 DemoOpt = Annotated[bool | None, typer.Option(

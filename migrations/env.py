@@ -7,6 +7,7 @@ from alembic import context
 import engine.store.all_tables  # noqa: F401  (registers every table on Base.metadata)
 from engine.store.base import Base
 from engine.store.db import make_engine
+from engine.store.migrate import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -40,6 +41,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copy
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

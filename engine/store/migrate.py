@@ -12,6 +12,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+# Tables other libraries own in the same database (APScheduler's job store).
+FOREIGN_TABLES = frozenset({"scheduler_jobs"})
+
+
+def include_name(name: str | None, type_: str, _parent: object) -> bool:
+    """Alembic filter: leave tables owned by other libraries alone."""
+    return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
 def alembic_config(url: str) -> Config:

@@ -48,7 +48,7 @@ def db(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
 def test_models_and_migrations_agree(db: Engine) -> None:
     migrate.upgrade(db)
     with db.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": migrate.include_name})
         diff = compare_metadata(ctx, Base.metadata)
     assert diff == [], f"models differ from migrations: {diff}"
 
