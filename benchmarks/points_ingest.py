@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.bootstrap import App, build_app  # noqa: E402
-from bot.ports import Button, Capability, ChatRef, Role, SentMessage  # noqa: E402
-from bot.settings import load_settings  # noqa: E402
-from engine.events import Event, MessagePosted, Platform, ReactionAdded  # noqa: E402
+from bot.bootstrap import App, build_app
+from bot.ports import Button, Capability, ChatRef, Role, SentMessage
+from bot.settings import load_settings
+from engine.events import Event, MessagePosted, Platform, ReactionAdded
 
 
 class NullMessenger:
@@ -50,7 +50,7 @@ def synth(n: int, members: int, chats: int, seed: int = 1) -> list[Event]:
     t = datetime(2025, 3, 3, 8, tzinfo=UTC)
     posted: list[tuple[str, str, str]] = []  # chat, message id, author
     out: list[Event] = []
-    words = "how why what does recursion closure async await list dict loop class test deploy".split()
+    words = ["how", "why", "what", "does", "recursion", "closure", "async", "await", "list", "dict", "loop", "class", "test", "deploy"]
     for i in range(n):
         t += timedelta(milliseconds=rnd.randint(50, 400))
         user = f"u{rnd.randrange(members)}"
@@ -75,15 +75,18 @@ def synth(n: int, members: int, chats: int, seed: int = 1) -> list[Event]:
     return out
 
 
-async def ingest(app: App, events: list[Event], concurrency: int) -> tuple[float, list[float]]:
+async def ingest(app: App, events: list[Event], concurrency: int,
+                 store_only: bool = False) -> tuple[float, list[float]]:
     messenger = NullMessenger()
+    # --store-only skips the router (handlers, role lookups): the writer path alone.
+    submit = (lambda ev: app.store.record(ev)) if store_only else (lambda ev: app.dispatch(ev, messenger))
     latencies: list[float] = []
     sem = asyncio.Semaphore(concurrency)
 
     async def one(ev: Event) -> None:
         async with sem:
             t0 = time.perf_counter()
-            await app.dispatch(ev, messenger)  # type: ignore[arg-type]
+            await submit(ev)
             latencies.append(time.perf_counter() - t0)
 
     start = time.perf_counter()
@@ -111,17 +114,18 @@ async def main() -> None:
     ap.add_argument("--chats", type=int, default=20)
     ap.add_argument("--concurrency", type=int, default=512)
     ap.add_argument("--sync", default="FULL", choices=["OFF", "NORMAL", "FULL"])
+    ap.add_argument("--store-only", action="store_true", help="Store.record instead of app.dispatch")
     args = ap.parse_args()
     events = synth(args.events, args.members, args.chats)
     kinds = {k: sum(1 for e in events if e.kind == k) for k in ("message", "reaction_added")}
     print(f"{len(events)} events ({kinds['message']} messages, {kinds['reaction_added']} reactions), "
           f"{args.members} members, {args.chats} chats, concurrency {args.concurrency}, "
-          f"SQLite synchronous={args.sync}")
+          f"SQLite synchronous={args.sync}, {'Store.record' if args.store_only else 'app.dispatch'}")
     with tempfile.TemporaryDirectory() as tmp:
         for label, on in (("points OFF", False), ("points ON ", True)):
             app = make_app(Path(tmp) / f"{label.strip().replace(' ', '_')}.db", on, args.sync)
             try:
-                wall, lat = await ingest(app, events, args.concurrency)
+                wall, lat = await ingest(app, events, args.concurrency, args.store_only)
                 batches = app.store.writer.batches
             finally:
                 app.stop()

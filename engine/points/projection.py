@@ -86,6 +86,9 @@ class PointsProjection:
         # commits (one executemany per batch instead of one UPDATE per event).
         self._dirty: dict[tuple[int, int], _Member] = {}
         self._dirty_session: Session | None = None
+        # Ledger rows whose source key cannot already exist (a message's own award), sent
+        # with the same flush as one executemany.
+        self._pending: list[dict[str, Any]] = []
         self._stmts: dict[str, Any] = {}
         LIVE_PROJECTIONS.add(self)
 
@@ -99,6 +102,7 @@ class PointsProjection:
         self._reply_to.clear()
         self._weeks.clear()
         self._dirty.clear()
+        self._pending.clear()
         self._dirty_session = None
 
     def invalidate(self, community_id: int | None = None, member_id: int | None = None) -> None:
@@ -152,7 +156,9 @@ class PointsProjection:
             select(PointsMember.total, PointsMember.level, PointsMember.reached_at, PointsMember.state)
             .where(PointsMember.community_id == community_id, PointsMember.member_id == member_id)
         ).first()
-        held = set(session.execute(
+        # Whoever holds a one-time badge has a points_members row (grants create one), so
+        # a member without a row needs no badge lookup: the common case for newcomers.
+        held = set() if row is None else set(session.execute(
             select(PointsBadge.badge).where(
                 PointsBadge.community_id == community_id, PointsBadge.member_id == member_id,
                 PointsBadge.instance == "",
@@ -167,13 +173,17 @@ class PointsProjection:
         self._members[key] = hit
         return hit
 
-    def _save(self, session: Session, community_id: int, member_id: int, m: _Member) -> None:
-        """Mark a member's balance/state for writing before this transaction commits."""
+    def _bind(self, session: Session) -> None:
+        """Arrange for pending rows to be written just before ``session`` commits."""
         if self._dirty_session is not session:
-            if self._dirty_session is not None and self._dirty:
+            if self._dirty_session is not None and (self._dirty or self._pending):
                 self.flush(self._dirty_session)  # cannot happen on the writer; be safe anyway
             self._dirty_session = session
             sa_event.listen(session, "before_commit", self.flush, once=True)
+
+    def _save(self, session: Session, community_id: int, member_id: int, m: _Member) -> None:
+        """Mark a member's balance/state for writing before this transaction commits."""
+        self._bind(session)
         self._dirty[(community_id, member_id)] = m
 
     def flush(self, session: Session) -> None:
@@ -182,8 +192,11 @@ class PointsProjection:
         Called automatically just before the writer's transaction commits; call it before
         reading ``points_members`` with the same session mid-transaction.
         """
-        if not self._dirty or session is not self._dirty_session:
+        if session is not self._dirty_session or not (self._dirty or self._pending):
             return
+        if self._pending:
+            pending, self._pending = self._pending, []
+            session.connection().execute(PointsEntry.__table__.insert(), pending)
         dirty, self._dirty = self._dirty, {}
         updates, inserts = [], []
         for (cid, mid), m in dirty.items():
@@ -219,15 +232,25 @@ class PointsProjection:
     def _post(
         self, session: Session, community_id: int, member_id: int, m: _Member, *, amount: int,
         rule: str, source_key: str, at: datetime, subject: int | None = None,
-        actor: int | None = None, reason: str = "",
+        actor: int | None = None, reason: str = "", fresh: bool = False,
     ) -> bool:
         """Append a ledger entry and fold it into the cached balance. False if that
-        (source, rule, member) was already paid (nothing changes then)."""
-        inserted = self._insert_ignore(session, PointsEntry.__table__, {
+        (source, rule, member) was already paid (nothing changes then).
+
+        ``fresh=True`` promises the source key is new (a just-stored message's own award):
+        the row is then queued and written with the batch's flush.
+        """
+        row = {
             "community_id": community_id, "member_id": member_id, "amount": amount, "rule": rule,
             "source_key": source_key[:255], "subject_id": subject, "actor_id": actor,
             "reason": clean_text(reason)[:512], "at": at,
-        })
+        }
+        if fresh:
+            self._bind(session)
+            self._pending.append(row)
+            inserted = True
+        else:
+            inserted = self._insert_ignore(session, PointsEntry.__table__, row)
         if inserted and amount:
             m.total += amount
             if m.reached_at is None or at > m.reached_at:
@@ -286,7 +309,11 @@ class PointsProjection:
         notices: list[Notice] = []
         self._weekly(session, recorded.community_id, ev.at, notices)
         if ev.is_bot:
+            self._bots[recorded.member_id] = True
             return notices
+        # The acting account is human; remember it so replies/reactions to this member
+        # need no account lookup later.
+        self._bots.setdefault(recorded.member_id, False)
         if isinstance(ev, MessagePosted):
             self._on_message(session, rules, recorded, ev, notices)
         else:
@@ -311,7 +338,7 @@ class PointsProjection:
             paid, _ = self._capped(rules, m, base, ev.at)
             if paid:
                 self._post(session, cid, mid, m, amount=paid, rule="message",
-                           source_key=f"msg:{rec.message_id}", at=ev.at, subject=rec.message_id)
+                           source_key=f"msg:{rec.message_id}", at=ev.at, subject=rec.message_id, fresh=True)
             if R.advance_streak(m.state, ev.at):
                 bonus = rules.milestone_bonus(m.state.streak)
                 if bonus:
@@ -366,9 +393,11 @@ class PointsProjection:
             return
         count = self._reaction_counts.get(msg)
         if count is None:
+            # A range on the unique (source_key, ...) index: no extra index needed.
             count = int(session.execute(
                 select(func.count()).select_from(PointsEntry)
-                .where(PointsEntry.rule == "reaction", PointsEntry.subject_id == msg)
+                .where(PointsEntry.source_key >= f"react:{msg}:", PointsEntry.source_key < f"react:{msg};",
+                       PointsEntry.rule == "reaction")
             ).scalar_one())
         if count >= rules.reactions_per_message_cap:
             self._reaction_counts[msg] = count
@@ -449,6 +478,7 @@ class PointsProjection:
         if seen is not None and week <= seen:
             return
         self._weeks[community_id] = week
+        self.flush(session)
         start = R.week_start(at) - timedelta(days=7)
         end = start + timedelta(days=7)
         label = R.week_key(start)
@@ -550,6 +580,7 @@ class PointsProjection:
             ).rowcount
             if not restored:
                 raise PointsError("already")
+        self._save(session, community_id, member_id, m)  # a badge holder always has a row
         self._audit(session, community_id, actor_id, "badge.grant", member_id,
                     {"badge": badge, "reason": reason}, at)
         return Notice("badge", community_id, member_id, {"badge": badge})

@@ -26,7 +26,6 @@ class PointsEntry(Base):
         UniqueConstraint("source_key", "rule", "member_id"),
         Index("ix_points_ledger_community_at", "community_id", "at"),
         Index("ix_points_ledger_member_community", "member_id", "community_id"),
-        Index("ix_points_ledger_rule_subject", "rule", "subject_id"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
