@@ -33,11 +33,14 @@ HANDLER_MODULES: tuple[str, ...] = (
     "bot.handlers.linking",
     "bot.handlers.moderation",
     "bot.handlers.points",
+    "bot.handlers.catalog",
+    "bot.handlers.recommend",
 )
 
 # Each module exposes ``make_projection(app) -> Projection`` for the writer's transaction.
 PROJECTION_MODULES: tuple[str, ...] = (
     "engine.points.projection",
+    "engine.catalog.projection",
 )
 
 
@@ -98,7 +101,7 @@ def build_adapters(app: App) -> list[Adapter]:
     adapters: list[Adapter] = []
     s = app.settings
     if s.telegram_token is not None:
-        from bot.adapters.telegram import TelegramAdapter, known_chats_reader, reachability_recorder
+        from bot.adapters.telegram import TelegramAdapter, known_chats_reader, reachability_hook
 
         secret = s.telegram_webhook_secret
         adapters.append(
@@ -106,7 +109,7 @@ def build_adapters(app: App) -> list[Adapter]:
                 s,
                 app.dispatch,
                 known_chats=known_chats_reader(app.store),
-                on_reachability=reachability_recorder(app.store),
+                on_reachability=reachability_hook(app.store),
                 webhook_secret=secret.get_secret_value() if secret is not None else None,
                 max_in_flight=s.telegram.max_in_flight,
                 request_timeout=s.telegram.request_timeout,

@@ -40,7 +40,7 @@ async def record_reachability(store: Store, platform: str, user_id: str, reachab
 
 
 def reachability_hook(store: Store) -> Callable[[str, str, bool], Awaitable[None]]:
-    """The ``on_reachability`` callback for :class:`DiscordMessenger` (or any messenger)."""
+    """The ``on_reachability`` callback every platform messenger takes."""
 
     async def on_reachability(platform: str, user_id: str, reachable: bool) -> None:
         await record_reachability(store, platform, user_id, reachable)

@@ -14,7 +14,7 @@ from bot.adapters.discord.messenger import (
     role_from_permissions,
     split_text,
 )
-from bot.adapters.discord.reachability import record_reachability
+from engine.members.reachability import record_reachability
 from bot.bootstrap import App
 from bot.ports import Button, Messenger, Role
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.adapters.telegram import TelegramAdapter, reachability_recorder
+from bot.adapters.telegram import TelegramAdapter, reachability_hook
 from bot.bootstrap import App
 from bot.settings import Settings, TelegramSettings
 from tests.fakes.telegram_api import BOT_ID, TOKEN, FakeTelegram
@@ -78,7 +78,7 @@ async def make_adapter(app: App, settings: Settings, fake: FakeTelegram) -> Asyn
     started: list[TelegramAdapter] = []
 
     async def build(*, telegram: dict[str, Any] | None = None, dispatch: Any = None, **kw: Any) -> TelegramAdapter:
-        kw.setdefault("on_reachability", reachability_recorder(app.store))
+        kw.setdefault("on_reachability", reachability_hook(app.store))
         kw.setdefault("retry_delay", 0.001)
         kw.setdefault("poll_timeout", 1)
         adapter = TelegramAdapter(tg_settings(settings, fake, **(telegram or {})), dispatch or app.dispatch, **kw)

@@ -2,7 +2,7 @@
 
 from bot.adapters.discord.adapter import DiscordAdapter, DiscordSetupError, make_client, sync_commands
 from bot.adapters.discord.messenger import DiscordMessenger
-from bot.adapters.discord.reachability import reachability_hook, record_reachability
+from engine.members.reachability import reachability_hook, record_reachability
 
 __all__ = [
     "DiscordAdapter",

@@ -74,7 +74,7 @@ class DiscordAdapter:
 
     ``commands`` (the router's CommandSpecs) become slash commands and limit which
     ``!words`` are prefix commands; ``on_reachability`` is told about every DM attempt
-    (see ``reachability.reachability_hook``); ``dm_interval`` paces Cohort's own DMs;
+    (see :func:`engine.members.reachability.reachability_hook`); ``dm_interval`` paces Cohort's own DMs;
     ``client`` replaces the discord.py client (tests).
     """
 

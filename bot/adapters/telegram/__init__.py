@@ -3,7 +3,7 @@
 from .adapter import TelegramAdapter
 from .chats import known_chats_reader, known_group_chats
 from .messenger import TelegramMessenger
-from .reachability import reachability_recorder, record_reachability
+from engine.members.reachability import reachability_hook, record_reachability
 from .updates import ALLOWED_UPDATES, to_events
 
 __all__ = [
@@ -12,7 +12,7 @@ __all__ = [
     "TelegramMessenger",
     "known_chats_reader",
     "known_group_chats",
-    "reachability_recorder",
+    "reachability_hook",
     "record_reachability",
     "to_events",
 ]

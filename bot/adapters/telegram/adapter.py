@@ -78,7 +78,7 @@ class TelegramAdapter:
 
     ``known_chats`` lists group chat ids for :meth:`doctor` (see
     :func:`bot.adapters.telegram.chats.known_group_chats`); ``on_reachability`` records DM
-    reachability (see :func:`bot.adapters.telegram.reachability.reachability_recorder`).
+    reachability (see :func:`engine.members.reachability.reachability_hook`).
     The remaining keywords tune limits and retries (tests make them tiny).
     """
 
