@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -126,14 +126,17 @@ async def run_console(
     await console.run()
 
 
-async def run_demo_console(application: App, *, seed_if_empty: bool) -> None:
+async def run_demo_console(
+    application: App, *, seed_if_empty: bool, options: Any = None, train: bool = True
+) -> None:
     """The no-token experience: seed the demo community on an empty database (or from
     ``COHORT_DEMO_FROM``), then chat in it as its most active member. A database that
-    already holds other communities opens the plain console instead."""
+    already holds other communities opens the plain console instead. ``options`` is a
+    ``bot.demo.DemoOptions`` (default: 150 members × 60 days)."""
     from bot import demo
     from engine.history import HistoryFormatError
 
-    options = demo.DemoOptions(community_id=application.settings.console.community)
+    options = options or demo.DemoOptions(community_id=application.settings.console.community)
     seeded = False
     notes: list[str] = []
     if seed_if_empty and not await demo.has_any_community(application):
@@ -146,7 +149,7 @@ async def run_demo_console(application: App, *, seed_if_empty: bool) -> None:
             typer.secho(f"{demo.DEMO_FROM_ENV}: {exc}", fg="red", err=True)
             raise typer.Exit(2) from exc
         seeded = True
-        if source is None:
+        if source is None and train:
             typer.echo("Training recommendations (in a separate process)…")
             notes.append(await asyncio.to_thread(demo.train_recommendations, _state["config"]))
     info = await demo.demo_info(application, options.community_id, seeded=seeded, notes=notes)
@@ -261,6 +264,8 @@ def doctor() -> None:
 CLI_MODULES: tuple[str, ...] = (
     "bot.adapters.discord.cli",
     "bot.history_cli",
+    "bot.recsys_cli",
+    "bot.handlers.catalog",
 )
 
 
