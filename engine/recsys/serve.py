@@ -122,6 +122,11 @@ class ArtifactWatcher:
         """The model being served, or ``None`` if no valid artifact was ever found."""
         return self._model
 
+    @property
+    def rejected(self) -> list[str]:
+        """Paths of artifacts that failed verification (never served)."""
+        return sorted({path for path, _ in self._rejected})
+
     def refresh(self) -> bool:
         """Check the directory; load a newer valid artifact if there is one.
 

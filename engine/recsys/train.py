@@ -29,19 +29,21 @@ def train_artifact(
     *,
     params: CohortParams | None = None,
     tune_first: bool = False,
+    grid: dict[str, list[float]] | None = None,
     device: Device | str = "auto",
     seed: int = 0,
     progress: bool = False,
 ) -> Path:
     """Fit (optionally after :func:`engine.recsys.tune.tune`) and save a new artifact.
 
+    ``grid`` overrides entries of :data:`engine.recsys.tune.DEFAULT_GRID` when tuning.
     The artifact lands in ``artifact_dir/<UTC timestamp>-<model>``; its manifest records
     the validation NDCG@10 measured on a holdout of the training data and the fit time.
     Returns the artifact path. Raises ``ValueError`` on empty data or mismatched id lists.
     """
     matrix = sp.csr_matrix(user_items)
     if tune_first:
-        params = tune(matrix, base=params, device=device, seed=seed).best
+        params = tune(matrix, grid=grid, base=params, device=device, seed=seed).best
     params = params or CohortParams()
     fit_part, held = holdout_split(matrix, 0.2, seed=seed + 1)
     check = CohortRecommender(params).fit(fit_part, device=device, seed=seed)

@@ -1,0 +1,105 @@
+"""``cohort recsys train|eval``: fit a community's recommender from its interaction log
+and write an artifact the bot hot-reloads, or compare it with popularity on a temporal
+split. Torch is imported only inside these commands (never by the bot process)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from bot.handlers.catalog import resolve_community
+
+CLI_NAME = "recsys"
+cli = typer.Typer(no_args_is_help=True, help="Recommendations: train and evaluate per community.")
+
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
+CommunityOpt = Annotated[str | None, typer.Option("--community", help="id or platform:external_id (default: all)")]
+
+
+def _communities(store: object, ref: str | None) -> list[int]:
+    from engine.catalog.tables import CatalogItem
+
+    def read(session):  # type: ignore[no-untyped-def]
+        if ref is not None:
+            return [resolve_community(session, ref)]
+        return sorted(set(session.scalars(select(CatalogItem.community_id))))
+
+    return list(store.read_sync(read))  # type: ignore[attr-defined]
+
+
+def _check_device(device: str) -> None:
+    if device not in ("auto", "cpu", "cuda"):
+        typer.secho(f"--device must be auto, cpu or cuda, not {device!r}", fg="red", err=True)
+        raise typer.Exit(2)
+
+
+@cli.command("train")
+def train(device: DeviceOpt = "", community: CommunityOpt = None,
+          tune: Annotated[bool, typer.Option("--tune/--no-tune", help="tune on validation first")] = True) -> None:
+    """Train every community that has a catalog (or one) and write artifacts to
+    ``recsys.artifact_dir/<community id>/``. Exit 1 if a requested community failed."""
+    from bot.cli import ready_app, settings_or_exit
+    from engine.recsys.community import NotEnoughData, train_community
+
+    settings = settings_or_exit()
+    device = device or settings.recsys.device
+    _check_device(device)
+    application = ready_app(settings)
+    try:
+        ids = _communities(application.store, community)
+    except LookupError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    if not ids:
+        typer.echo("no community has a catalog yet: nothing to train")
+        return
+    failed = 0
+    for cid in ids:
+        started = time.perf_counter()
+        try:
+            path = train_community(application.store, cid, settings.recsys.artifact_dir, device, tune=tune)
+        except NotEnoughData as exc:
+            typer.echo(f"community {cid}: skipped, {exc}")
+            failed += community is not None
+            continue
+        except (RuntimeError, ValueError) as exc:
+            typer.secho(f"community {cid}: failed: {exc}", fg="red", err=True)
+            failed += 1
+            continue
+        typer.echo(f"community {cid}: trained in {time.perf_counter() - started:.1f}s -> {path}")
+    raise typer.Exit(1 if failed else 0)
+
+
+@cli.command("eval")
+def evaluate(device: DeviceOpt = "", community: CommunityOpt = None,
+             test_fraction: Annotated[float, typer.Option(help="newest share of the log held out")] = 0.2) -> None:
+    """Temporal split of each community's own log: NDCG@10 / Recall@10 of the model vs popularity."""
+    from bot.cli import ready_app, settings_or_exit
+    from engine.recsys.community import NotEnoughData, evaluate_community
+
+    settings = settings_or_exit()
+    device = device or settings.recsys.device
+    _check_device(device)
+    if not 0.05 <= test_fraction <= 0.5:
+        typer.secho("--test-fraction must be between 0.05 and 0.5", fg="red", err=True)
+        raise typer.Exit(2)
+    application = ready_app(settings)
+    try:
+        ids = _communities(application.store, community)
+    except LookupError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    for cid in ids:
+        try:
+            report = evaluate_community(application.store, cid, test_fraction=test_fraction, device=device)
+        except NotEnoughData as exc:
+            typer.echo(f"community {cid}: {exc}")
+            continue
+        typer.echo(f"community {cid}: temporal split at {report.cutoff:%Y-%m-%d %H:%M}, "
+                   f"{report.train_interactions} training pairs, {report.test_users} test members")
+        typer.echo(f"  {'model':<12} {'NDCG@10':>8} {'Recall@10':>10}")
+        for name, m in (("cohort", report.model), ("popularity", report.popularity)):
+            typer.echo(f"  {name:<12} {m.ndcg:>8.4f} {m.recall:>10.4f}")

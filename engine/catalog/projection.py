@@ -1,0 +1,172 @@
+"""Catalog projection: shared links and forum threads become items, and what members do
+with them (shares, reactions, thread replies, button clicks) lands in the interaction log.
+
+Runs in the writer's transaction for every stored event. Work for one event is done in
+a SAVEPOINT so a catalog problem is logged and never costs the event itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine.catalog import service
+from engine.catalog.items import ItemSpec, key_from_url, slugify, unique_key
+from engine.catalog.tables import CatalogItem, CatalogItemMessage, RecommendationImpression
+from engine.events import ButtonClicked, MessagePosted, ReactionAdded, ThreadOpened
+from engine.store.recorder import Recorded
+from engine.store.writer import Notice
+from engine.text import normalize_url
+
+log = logging.getLogger(__name__)
+_HASHTAG = re.compile(r"(?<![\w#])#([\w][\w+.-]{0,31})", re.UNICODE)
+_URL = re.compile(r"https?://\S+")
+_THREAD_CACHE = 20_000
+
+
+def click_data(impression_id: int, action: str) -> str:
+    """Button data for a recommendation: ``rec:<impression id>:<action>`` (like | done)."""
+    return f"rec:{impression_id}:{action}"
+
+
+def parse_click(data: str) -> tuple[int, str] | None:
+    """``(impression id, action)`` from :func:`click_data` output, or None for other data."""
+    parts = data.split(":")
+    if len(parts) == 3 and parts[0] == "rec" and parts[1].isdigit() and parts[2] in ("like", "done"):
+        return int(parts[1]), parts[2]
+    return None
+
+
+def _title_from_text(text: str, url: str) -> str:
+    title = _HASHTAG.sub("", _URL.sub("", text)).strip(" \n\t-–—:|")
+    title = re.sub(r"\s+", " ", title)
+    return (title[:120] + "…") if len(title) > 120 else (title or url[:200])
+
+
+class CatalogProjection:
+    """Writer projection turning chat activity into catalog items and item interactions."""
+
+    name = "catalog"
+
+    def __init__(self) -> None:
+        self._thread_items: dict[int, int | None] = {}
+
+    def reset(self) -> None:
+        """Forget cached thread → item lookups (after a rollback)."""
+        self._thread_items.clear()
+
+    def project(self, session: Session, recorded: Recorded) -> Sequence[Notice]:
+        """Apply one stored event; returns points notices from completions (else none)."""
+        ev = recorded.event
+        if recorded.member_id is None or ev.is_bot:
+            return ()
+        relevant = (
+            (isinstance(ev, MessagePosted) and (ev.links or recorded.thread_id is not None))
+            or isinstance(ev, ThreadOpened | ReactionAdded)
+            or (isinstance(ev, ButtonClicked) and (ev.data.startswith("done:") or ev.data.startswith("rec:")))
+        )
+        if not relevant:
+            return ()
+        try:
+            with session.begin_nested():
+                return self._apply(session, recorded)
+        except Exception:
+            self._thread_items.clear()
+            log.exception("catalog projection skipped %s", ev.dedup_key)
+            return ()
+
+    def _apply(self, session: Session, rec: Recorded) -> Sequence[Notice]:
+        ev = rec.event
+        assert rec.member_id is not None
+        if isinstance(ev, MessagePosted):
+            self._on_message(session, rec, ev)
+        elif isinstance(ev, ThreadOpened):
+            self._on_thread(session, rec, ev)
+        elif isinstance(ev, ReactionAdded) and rec.message_id is not None:
+            items = session.scalars(select(CatalogItemMessage.item_id)
+                                    .where(CatalogItemMessage.message_id == rec.message_id)).all()
+            for item_id in items:
+                service.log_interaction(session, rec.community_id, rec.member_id, item_id, "reaction", ev.at,
+                                        message_id=rec.message_id)
+        elif isinstance(ev, ButtonClicked):
+            return self._on_click(session, rec, ev)
+        return ()
+
+    def _thread_item(self, session: Session, thread_id: int) -> int | None:
+        if thread_id not in self._thread_items:
+            if len(self._thread_items) > _THREAD_CACHE:
+                self._thread_items.clear()
+            self._thread_items[thread_id] = session.scalars(
+                select(CatalogItem.id).where(CatalogItem.thread_id == thread_id)).first()
+        return self._thread_items[thread_id]
+
+    def _on_message(self, session: Session, rec: Recorded, ev: MessagePosted) -> None:
+        assert rec.member_id is not None
+        if rec.thread_id is not None and not ev.is_topic_start:
+            item_id = self._thread_item(session, rec.thread_id)
+            if item_id is not None:
+                service.log_interaction(session, rec.community_id, rec.member_id, item_id, "reply_in_thread",
+                                        ev.at, message_id=rec.message_id, thread_id=rec.thread_id)
+        tags = tuple(dict.fromkeys(t.lower() for t in _HASHTAG.findall(ev.text)))
+        for raw in dict.fromkeys(ev.links):
+            try:
+                url = normalize_url(raw)
+            except ValueError:
+                continue  # not an http(s) link (mailto:, tg://...): nothing to recommend
+            item_id = session.scalars(select(CatalogItem.id).where(
+                CatalogItem.community_id == rec.community_id, CatalogItem.url == url)).first()
+            if item_id is None:
+                key = unique_key(key_from_url(url), service.taken_keys(session, rec.community_id))
+                spec = ItemSpec(key=key, title=_title_from_text(ev.text, url), url=url, kind="link", tags=tags)
+                item_id = service.add_item(session, rec.community_id, spec, at=ev.at).id
+            if rec.message_id is not None and session.get(CatalogItemMessage, (rec.message_id, item_id)) is None:
+                session.add(CatalogItemMessage(message_id=rec.message_id, item_id=item_id))
+                session.flush()
+            service.log_interaction(session, rec.community_id, rec.member_id, item_id, "share", ev.at,
+                                    message_id=rec.message_id, thread_id=rec.thread_id)
+
+    def _on_thread(self, session: Session, rec: Recorded, ev: ThreadOpened) -> None:
+        assert rec.member_id is not None
+        if rec.thread_id is None or self._thread_item(session, rec.thread_id) is not None:
+            return
+        title = (ev.title or f"thread {ev.thread_id}").strip()[:256]
+        key = unique_key(f"thread-{slugify(title, str(ev.thread_id))}"[:60], service.taken_keys(session, rec.community_id))
+        tags = tuple(dict.fromkeys(t.lower() for t in _HASHTAG.findall(title)))
+        spec = ItemSpec(key=key, title=title, kind="thread", tags=tags)
+        item = service.add_item(session, rec.community_id, spec, at=ev.at, thread_id=rec.thread_id)
+        self._thread_items[rec.thread_id] = item.id
+        service.log_interaction(session, rec.community_id, rec.member_id, item.id, "share", ev.at,
+                                thread_id=rec.thread_id)
+
+    def _on_click(self, session: Session, rec: Recorded, ev: ButtonClicked) -> Sequence[Notice]:
+        assert rec.member_id is not None
+        if ev.data.startswith("done:"):
+            item = service.find_item(session, rec.community_id, ev.data.removeprefix("done:"))
+            return service.complete(session, rec.community_id, rec.member_id, item, ev.at).notices if item else ()
+        parsed = parse_click(ev.data)
+        if parsed is None:
+            return ()
+        impression_id, action = parsed
+        shown = session.get(RecommendationImpression, impression_id)
+        # Only the member it was shown to counts (a forwarded keyboard is not a click-through).
+        if shown is None or shown.member_id != rec.member_id:
+            return ()
+        session.execute(update(RecommendationImpression).where(
+            RecommendationImpression.id == impression_id, RecommendationImpression.clicked_at.is_(None))
+            .values(clicked_at=ev.at))
+        service.log_interaction(session, shown.community_id, rec.member_id, shown.item_id, "click", ev.at)
+        if action == "done":
+            item = session.get(CatalogItem, shown.item_id)
+            if item is not None:
+                return service.complete(session, shown.community_id, rec.member_id, item, ev.at).notices
+        return ()
+
+
+def make_projection(app: Any) -> CatalogProjection:
+    """Entry point for ``bot.bootstrap.PROJECTION_MODULES`` (the app is not needed)."""
+    return CatalogProjection()
