@@ -100,12 +100,17 @@ class ContentIndex:
         return picks
 
 
+_STOPWORDS = frozenset({"with", "from", "into", "your", "what", "when", "this", "that", "have", "about", "using"})
+
+
 def _reason(item: CatalogItem, texts: list[str]) -> str:
     joined = " ".join(texts).lower()
     for tag in item.tags:
         if tag.lower() in joined:
             return f"matches your questions about #{tag}"
-    words = [w for w in re.findall(r"\w+", item.title) if len(w) > 1 and w.lower() in joined]
+    # Skip short/common words so "Testing with pytest" is about "pytest", not "with".
+    words = [w for w in re.findall(r"\w+", item.title)
+             if len(w) > 3 and w.lower() not in _STOPWORDS and w.lower() in joined]
     if words:
         return f"matches your questions about {words[0]}"
     if item.tags:

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 MAX_N = 10
 POPULAR_WINDOW = timedelta(days=7)
 MEMBER_TEXTS = 50
+# Below this cosine a content match is noise ("hello" shares n-grams with everything).
+CONTENT_MIN_SCORE = 0.15
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +195,8 @@ class RecommenderService:
                 .order_by(Message.posted_at.desc()).limit(MEMBER_TEXTS)) if t]
             if texts:
                 index = self._content_index(session, community_id, items)
-                for s in index.suggest(texts, k=main_n + len(taken), exclude={str(i) for i in taken}):
+                for s in index.suggest(texts, k=main_n + len(taken), exclude={str(i) for i in taken},
+                                       min_score=CONTENT_MIN_SCORE):
                     iid = int(s.item_id)
                     if iid not in taken and len(picks) < main_n:
                         picks.append(self._pick(by_id[iid], s.reason, "main", "content", s.score))

@@ -1,0 +1,122 @@
+"""/recommend through the real router + store: fallbacks, a trained artifact, clicks,
+exploration, stats, corrupt artifacts and bad arguments."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.bootstrap import App
+from bot.ports import Role
+from engine.catalog.tables import RecommendationImpression
+from engine.recsys.community import community_dir, train_community
+from engine.sim import simulate_community
+from tests.catalog.helpers import COURSE, click, community_id, item_interactions, load_rows, say
+from tests.doubles.events import message
+from tests.doubles.messenger import RecordingMessenger
+
+
+@pytest.fixture
+def tg() -> RecordingMessenger:
+    return RecordingMessenger(roles={"mod": Role.MODERATOR})
+
+
+def last_buttons(tg: RecordingMessenger) -> list:
+    return list([s for s in tg.said if s.kind == "reply"][-1].buttons)
+
+
+async def test_bad_arguments_and_empty_catalog(app: App, tg: RecordingMessenger) -> None:
+    await community_id(app)
+    await app.dispatch(message("ann", "hi"), tg)
+    for bad in ("0", "10000", "abc", "-3"):
+        assert re.search(r"1 to 10|Usage", await say(app, tg, "ann", "recommend", bad))
+    assert "catalog is empty" in await say(app, tg, "ann", "recommend")
+    assert "moderators" in await say(app, tg, "ann", "recommend", "stats")
+
+
+async def test_no_model_popularity_and_exploration_slot(app: App, tg: RecordingMessenger) -> None:
+    await load_rows(app, COURSE)
+    for user in ("bob", "cat", "dan"):
+        await say(app, tg, user, "done", "basics")
+    await say(app, tg, "bob", "done", "functions")
+    await app.dispatch(message("ann", "hello"), tg)
+    reply = await say(app, tg, "ann", "recommend", "3")
+    lines = re.findall(r"^\d+\. .*$", reply, flags=re.M)
+    assert len(lines) == 3
+    assert "basics" in lines[0] and "popular this week" in reply
+    assert "🔍" in lines[2]  # the exploration slot is last
+    buttons = last_buttons(tg)
+    assert any(b.url == "https://learn.example.com/basics" for b in buttons)
+    assert sum(1 for b in buttons if b.data.startswith("rec:")) == 6
+    assert "no trained model" in await say(app, tg, "mod", "recommend", "stats")
+
+
+async def test_content_cold_start_reads_chinese_messages(app: App, tg: RecordingMessenger) -> None:
+    await load_rows(app, COURSE)
+    await app.dispatch(message("li", "请问怎么取消一个超时的异步任务？asyncio 的协程总是卡住"), tg)
+    reply = await say(app, tg, "li", "recommend", "2")
+    first = re.findall(r"^\d+\. .*$", reply, flags=re.M)[0]
+    assert "asyncio" in first
+    assert "matches your questions about #asyncio" in reply
+
+
+async def test_click_round_trip_and_stats(app: App, tg: RecordingMessenger) -> None:
+    await load_rows(app, COURSE)
+    await app.dispatch(message("ann", "hello"), tg)
+    await say(app, tg, "ann", "recommend", "2")
+    like, done = [b.data for b in last_buttons(tg) if b.data.startswith("rec:")][:2]
+    await click(app, tg, "ann", like)
+    await click(app, tg, "ann", like, n=1)  # a second click on one impression counts once for CTR
+    await click(app, tg, "eve", done)  # someone else's keyboard: not a click-through
+    clicks = await item_interactions(app, "click")
+    assert len(clicks) == 2 and len({i for _, i, _ in clicks}) == 1
+    await click(app, tg, "ann", done)
+    assert len(await item_interactions(app, "completion")) == 1
+    shown = await app.store.read(lambda s: list(s.execute(
+        select(RecommendationImpression.slot, RecommendationImpression.clicked_at))))
+    assert sorted(slot for slot, _ in shown) == ["explore", "main"]
+    stats = await say(app, tg, "mod", "recommend", "stats")
+    assert "main 1/1" in stats and "exploration 0/1" in stats
+
+
+async def test_trained_artifact_is_served_then_corrupt_one_falls_back(app: App, tg: RecordingMessenger) -> None:
+    sim = simulate_community(7, members=40, days=25, language="en", community_id="g1")
+    rows = [{"key": i.key, "title": i.title, "url": i.url, "kind": "lesson", "tags": list(i.tags),
+             "description": i.description, "prerequisites": list(i.prerequisites), "points": i.points}
+            for i in sim.catalog]
+    cid = await load_rows(app, rows)
+    for event in sim.events:
+        await app.dispatch(event, tg)
+    artifact_dir = Path(app.settings.recsys.artifact_dir)
+    path = train_community(app.store, cid, artifact_dir, "cpu", tune=False)
+    assert path.parent == community_dir(artifact_dir, cid)
+    member = max({m for m, _, k in await item_interactions(app, "completion")},
+                 key=lambda m: m)  # any member with history is in the model
+    user = await app.store.read(lambda s: s.scalar(select(__import__("engine.store.models", fromlist=["Account"])
+                                                          .Account.external_id).where(
+        __import__("engine.store.models", fromlist=["Account"]).Account.member_id == member)))
+    service = app.services["recsys"]
+    service.refresh_seconds = 0
+    reply = await say(app, tg, user, "recommend", "4")
+    assert re.search(r"members who (finished|liked)", reply), reply
+    stats = await say(app, tg, "mod", "recommend", "stats")
+    assert "model:" in stats and path.name in stats
+
+    # A newer artifact that fails its checksum: keep serving the good one, tell moderators.
+    broken = path.parent / "99990101T000000000000Z-broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{not json")
+    assert re.search(r"members who (finished|liked)", await say(app, tg, user, "recommend", "4"))
+    assert "rejected" in await say(app, tg, "mod", "recommend", "stats")
+
+    # Only corrupt artifacts left: popularity/content, never a crash.
+    import shutil
+
+    shutil.rmtree(path)
+    app.services["recsys"] = type(service)(artifact_dir, refresh_seconds=0)
+    reply = await say(app, tg, user, "recommend", "3")
+    assert "Recommended for you" in reply and "members who" not in reply
+    assert "corrupt" in await say(app, tg, "mod", "recommend", "stats")
