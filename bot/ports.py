@@ -101,8 +101,11 @@ class Messenger(Protocol):
     when the platform keeps failing after the adapter's retries.
     """
 
-    platform: Platform
-    capabilities: frozenset[Capability]
+    @property
+    def platform(self) -> Platform: ...
+
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
 
     async def reply(
         self, to: Event, text: str, *, buttons: Sequence[Button] = ()

@@ -34,7 +34,9 @@ class Adapter(Protocol):
     """A running connection to one platform. Shares the process's one event loop."""
 
     name: str
-    messenger: Messenger
+
+    @property
+    def messenger(self) -> Messenger: ...
 
     async def start(self) -> None:
         """Connect and begin delivering events to the dispatch function; returns once running."""

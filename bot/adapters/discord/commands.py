@@ -44,10 +44,17 @@ Period = Literal["week", "month", "all"]
 class SpecLike(Protocol):
     """What this module reads of :class:`bot.router.CommandSpec`."""
 
-    name: str
-    summary: str
-    usage: str
-    hidden: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
+    @property
+    def usage(self) -> str: ...
+
+    @property
+    def hidden(self) -> bool: ...
 
 
 def split_args(text: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
