@@ -14,6 +14,7 @@ from bot.ports import Role
 from engine.catalog.tables import RecommendationImpression
 from engine.recsys.community import community_dir, train_community
 from engine.sim import simulate_community
+from engine.store.models import Account
 from tests.catalog.helpers import COURSE, click, community_id, item_interactions, load_rows, say
 from tests.doubles.events import message
 from tests.doubles.messenger import RecordingMessenger
@@ -83,7 +84,7 @@ async def test_click_round_trip_and_stats(app: App, tg: RecordingMessenger) -> N
 
 
 async def test_trained_artifact_is_served_then_corrupt_one_falls_back(app: App, tg: RecordingMessenger) -> None:
-    sim = simulate_community(7, members=40, days=25, language="en", community_id="g1")
+    sim = simulate_community(7, members=30, days=15, language="en", community_id="g1")
     rows = [{"key": i.key, "title": i.title, "url": i.url, "kind": "lesson", "tags": list(i.tags),
              "description": i.description, "prerequisites": list(i.prerequisites), "points": i.points}
             for i in sim.catalog]
@@ -93,11 +94,8 @@ async def test_trained_artifact_is_served_then_corrupt_one_falls_back(app: App, 
     artifact_dir = Path(app.settings.recsys.artifact_dir)
     path = train_community(app.store, cid, artifact_dir, "cpu", tune=False)
     assert path.parent == community_dir(artifact_dir, cid)
-    member = max({m for m, _, k in await item_interactions(app, "completion")},
-                 key=lambda m: m)  # any member with history is in the model
-    user = await app.store.read(lambda s: s.scalar(select(__import__("engine.store.models", fromlist=["Account"])
-                                                          .Account.external_id).where(
-        __import__("engine.store.models", fromlist=["Account"]).Account.member_id == member)))
+    member = max(m for m, _, _ in await item_interactions(app, "completion"))  # has history: in the model
+    user = await app.store.read(lambda s: s.scalar(select(Account.external_id).where(Account.member_id == member)))
     service = app.services["recsys"]
     service.refresh_seconds = 0
     reply = await say(app, tg, user, "recommend", "4")
