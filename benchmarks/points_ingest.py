@@ -17,9 +17,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -94,10 +95,31 @@ async def ingest(app: App, events: list[Event], concurrency: int,
     return time.perf_counter() - start, latencies
 
 
-def make_app(path: Path, points: bool, sync: str) -> App:
+class CpuMeter:
+    """Writer-thread CPU seconds spent in the points projection (its per-event work and
+    its per-commit flush): a load-independent view of the hot-path cost."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds += time.thread_time() - t0
+        return timed
+
+
+def make_app(path: Path, points: bool, sync: str, meter: CpuMeter | None = None) -> App:
     app = build_app(load_settings(storage={"url": f"sqlite:///{path}", "sqlite_synchronous": sync}))
     if not points:  # OFF: the same app without the points projection
         app.store.writer.projections = [p for p in app.store.writer.projections if p.name != "points"]
+    elif meter is not None:
+        proj: Any = app.services["points"]
+        proj.project = meter.wrap(proj.project)
+        proj.flush = meter.wrap(proj.flush)
     app.store.create_schema()
     app.start()
     return app
@@ -123,14 +145,16 @@ async def main() -> None:
           f"SQLite synchronous={args.sync}, {'Store.record' if args.store_only else 'app.dispatch'}")
     with tempfile.TemporaryDirectory() as tmp:
         for label, on in (("points OFF", False), ("points ON ", True)):
-            app = make_app(Path(tmp) / f"{label.strip().replace(' ', '_')}.db", on, args.sync)
+            meter = CpuMeter()
+            app = make_app(Path(tmp) / f"{label.strip().replace(' ', '_')}.db", on, args.sync, meter)
             try:
                 wall, lat = await ingest(app, events, args.concurrency, args.store_only)
                 batches = app.store.writer.batches
             finally:
                 app.stop()
             print(f"{label}: {len(events) / wall:8.0f} msg/s  p50 {pct(lat, 50) * 1000:7.1f} ms  "
-                  f"p99 {pct(lat, 99) * 1000:7.1f} ms  ({wall:.2f} s, {batches} commits)")
+                  f"p99 {pct(lat, 99) * 1000:7.1f} ms  ({wall:.2f} s, {batches} commits)"
+                  + (f"  points CPU {meter.seconds / len(events) * 1e6:.0f} µs/event" if on else ""))
 
 
 if __name__ == "__main__":

@@ -80,6 +80,10 @@ class PointsProjection:
         self._members: dict[tuple[int, int], _Member] = {}
         self._bots: dict[int, bool] = {}
         self._reaction_counts: dict[int, int] = {}  # message id -> paid reactions
+        # For messages this projection saw posted, who already got credited from them: with
+        # complete knowledge, duplicates are known without asking the unique index.
+        self._reactors: dict[int, set[int]] = {}  # message id -> reacting members paid
+        self._repliers: dict[tuple[int, str], set[int]] = {}  # (chat id, message ext id) -> repliers
         self._reply_to: dict[int, int | None] = {}  # message id -> member it replied to
         self._weeks: dict[int, str] = {}  # community id -> last week checked for top helper
         # Balances/state changed in the current transaction, written once just before it
@@ -99,6 +103,8 @@ class PointsProjection:
         self._members.clear()
         self._bots.clear()
         self._reaction_counts.clear()
+        self._reactors.clear()
+        self._repliers.clear()
         self._reply_to.clear()
         self._weeks.clear()
         self._dirty.clear()
@@ -196,7 +202,7 @@ class PointsProjection:
             return
         if self._pending:
             pending, self._pending = self._pending, []
-            session.connection().execute(PointsEntry.__table__.insert(), pending)
+            session.connection().execute(self._ledger_insert(session), pending)
         dirty, self._dirty = self._dirty, {}
         updates, inserts = [], []
         for (cid, mid), m in dirty.items():
@@ -219,14 +225,22 @@ class PointsProjection:
                 {"community_id": r["cid"], "member_id": r["mid"], "total": r["total"], "level": r["level"],
                  "reached_at": r["reached_at"], "state": r["state"]} for r in inserts])
 
-    def _insert_ignore(self, session: Session, table: Table, values: dict[str, Any]) -> bool:
-        """INSERT .. ON CONFLICT DO NOTHING with a statement built once per table (cheap)."""
+    def _ignoring(self, session: Session, table: Table) -> Any:
+        """INSERT .. ON CONFLICT DO NOTHING for ``table``, built once (cheap to execute)."""
         stmt = self._stmts.get(table.name)
         if stmt is None:
             dialect = session.get_bind().dialect.name
             ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
             stmt = self._stmts[table.name] = ins.on_conflict_do_nothing()
-        return bool(session.execute(stmt, values).rowcount == 1)
+        return stmt
+
+    def _ledger_insert(self, session: Session) -> Any:
+        # Queued rows are new by construction; DO NOTHING only guards a cache that was
+        # dropped (size limit) while rows were still queued.
+        return self._ignoring(session, PointsEntry.__table__)
+
+    def _insert_ignore(self, session: Session, table: Table, values: dict[str, Any]) -> bool:
+        return bool(session.execute(self._ignoring(session, table), values).rowcount == 1)
 
     # -- ledger primitives ---------------------------------------------------------------
     def _post(
@@ -352,12 +366,20 @@ class PointsProjection:
         self._remember_reply(rec.message_id, target)
         if len(self._reaction_counts) > _MAX_CACHE:
             self._reaction_counts.clear()
+            self._reactors.clear()
+            self._repliers.clear()
         self._reaction_counts.setdefault(rec.message_id, 0)
+        self._reactors.setdefault(rec.message_id, set())
+        if ev.message_id:
+            self._repliers.setdefault((rec.chat_id, ev.message_id), set())
         # A reply pays the author of the replied-to message, once per distinct replier,
         # and only for a reply that is itself a real message (long enough).
         if (target is None or target == mid or not ev.reply_to_message_id
                 or len(text) < rules.message_min_length or self._is_bot(session, target)):
             return
+        repliers = self._repliers.get((rec.chat_id, ev.reply_to_message_id))
+        if repliers is not None and mid in repliers:
+            return  # this member's reply to that message was already credited
         tm = self._member(session, cid, target)
         t_level = tm.level
         snap = (tm.state.day, tm.state.day_points, dict(tm.state.pairs))
@@ -365,9 +387,13 @@ class PointsProjection:
             return  # the pair is at its cap; nothing changed
         paid, _ = self._capped(rules, tm, rules.reply_points, ev.at)
         key = f"reply:{rec.chat_id}:{ev.reply_to_message_id}:{mid}"
-        if paid and not self._post(session, cid, target, tm, amount=paid, rule="reply",
-                                   source_key=key, at=ev.at, subject=rec.message_id):
-            self._undo(tm, snap)
+        if paid:
+            if self._post(session, cid, target, tm, amount=paid, rule="reply", source_key=key, at=ev.at,
+                          subject=rec.message_id, fresh=repliers is not None):
+                if repliers is not None:
+                    repliers.add(mid)
+            else:
+                self._undo(tm, snap)
         self._finish(session, cid, target, tm, ev.at, notices, t_level)
 
     def _remember_reply(self, message_id: int, replied_to: int | None) -> None:
@@ -391,8 +417,12 @@ class PointsProjection:
         if ev.emoji in R.ACCEPT_EMOJI and self._may_accept(session, cid, msg, giver):
             notices.extend(self.accept_answer(session, cid, msg, target, giver, ev.at))
             return
+        reactors = self._reactors.get(msg)
+        if reactors is not None and giver in reactors:
+            return  # one member counts once per message, whatever emoji
         count = self._reaction_counts.get(msg)
         if count is None:
+            self.flush(session)  # the count below must see queued rows
             # A range on the unique (source_key, ...) index: no extra index needed.
             count = int(session.execute(
                 select(func.count()).select_from(PointsEntry)
@@ -410,9 +440,12 @@ class PointsProjection:
         paid, _ = self._capped(rules, tm, rules.reaction_points, ev.at)
         # One member counts once per message, whatever emoji: the source key has no emoji.
         if not self._post(session, cid, target, tm, amount=paid, rule="reaction",
-                          source_key=f"react:{msg}:{giver}", at=ev.at, subject=msg):
+                          source_key=f"react:{msg}:{giver}", at=ev.at, subject=msg,
+                          fresh=reactors is not None):
             self._undo(tm, snap)
             return
+        if reactors is not None:
+            reactors.add(giver)
         if len(self._reaction_counts) > _MAX_CACHE:
             self._reaction_counts.clear()
         self._reaction_counts[msg] = count + 1

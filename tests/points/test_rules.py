@@ -100,3 +100,11 @@ def test_state_json_roundtrip() -> None:
     st.bump("messages")
     again = R.MemberState.from_json({**st.to_json(), "future_key": 1})
     assert again == st
+
+
+def test_state_json_has_every_field() -> None:
+    from dataclasses import asdict, fields
+
+    st = R.MemberState(fingerprints={"f": 1.0}, stats={"messages": 2})
+    assert st.to_json() == asdict(st)
+    assert set(st.to_json()) == {f.name for f in fields(R.MemberState)}
