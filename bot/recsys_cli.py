@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.handlers.catalog import resolve_community
+from engine.store.store import Store
 
 CLI_NAME = "recsys"
 cli = typer.Typer(no_args_is_help=True, help="Recommendations: train and evaluate per community.")
@@ -19,15 +21,16 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 CommunityOpt = Annotated[str | None, typer.Option("--community", help="id or platform:external_id (default: all)")]
 
 
-def _communities(store: object, ref: str | None) -> list[int]:
+def _communities(store: Store, ref: str | None) -> list[int]:
+    """The requested community, or every community that has catalog items."""
     from engine.catalog.tables import CatalogItem
 
-    def read(session):  # type: ignore[no-untyped-def]
+    def read(session: Session) -> list[int]:
         if ref is not None:
             return [resolve_community(session, ref)]
-        return sorted(set(session.scalars(select(CatalogItem.community_id))))
+        return sorted({int(c) for c in session.scalars(select(CatalogItem.community_id))})
 
-    return list(store.read_sync(read))  # type: ignore[attr-defined]
+    return store.read_sync(read)
 
 
 def _check_device(device: str) -> None:
