@@ -25,11 +25,11 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.bootstrap import App, build_app  # noqa: E402
-from bot.settings import load_settings  # noqa: E402
-from engine.events import Event, MessagePosted, Platform, ReactionAdded  # noqa: E402
-from engine.store.writer import EventWriter  # noqa: E402
-from tests.doubles.messenger import RecordingMessenger  # noqa: E402
+from bot.bootstrap import App, build_app
+from bot.settings import load_settings
+from engine.events import Event, MessagePosted, Platform, ReactionAdded
+from engine.store.writer import EventWriter
+from tests.doubles.messenger import RecordingMessenger
 
 WORDS = ("asyncio", "gather", "await", "loop", "thanks", "how", "do", "I", "the", "task", "error",
          "traceback", "pandas", "merge", "请问", "怎么", "谢谢", "this", "works", "now", "docs")

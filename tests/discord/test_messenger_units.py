@@ -14,9 +14,9 @@ from bot.adapters.discord.messenger import (
     role_from_permissions,
     split_text,
 )
-from engine.members.reachability import record_reachability
 from bot.bootstrap import App
 from bot.ports import Button, Messenger, Role
+from engine.members.reachability import record_reachability
 
 
 def test_short_text_is_one_piece() -> None:
