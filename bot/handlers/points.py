@@ -251,12 +251,13 @@ class PointsCommands:
         found = await self.store.read(find)
         if found is None or found[1] is None:
             raise UsageError(t(where.lang, "solved.unknown"))
-        msg_id, answerer, asker, starter, is_start = found
+        msg_id, author, asker, starter, is_start = found
+        answerer = int(author) if author is not None else 0
         is_asker = where.member_id in (asker, None if is_start else starter)
         if not is_asker and ctx.role < Role.MODERATOR:
             raise UsageError(t(where.lang, "solved.not_asker"))
         notices = await self.store.write(lambda s: self.projection.accept_answer(
-            s, where.community_id, msg_id, int(answerer), where.member_id, ev.at))
+            s, where.community_id, msg_id, answerer, where.member_id, ev.at))
         if not notices:
             raise UsageError(t(where.lang, "solved.nothing"))
         for notice in notices:

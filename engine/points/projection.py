@@ -24,7 +24,17 @@ from sqlalchemy.orm import Session
 from engine.events import MessagePosted, ReactionAdded
 from engine.points import rules as R
 from engine.points.badges import BADGE_KEYS, WEEKLY_TOP_HELPER, earned
-from engine.points.tables import PointsBadge, PointsEntry, PointsMember, PointsSeason
+from engine.points.tables import (
+    BADGES_TABLE,
+    LEDGER,
+    MEMBERS,
+    SEASONS,
+    PointsBadge,
+    PointsEntry,
+    PointsMember,
+    PointsSeason,
+)
+from engine.store.base import table_of
 from engine.store.models import Account, AuditEntry, Community, CommunityMember, Message, Thread
 from engine.store.recorder import Recorded
 from engine.store.writer import Notice
@@ -204,7 +214,8 @@ class PointsProjection:
             pending, self._pending = self._pending, []
             session.connection().execute(self._ledger_insert(session), pending)
         dirty, self._dirty = self._dirty, {}
-        updates, inserts = [], []
+        updates: list[dict[str, Any]] = []
+        inserts: list[dict[str, Any]] = []
         for (cid, mid), m in dirty.items():
             row = {"cid": cid, "mid": mid, "total": m.total, "level": m.level,
                    "reached_at": m.reached_at, "state": m.state.to_json()}
@@ -212,7 +223,7 @@ class PointsProjection:
             m.stored = True
         conn = session.connection()
         if updates:
-            t = PointsMember.__table__
+            t = MEMBERS
             stmt = self._stmts.get("update")
             if stmt is None:
                 stmt = self._stmts["update"] = (
@@ -221,7 +232,7 @@ class PointsProjection:
                             reached_at=bindparam("reached_at"), state=bindparam("state")))
             conn.execute(stmt, updates)
         if inserts:
-            conn.execute(PointsMember.__table__.insert(), [
+            conn.execute(MEMBERS.insert(), [
                 {"community_id": r["cid"], "member_id": r["mid"], "total": r["total"], "level": r["level"],
                  "reached_at": r["reached_at"], "state": r["state"]} for r in inserts])
 
@@ -237,10 +248,11 @@ class PointsProjection:
     def _ledger_insert(self, session: Session) -> Any:
         # Queued rows are new by construction; DO NOTHING only guards a cache that was
         # dropped (size limit) while rows were still queued.
-        return self._ignoring(session, PointsEntry.__table__)
+        return self._ignoring(session, LEDGER)
 
     def _insert_ignore(self, session: Session, table: Table, values: dict[str, Any]) -> bool:
-        return bool(session.execute(self._ignoring(session, table), values).rowcount == 1)
+        result = session.execute(self._ignoring(session, table), values)
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     # -- ledger primitives ---------------------------------------------------------------
     def _post(
@@ -264,7 +276,7 @@ class PointsProjection:
             self._pending.append(row)
             inserted = True
         else:
-            inserted = self._insert_ignore(session, PointsEntry.__table__, row)
+            inserted = self._insert_ignore(session, LEDGER, row)
         if inserted and amount:
             m.total += amount
             if m.reached_at is None or at > m.reached_at:
@@ -291,7 +303,7 @@ class PointsProjection:
 
     def _grant(self, session: Session, community_id: int, member_id: int, m: _Member | None,
                badge: str, instance: str, at: datetime, actor: int | None = None) -> bool:
-        inserted = self._insert_ignore(session, PointsBadge.__table__, {
+        inserted = self._insert_ignore(session, BADGES_TABLE, {
             "community_id": community_id, "member_id": member_id, "badge": badge,
             "instance": instance, "at": at, "actor_id": actor, "revoked_at": None,
         })
@@ -610,7 +622,7 @@ class PointsProjection:
                        PointsBadge.badge == badge, PointsBadge.instance == "",
                        PointsBadge.revoked_at.is_not(None))
                 .values(revoked_at=None, actor_id=actor_id)
-            ).rowcount
+            ).rowcount  # type: ignore[attr-defined]
             if not restored:
                 raise PointsError("already")
         self._save(session, community_id, member_id, m)  # a badge holder always has a row
@@ -631,7 +643,7 @@ class PointsProjection:
             .where(PointsBadge.community_id == community_id, PointsBadge.member_id == member_id,
                    PointsBadge.badge == badge, PointsBadge.revoked_at.is_(None))
             .values(revoked_at=at)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]
         if not done:
             raise PointsError("not_held")
         self._audit(session, community_id, actor_id, "badge.revoke", member_id,
@@ -647,7 +659,7 @@ class PointsProjection:
         running = active_season(session, community_id)
         if running is not None:
             raise PointsError("season_open", name=running.name)
-        sid = session.execute(PointsSeason.__table__.insert().values(
+        sid = session.execute(SEASONS.insert().values(
             community_id=community_id, name=name, started_at=at, ended_at=None, started_by=actor_id,
         ).returning(PointsSeason.id)).scalar_one()
         self._audit(session, community_id, actor_id, "season.start", None, {"name": name, "season": sid}, at)
@@ -689,7 +701,7 @@ class PointsProjection:
     @staticmethod
     def _audit(session: Session, community_id: int, actor_id: int | None, action: str,
                target: int | None, details: dict[str, Any], at: datetime) -> None:
-        session.execute(AuditEntry.__table__.insert().values(
+        session.execute(table_of(AuditEntry).insert().values(
             community_id=community_id, actor_id=actor_id, action=action,
             target_member_id=target, details=details, at=at))
 

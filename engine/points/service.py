@@ -23,7 +23,13 @@ from engine.points.projection import (
     flush_everywhere,
     invalidate_everywhere,
 )
-from engine.points.tables import PointsBadge, PointsEntry, PointsMember, PointsSeason
+from engine.points.tables import (
+    MEMBERS,
+    PointsBadge,
+    PointsEntry,
+    PointsMember,
+    PointsSeason,
+)
 from engine.store.models import AuditEntry, Member
 from engine.store.writer import Notice
 
@@ -90,7 +96,7 @@ def forget_member(session: Session, member_id: int) -> int:
     scrub them from other members' rule state and from seasons/actors they appear in.
     Returns the number of ledger entries deleted. Call inside ``Store.write``."""
     flush_everywhere(session)
-    deleted = session.execute(delete(PointsEntry).where(PointsEntry.member_id == member_id)).rowcount
+    deleted = session.execute(delete(PointsEntry).where(PointsEntry.member_id == member_id)).rowcount  # type: ignore[attr-defined]
     session.execute(update(PointsEntry).where(PointsEntry.actor_id == member_id).values(actor_id=None))
     session.execute(delete(PointsBadge).where(PointsBadge.member_id == member_id))
     session.execute(update(PointsBadge).where(PointsBadge.actor_id == member_id).values(actor_id=None))
@@ -164,9 +170,9 @@ def rebuild_balances(session: Session, community_id: int | None = None) -> int:
         level = R.level_for(max(0, int(total)), proj.rules_for(session, cid))
         done = session.execute(update(PointsMember).where(
             PointsMember.community_id == cid, PointsMember.member_id == mid
-        ).values(total=int(total), level=level, reached_at=last)).rowcount
+        ).values(total=int(total), level=level, reached_at=last)).rowcount  # type: ignore[attr-defined]
         if not done:
-            session.execute(PointsMember.__table__.insert().values(
+            session.execute(MEMBERS.insert().values(
                 community_id=cid, member_id=mid, total=int(total), level=level, reached_at=last, state={}))
         n += 1
     for p in _live():

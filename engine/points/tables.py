@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.store.base import Base, IdType, UtcDateTime
+from engine.store.base import Base, IdType, UtcDateTime, table_of
 
 
 class PointsEntry(Base):
@@ -95,3 +95,10 @@ class PointsSeason(Base):
     started_by: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), nullable=True
     )
+
+
+# Core handles for the hot path (typed as Table, unlike ``Model.__table__``).
+LEDGER = table_of(PointsEntry)
+MEMBERS = table_of(PointsMember)
+BADGES_TABLE = table_of(PointsBadge)
+SEASONS = table_of(PointsSeason)
