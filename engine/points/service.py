@@ -180,6 +180,15 @@ def rebuild_balances(session: Session, community_id: int | None = None) -> int:
     return n
 
 
+def after_merge(session: Session, keep_id: int) -> int:
+    """Privacy/linking hook: after two members were merged, rebuild the kept member's
+    balances from the (already re-pointed) ledger. Returns balances rewritten."""
+    communities = session.execute(
+        select(PointsEntry.community_id).where(PointsEntry.member_id == keep_id).distinct()
+    ).scalars().all()
+    return sum(rebuild_balances(session, cid) for cid in communities)
+
+
 # -- reads ----------------------------------------------------------------------------------
 
 
