@@ -411,8 +411,7 @@ class Recorder:
             target_member = self.member_of(session, str(ev.platform), mention)
             if target_member is not None and target_member != rec.member_id:
                 self._log(session, rec, "mention", target=target_member, message_id=msg_id)
-        if ev.links:
-            self._log(session, rec, "share_link", message_id=msg_id, weight=float(len(ev.links)))
+        # Shared links are logged per catalog item (with item_id) by the catalog projection.
         return Recorded(ev, rec.community_id, rec.chat_id, rec.member_id, rec.thread_id, msg_id, reply_author)
 
     def _on_message_edited(self, session: Session, rec: Recorded) -> Recorded:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 08:10:41.254237
+Create Date: 2026-11-22 08:27:01.213775
 """
 from __future__ import annotations
 
@@ -157,7 +157,6 @@ def upgrade() -> None:
     with op.batch_alter_table('points_ledger', schema=None) as batch_op:
         batch_op.create_index('ix_points_ledger_community_at', ['community_id', 'at'], unique=False)
         batch_op.create_index('ix_points_ledger_member_community', ['member_id', 'community_id'], unique=False)
-        batch_op.create_index('ix_points_ledger_rule_subject', ['rule', 'subject_id'], unique=False)
 
     op.create_table('points_members',
     sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -251,6 +250,31 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_threads')),
     sa.UniqueConstraint('chat_id', 'external_id', name=op.f('uq_threads_chat_id_external_id'))
     )
+    op.create_table('catalog_items',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('title', sa.String(length=256), nullable=False),
+    sa.Column('url', sa.String(length=2048), nullable=True),
+    sa.Column('tags', sa.JSON(), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('prerequisites', sa.JSON(), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('thread_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', engine.store.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', engine.store.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_catalog_items_community_id_communities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['created_by'], ['members.id'], name=op.f('fk_catalog_items_created_by_members'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['thread_id'], ['threads.id'], name=op.f('fk_catalog_items_thread_id_threads'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_catalog_items')),
+    sa.UniqueConstraint('community_id', 'key', name=op.f('uq_catalog_items_community_id_key'))
+    )
+    with op.batch_alter_table('catalog_items', schema=None) as batch_op:
+        batch_op.create_index('ix_catalog_items_community_url', ['community_id', 'url'], unique=False)
+        batch_op.create_index('ix_catalog_items_thread', ['thread_id'], unique=False)
+
     op.create_table('messages',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -286,6 +310,38 @@ def upgrade() -> None:
         batch_op.create_index('ix_messages_community_posted', ['community_id', 'posted_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_thread_id'), ['thread_id'], unique=False)
 
+    op.create_table('catalog_completions',
+    sa.Column('item_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('at', engine.store.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_catalog_completions_community_id_communities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['item_id'], ['catalog_items.id'], name=op.f('fk_catalog_completions_item_id_catalog_items'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_catalog_completions_member_id_members'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('item_id', 'member_id', name=op.f('pk_catalog_completions'))
+    )
+    with op.batch_alter_table('catalog_completions', schema=None) as batch_op:
+        batch_op.create_index('ix_catalog_completions_member', ['member_id'], unique=False)
+
+    op.create_table('catalog_item_messages',
+    sa.Column('message_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('item_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['item_id'], ['catalog_items.id'], name=op.f('fk_catalog_item_messages_item_id_catalog_items'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_catalog_item_messages_message_id_messages'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('message_id', 'item_id', name=op.f('pk_catalog_item_messages'))
+    )
+    with op.batch_alter_table('catalog_item_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_catalog_item_messages_item_id'), ['item_id'], unique=False)
+
+    op.create_table('catalog_ratings',
+    sa.Column('item_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('stars', sa.Integer(), nullable=False),
+    sa.Column('at', engine.store.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['item_id'], ['catalog_items.id'], name=op.f('fk_catalog_ratings_item_id_catalog_items'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_catalog_ratings_member_id_members'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('item_id', 'member_id', name=op.f('pk_catalog_ratings'))
+    )
     op.create_table('interactions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -309,23 +365,58 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_interactions_item_id'), ['item_id'], unique=False)
         batch_op.create_index('ix_interactions_member_at', ['member_id', 'at'], unique=False)
 
+    op.create_table('recommendation_impressions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('item_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('slot', sa.String(length=8), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('shown_at', engine.store.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('clicked_at', engine.store.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_recommendation_impressions_community_id_communities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['item_id'], ['catalog_items.id'], name=op.f('fk_recommendation_impressions_item_id_catalog_items'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_recommendation_impressions_member_id_members'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recommendation_impressions'))
+    )
+    with op.batch_alter_table('recommendation_impressions', schema=None) as batch_op:
+        batch_op.create_index('ix_recommendation_impressions_community_slot', ['community_id', 'slot'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('recommendation_impressions', schema=None) as batch_op:
+        batch_op.drop_index('ix_recommendation_impressions_community_slot')
+
+    op.drop_table('recommendation_impressions')
     with op.batch_alter_table('interactions', schema=None) as batch_op:
         batch_op.drop_index('ix_interactions_member_at')
         batch_op.drop_index(batch_op.f('ix_interactions_item_id'))
         batch_op.drop_index('ix_interactions_community_at')
 
     op.drop_table('interactions')
+    op.drop_table('catalog_ratings')
+    with op.batch_alter_table('catalog_item_messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_catalog_item_messages_item_id'))
+
+    op.drop_table('catalog_item_messages')
+    with op.batch_alter_table('catalog_completions', schema=None) as batch_op:
+        batch_op.drop_index('ix_catalog_completions_member')
+
+    op.drop_table('catalog_completions')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_messages_thread_id'))
         batch_op.drop_index('ix_messages_community_posted')
         batch_op.drop_index('ix_messages_author_posted')
 
     op.drop_table('messages')
+    with op.batch_alter_table('catalog_items', schema=None) as batch_op:
+        batch_op.drop_index('ix_catalog_items_thread')
+        batch_op.drop_index('ix_catalog_items_community_url')
+
+    op.drop_table('catalog_items')
     op.drop_table('threads')
     with op.batch_alter_table('reactions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reactions_member_id'))
@@ -350,7 +441,6 @@ def downgrade() -> None:
 
     op.drop_table('points_members')
     with op.batch_alter_table('points_ledger', schema=None) as batch_op:
-        batch_op.drop_index('ix_points_ledger_rule_subject')
         batch_op.drop_index('ix_points_ledger_member_community')
         batch_op.drop_index('ix_points_ledger_community_at')
 

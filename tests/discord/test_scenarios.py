@@ -76,7 +76,7 @@ async def test_member_chats_replies_and_reacts(env: Env) -> None:
     reactions = await rows(env, select(Reaction.emoji, Reaction.member_id, Reaction.target_member_id))
     assert reactions == [("👍", await account_id(env, env.alice), await account_id(env, env.bob))]
     kinds = sorted(k for (k,) in await rows(env, select(Interaction.kind)))
-    assert kinds == ["message", "message", "reaction", "reply", "share_link"]
+    assert kinds == ["message", "message", "reaction", "reply", "share"]  # share: the link became a catalog item
 
 
 async def test_redelivered_message_and_reaction_are_recorded_once(env: Env) -> None:
