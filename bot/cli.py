@@ -151,7 +151,8 @@ async def run_demo_console(
         seeded = True
         if source is None and train:
             typer.echo("Training recommendations (in a separate process)…")
-            notes.append(await asyncio.to_thread(demo.train_recommendations, _state["config"]))
+            notes.append(await asyncio.to_thread(demo.train_recommendations, _state["config"],
+                                                 community_id=options.community_id))
     info = await demo.demo_info(application, options.community_id, seeded=seeded, notes=notes)
     if info is None:
         await run_console(application)

@@ -244,8 +244,10 @@ def recsys_cli_available() -> bool:
     return "bot.recsys_cli" in cli.CLI_MODULES and importlib.util.find_spec("bot.recsys_cli") is not None
 
 
-def train_recommendations(config: Path | None = None, timeout: float = TRAIN_TIMEOUT_SECONDS) -> str:
-    """Run ``cohort recsys train`` in a child process and return a one-line note.
+def train_recommendations(config: Path | None = None, timeout: float = TRAIN_TIMEOUT_SECONDS,
+                          community_id: str = "demo") -> str:
+    """Run ``cohort recsys train`` for the console community ``community_id`` in a child
+    process (without tuning: a demo should open within a minute) and return a one-line note.
 
     A child process because training imports torch, which the bot process must never
     load; the bot picks the new artifact up from ``recsys.artifact_dir``. Never raises:
@@ -253,7 +255,8 @@ def train_recommendations(config: Path | None = None, timeout: float = TRAIN_TIM
     """
     if not recsys_cli_available():
         return "recommendations: the recsys trainer is not installed yet; /recommend uses what it has"
-    cmd = [sys.executable, "-m", "bot.cli", *(["--config", str(config)] if config else []), "recsys", "train"]
+    cmd = [sys.executable, "-m", "bot.cli", *(["--config", str(config)] if config else []),
+           "recsys", "train", "--no-tune", "--community", f"{Platform.CONSOLE}:{community_id}"]
     started = time.perf_counter()
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
@@ -265,7 +268,8 @@ def train_recommendations(config: Path | None = None, timeout: float = TRAIN_TIM
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         return f"recommendations: training failed (exit {done.returncode}: {tail[0]}); run `cohort recsys train`"
-    return f"recommendations: trained in {seconds:.0f} s"
+    said = done.stdout.strip().splitlines()[-1:] or [""]
+    return f"recommendations: trained in {seconds:.0f} s ({said[0][:120]})"
 
 
 # -- the whole first run -----------------------------------------------------------------------
