@@ -267,11 +267,30 @@ def count_items(session: Session, community_id: int) -> int:
                               .where(CatalogItem.community_id == community_id)) or 0)
 
 
-def forget_member(session: Session, member_id: int) -> None:
-    """Erase a member's completions and ratings (privacy erasure)."""
-    session.execute(delete(CatalogCompletion).where(CatalogCompletion.member_id == member_id))
-    session.execute(delete(CatalogRating).where(CatalogRating.member_id == member_id))
+def forget_member(session: Session, member_id: int) -> int:
+    """Privacy hook: erase a member's completions and ratings; returns rows deleted."""
+    n = session.execute(delete(CatalogCompletion).where(CatalogCompletion.member_id == member_id)).rowcount  # type: ignore[attr-defined]
+    n += session.execute(delete(CatalogRating).where(CatalogRating.member_id == member_id)).rowcount  # type: ignore[attr-defined]
     session.execute(update(CatalogItem).where(CatalogItem.created_by == member_id).values(created_by=None))
+    return int(n)
+
+
+def export_member(session: Session, member_id: int) -> dict[str, Any]:
+    """Privacy hook: the member's completions and ratings, JSON-ready."""
+    done = session.execute(
+        select(CatalogItem.key, CatalogItem.title, CatalogCompletion.at)
+        .join(CatalogItem, CatalogItem.id == CatalogCompletion.item_id)
+        .where(CatalogCompletion.member_id == member_id)
+    ).all()
+    rated = session.execute(
+        select(CatalogItem.key, CatalogRating.stars, CatalogRating.at)
+        .join(CatalogItem, CatalogItem.id == CatalogRating.item_id)
+        .where(CatalogRating.member_id == member_id)
+    ).all()
+    return {
+        "completions": [{"item": k, "title": t, "at": at.isoformat()} for k, t, at in done],
+        "ratings": [{"item": k, "stars": stars, "at": at.isoformat()} for k, stars, at in rated],
+    }
 
 
 def keys_of(items: Sequence[CatalogItem]) -> list[str]:
@@ -281,6 +300,6 @@ def keys_of(items: Sequence[CatalogItem]) -> list[str]:
 
 __all__ = [
     "CompletionResult", "add_item", "apply_import", "check_key", "complete", "completed_item_ids", "count_items",
-    "edit_item", "find_item", "forget_member", "keys_of", "list_items", "log_interaction", "prerequisite_map",
+    "edit_item", "export_member", "find_item", "forget_member", "keys_of", "list_items", "log_interaction", "prerequisite_map",
     "rate", "remove_item", "spec_of",
 ]

@@ -70,8 +70,8 @@ log = logging.getLogger(__name__)
 # Module names offering privacy hooks; missing modules are skipped (see module docstring).
 PRIVACY_MODULES: tuple[str, ...] = (
     "engine.members.linking",
-    "engine.points.privacy",  # the agreed home of points' hooks
-    "engine.points.service",  # where points has them today; deduplicated if re-exported
+    "engine.points.service",
+    "engine.catalog.service",
 )
 
 
