@@ -45,7 +45,9 @@ PROJECTION_MODULES: tuple[str, ...] = (
 
 
 # Each module exposes ``jobs(app) -> list[JobSpec]`` for the scheduler.
-JOB_MODULES: tuple[str, ...] = ()
+JOB_MODULES: tuple[str, ...] = (
+    "bot.jobs",
+)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -31,6 +32,8 @@ log = logging.getLogger("cohort")
 @app.callback()
 def _main(config: ConfigOpt = None) -> None:
     _state["config"] = config
+    if config is not None:  # child processes (scheduled jobs) read the same file
+        os.environ["COHORT_CONFIG"] = str(config)
 
 
 def settings_or_exit() -> Settings:

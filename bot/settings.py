@@ -67,6 +67,7 @@ class RecsysSettings(_Section):
 class SchedulerSettings(_Section):
     enabled: bool = True
     timezone: str = "UTC"
+    recsys_train_at: str = Field("03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM, daily
 
 
 class Settings(BaseSettings):

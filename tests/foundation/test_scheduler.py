@@ -65,3 +65,12 @@ async def test_a_failing_job_is_logged_not_raised(caplog) -> None:
     scheduler._registry["broken"] = broken
     await run_job("broken")
     assert any("broken" in r.getMessage() for r in caplog.records)
+
+
+def test_the_app_schedules_nightly_training(app) -> None:
+    from bot.bootstrap import build_scheduler
+
+    scheduler = build_scheduler(app)
+    assert "recsys-nightly-training" in scheduler.specs
+    trigger = scheduler.specs["recsys-nightly-training"].trigger
+    assert "hour='3'" in str(trigger) and "minute='30'" in str(trigger)
