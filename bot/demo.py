@@ -52,8 +52,8 @@ class DemoOptions:
     """What to simulate. ``start`` None means "so that the history ends now" (a demo whose
     last message is a year old has nobody active this week and everybody at risk)."""
 
-    members: int = 150
-    days: int = 60
+    members: int = 120
+    days: int = 45
     seed: int = 7
     language: str = "mixed"
     community_id: str = "demo"

@@ -352,8 +352,8 @@ def stackexchange(
 
 @cli.command("demo")
 def demo(
-    members: Annotated[int, typer.Option(min=1, help="simulated members")] = 150,
-    days: Annotated[int, typer.Option(min=1, help="simulated days of history")] = 60,
+    members: Annotated[int, typer.Option(min=1, help="simulated members")] = 120,
+    days: Annotated[int, typer.Option(min=1, help="simulated days of history")] = 45,
     seed: Annotated[int, typer.Option(help="same seed, same community")] = 7,
     language: Annotated[str, typer.Option(help="en, zh or mixed")] = "mixed",
     community: Annotated[str, typer.Option(help="community id (the console's is 'demo')")] = "demo",
