@@ -12,11 +12,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine.catalog import service
-from engine.catalog.items import ItemSpec, key_from_url, slugify, unique_key
+from engine.catalog.items import ItemSpec, key_from_url, slugify
 from engine.catalog.tables import CatalogItem, CatalogItemMessage, RecommendationImpression
 from engine.events import ButtonClicked, MessagePosted, ReactionAdded, ThreadOpened
 from engine.store.recorder import Recorded
@@ -48,6 +48,10 @@ def _title_from_text(text: str, url: str) -> str:
     return (title[:120] + "…") if len(title) > 120 else (title or url[:200])
 
 
+_ITEMS_OF_MESSAGE = select(CatalogItemMessage.item_id).where(
+    CatalogItemMessage.message_id == bindparam("message_id"))
+
+
 class CatalogProjection:
     """Writer projection turning chat activity into catalog items and item interactions."""
 
@@ -65,10 +69,17 @@ class CatalogProjection:
         ev = recorded.event
         if recorded.member_id is None or ev.is_bot:
             return ()
-        relevant = (
-            (isinstance(ev, MessagePosted) and (ev.links or recorded.thread_id is not None))
-            or isinstance(ev, ThreadOpened | ReactionAdded)
-            or (isinstance(ev, ButtonClicked) and (ev.data.startswith("done:") or ev.data.startswith("rec:")))
+        # The common cases read first and write only when an item is involved, with no
+        # savepoint: a savepoint per chat message would cost more than the message itself.
+        if isinstance(ev, ReactionAdded):
+            self._on_reaction(session, recorded, ev)
+            return ()
+        if isinstance(ev, MessagePosted) and not ev.links:
+            if recorded.thread_id is not None:
+                self._on_thread_reply(session, recorded, ev)
+            return ()
+        relevant = isinstance(ev, MessagePosted | ThreadOpened) or (
+            isinstance(ev, ButtonClicked) and (ev.data.startswith("done:") or ev.data.startswith("rec:"))
         )
         if not relevant:
             return ()
@@ -87,12 +98,6 @@ class CatalogProjection:
             self._on_message(session, rec, ev)
         elif isinstance(ev, ThreadOpened):
             self._on_thread(session, rec, ev)
-        elif isinstance(ev, ReactionAdded) and rec.message_id is not None:
-            items = session.scalars(select(CatalogItemMessage.item_id)
-                                    .where(CatalogItemMessage.message_id == rec.message_id)).all()
-            for item_id in items:
-                service.log_interaction(session, rec.community_id, rec.member_id, item_id, "reaction", ev.at,
-                                        message_id=rec.message_id)
         elif isinstance(ev, ButtonClicked):
             return self._on_click(session, rec, ev)
         return ()
@@ -105,13 +110,27 @@ class CatalogProjection:
                 select(CatalogItem.id).where(CatalogItem.thread_id == thread_id)).first()
         return self._thread_items[thread_id]
 
+    def _on_reaction(self, session: Session, rec: Recorded, ev: ReactionAdded) -> None:
+        """A reaction on a message that carried items is an interaction with each item."""
+        if rec.message_id is None or rec.member_id is None:
+            return
+        items = session.execute(_ITEMS_OF_MESSAGE, {"message_id": rec.message_id}).scalars().all()
+        for item_id in items:
+            service.log_interaction(session, rec.community_id, rec.member_id, item_id, "reaction", ev.at,
+                                    message_id=rec.message_id)
+
+    def _on_thread_reply(self, session: Session, rec: Recorded, ev: MessagePosted) -> None:
+        """A reply inside a thread that is a catalog item is an interaction with it."""
+        if rec.thread_id is None or rec.member_id is None or ev.is_topic_start:
+            return
+        item_id = self._thread_item(session, rec.thread_id)
+        if item_id is not None:
+            service.log_interaction(session, rec.community_id, rec.member_id, item_id, "reply_in_thread",
+                                    ev.at, message_id=rec.message_id, thread_id=rec.thread_id)
+
     def _on_message(self, session: Session, rec: Recorded, ev: MessagePosted) -> None:
         assert rec.member_id is not None
-        if rec.thread_id is not None and not ev.is_topic_start:
-            item_id = self._thread_item(session, rec.thread_id)
-            if item_id is not None:
-                service.log_interaction(session, rec.community_id, rec.member_id, item_id, "reply_in_thread",
-                                        ev.at, message_id=rec.message_id, thread_id=rec.thread_id)
+        self._on_thread_reply(session, rec, ev)
         tags = tuple(dict.fromkeys(t.lower() for t in _HASHTAG.findall(ev.text)))
         for raw in dict.fromkeys(ev.links):
             try:
@@ -121,7 +140,7 @@ class CatalogProjection:
             item_id = session.scalars(select(CatalogItem.id).where(
                 CatalogItem.community_id == rec.community_id, CatalogItem.url == url)).first()
             if item_id is None:
-                key = unique_key(key_from_url(url), service.taken_keys(session, rec.community_id))
+                key = service.free_key(session, rec.community_id, key_from_url(url))
                 spec = ItemSpec(key=key, title=_title_from_text(ev.text, url), url=url, kind="link", tags=tags)
                 item_id = service.add_item(session, rec.community_id, spec, at=ev.at).id
             if rec.message_id is not None and session.get(CatalogItemMessage, (rec.message_id, item_id)) is None:
@@ -135,7 +154,7 @@ class CatalogProjection:
         if rec.thread_id is None or self._thread_item(session, rec.thread_id) is not None:
             return
         title = (ev.title or f"thread {ev.thread_id}").strip()[:256]
-        key = unique_key(f"thread-{slugify(title, str(ev.thread_id))}"[:60], service.taken_keys(session, rec.community_id))
+        key = service.free_key(session, rec.community_id, f"thread-{slugify(title, str(ev.thread_id))}"[:60])
         tags = tuple(dict.fromkeys(t.lower() for t in _HASHTAG.findall(title)))
         spec = ItemSpec(key=key, title=title, kind="thread", tags=tags)
         item = service.add_item(session, rec.community_id, spec, at=ev.at, thread_id=rec.thread_id)

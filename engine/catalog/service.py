@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine.catalog.items import ImportPlan, ItemError, ItemSpec, apply_edit, check_key, check_url
+from engine.catalog.items import ImportPlan, ItemError, ItemSpec, apply_edit, check_key, check_url, unique_key
 from engine.catalog.tables import CatalogCompletion, CatalogItem, CatalogRating
 from engine.recsys.paths import CatalogCycleError, validate_catalog
 from engine.store.models import AuditEntry, Interaction
@@ -74,6 +74,15 @@ def taken_keys(session: Session, community_id: int) -> set[str]:
     return set(session.scalars(select(CatalogItem.key).where(CatalogItem.community_id == community_id)))
 
 
+def free_key(session: Session, community_id: int, wanted: str) -> str:
+    """``wanted`` or the first free ``wanted-N``, reading only keys that could clash
+    (a catalog grows with every shared link and thread: never load all of it per event)."""
+    clashing = set(session.scalars(select(CatalogItem.key).where(
+        CatalogItem.community_id == community_id,
+        or_(CatalogItem.key == wanted, CatalogItem.key.like(f"{wanted[:60]}-%")))))
+    return unique_key(wanted, clashing)
+
+
 def _audit(session: Session, community_id: int, actor: int | None, action: str, details: dict[str, Any],
            at: datetime) -> None:
     session.execute(insert(AuditEntry).values(community_id=community_id, actor_id=actor, action=action,
@@ -81,6 +90,8 @@ def _audit(session: Session, community_id: int, actor: int | None, action: str, 
 
 
 def _check_graph(session: Session, community_id: int, spec: ItemSpec, previous_key: str | None = None) -> None:
+    if previous_key is None and not spec.prerequisites:
+        return  # a new item nothing depends on yet, needing nothing, cannot close a cycle
     graph = prerequisite_map(session, community_id)
     if previous_key is not None:
         graph.pop(previous_key, None)
@@ -101,7 +112,8 @@ def add_item(session: Session, community_id: int, spec: ItemSpec, *, at: datetim
     Raises :class:`ItemError` if the key or URL is already in the catalog, a
     prerequisite is unknown, or the prerequisites would form a cycle.
     """
-    if spec.key in taken_keys(session, community_id):
+    if session.scalars(select(CatalogItem.id).where(
+            CatalogItem.community_id == community_id, CatalogItem.key == spec.key)).first() is not None:
         raise ItemError(f"key {spec.key!r} is already in the catalog")
     if spec.url is not None:
         other = session.scalars(select(CatalogItem.key).where(CatalogItem.community_id == community_id,

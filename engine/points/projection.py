@@ -144,7 +144,7 @@ class PointsProjection:
     def _settings(self, session: Session, community_id: int) -> tuple[R.PointsRules, dict[str, Any]]:
         hit = self._rules.get(community_id)
         if hit is None:
-            settings = session.execute(
+            settings = session.connection().execute(
                 select(Community.settings).where(Community.id == community_id)
             ).scalar_one_or_none() or {}
             points = settings.get("points") if isinstance(settings, dict) else None
@@ -156,7 +156,7 @@ class PointsProjection:
     def _is_bot(self, session: Session, member_id: int) -> bool:
         hit = self._bots.get(member_id)
         if hit is None:
-            hit = bool(session.execute(
+            hit = bool(session.connection().execute(
                 select(func.count()).select_from(Account)
                 .where(Account.member_id == member_id, Account.is_bot.is_(True))
             ).scalar_one())
@@ -168,13 +168,13 @@ class PointsProjection:
         hit = self._members.get(key)
         if hit is not None:
             return hit
-        row = session.execute(
+        row = session.connection().execute(
             select(PointsMember.total, PointsMember.level, PointsMember.reached_at, PointsMember.state)
             .where(PointsMember.community_id == community_id, PointsMember.member_id == member_id)
         ).first()
         # Whoever holds a one-time badge has a points_members row (grants create one), so
         # a member without a row needs no badge lookup: the common case for newcomers.
-        held = set() if row is None else set(session.execute(
+        held = set() if row is None else set(session.connection().execute(
             select(PointsBadge.badge).where(
                 PointsBadge.community_id == community_id, PointsBadge.member_id == member_id,
                 PointsBadge.instance == "",
@@ -251,7 +251,7 @@ class PointsProjection:
         return self._ignoring(session, LEDGER)
 
     def _insert_ignore(self, session: Session, table: Table, values: dict[str, Any]) -> bool:
-        result = session.execute(self._ignoring(session, table), values)
+        result = session.connection().execute(self._ignoring(session, table), values)
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     # -- ledger primitives ---------------------------------------------------------------
@@ -415,7 +415,7 @@ class PointsProjection:
 
     def _replied_to(self, session: Session, message_id: int) -> int | None:
         if message_id not in self._reply_to:
-            self._remember_reply(message_id, session.execute(
+            self._remember_reply(message_id, session.connection().execute(
                 select(Message.reply_to_author_id).where(Message.id == message_id)
             ).scalar_one_or_none())
         return self._reply_to[message_id]
@@ -436,7 +436,7 @@ class PointsProjection:
         if count is None:
             self.flush(session)  # the count below must see queued rows
             # A range on the unique (source_key, ...) index: no extra index needed.
-            count = int(session.execute(
+            count = int(session.connection().execute(
                 select(func.count()).select_from(PointsEntry)
                 .where(PointsEntry.source_key >= f"react:{msg}:", PointsEntry.source_key < f"react:{msg};",
                        PointsEntry.rule == "reaction")

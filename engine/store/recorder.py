@@ -56,6 +56,9 @@ _TOUCH = (
 _TICK = timedelta(microseconds=1)
 
 
+_IGNORE_STMTS: dict[tuple[str, str, str], Any] = {}
+
+
 def insert_ignore(session: Session, table: Table, values: dict[str, Any], *, returning: Any = None) -> Any:
     """INSERT that does nothing on a unique-key conflict.
 
@@ -63,13 +66,19 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any], *, ret
     (or, without ``returning``, True/False for inserted or not).
     """
     dialect = session.get_bind().dialect.name
-    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    stmt = ins.values(**values).on_conflict_do_nothing()
+    column = table.c[returning.key] if returning is not None else next(iter(table.primary_key.columns))
+    key = (dialect, table.name, column.key)
+    stmt = _IGNORE_STMTS.get(key)
+    if stmt is None:
+        # Built once and executed with parameters: building a statement with its values
+        # each time costs more than the insert itself on the writer's hot path. RETURNING
+        # (not rowcount, unreliable here on some drivers) says whether a row was made.
+        ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        stmt = _IGNORE_STMTS[key] = ins.on_conflict_do_nothing().returning(column)
+    row = session.connection().execute(stmt, values).first()
     if returning is not None:
-        return session.execute(stmt.returning(returning)).scalar_one_or_none()
-    # rowcount is not reliable for this statement on every driver; RETURNING is.
-    first_pk = next(iter(table.primary_key.columns))
-    return session.execute(stmt.returning(first_pk)).first() is not None
+        return None if row is None else row[0]
+    return row is not None
 
 
 @dataclass
@@ -138,7 +147,7 @@ class Recorder:
     def flush(self, session: Session) -> None:
         """Write what was deferred for the batch; call inside its transaction, last."""
         if self._interactions:
-            session.execute(table_of(Interaction).insert(), self._interactions)
+            session.connection().execute(table_of(Interaction).insert(), self._interactions)
             self._interactions = []
         if self._last_seen:
             # One executemany (pipelined by psycopg) instead of a round trip per member.
@@ -172,7 +181,7 @@ class Recorder:
         dialect = session.get_bind().dialect.name
         ins = postgresql.insert(table_of(ProcessedEvent)) if dialect == "postgresql" else sqlite.insert(table_of(ProcessedEvent))
         stmt = ins.values(list(rows.values())).on_conflict_do_nothing().returning(ProcessedEvent.key)
-        fresh = set(session.execute(stmt).scalars())
+        fresh = set(session.connection().execute(stmt).scalars())
         out = []
         for key in keys:
             out.append(key in fresh)
@@ -191,7 +200,7 @@ class Recorder:
             returning=Community.id,
         )
         if cid is None:
-            cid = session.execute(
+            cid = session.connection().execute(
                 select(Community.id).where(Community.platform == platform, Community.external_id == external_id)
             ).scalar_one()
         self.cache.communities[key] = cid
@@ -202,14 +211,14 @@ class Recorder:
         key = (str(event.platform), event.user_id)
         if (hit := self.cache.accounts.get(key)) is not None:
             return hit
-        row = session.execute(
+        row = session.connection().execute(
             select(Account.id, Account.member_id).where(
                 Account.platform == key[0], Account.external_id == key[1]
             )
         ).first()
         if row is None:
             name = clean_text(event.user_name or event.username or event.user_id)[:256]
-            member_id = session.execute(
+            member_id = session.connection().execute(
                 table_of(Member).insert().values(display_name=name, created_at=event.at).returning(Member.id)
             ).scalar_one()
             acc_id = insert_ignore(
@@ -227,8 +236,8 @@ class Recorder:
                 returning=Account.id,
             )
             if acc_id is None:  # another writer won the race: drop our orphan member
-                session.execute(table_of(Member).delete().where(Member.id == member_id))
-                row = session.execute(
+                session.connection().execute(table_of(Member).delete().where(Member.id == member_id))
+                row = session.connection().execute(
                     select(Account.id, Account.member_id).where(
                         Account.platform == key[0], Account.external_id == key[1]
                     )
@@ -258,7 +267,7 @@ class Recorder:
             returning=Chat.id,
         )
         if chat_id is None:
-            chat_id = session.execute(
+            chat_id = session.connection().execute(
                 select(Chat.id).where(Chat.platform == key[0], Chat.external_id == key[1])
             ).scalar_one()
         self.cache.chats[key] = chat_id
@@ -277,11 +286,11 @@ class Recorder:
             returning=Thread.id,
         )
         if tid is None:
-            tid = session.execute(
+            tid = session.connection().execute(
                 select(Thread.id).where(Thread.chat_id == chat_id, Thread.external_id == external_id)
             ).scalar_one()
             if title:
-                session.execute(update(Thread).where(Thread.id == tid, Thread.title == "").values(title=clean_text(title)[:512]))
+                session.connection().execute(update(Thread).where(Thread.id == tid, Thread.title == "").values(title=clean_text(title)[:512]))
         self.cache.threads[key] = tid
         return int(tid)
 
@@ -292,7 +301,7 @@ class Recorder:
                 self._last_seen[key] = at
             return
         # An opt-out from DMs follows the member into communities they join later.
-        opted_out = session.execute(
+        opted_out = session.connection().execute(
             select(CommunityMember.member_id)
             .where(CommunityMember.member_id == member_id, CommunityMember.dm_opt_out.is_(True))
             .limit(1)
@@ -304,7 +313,7 @@ class Recorder:
              "last_seen_at": at, "role": 0, "dm_opt_out": opted_out},
         )
         if not inserted:
-            session.execute(
+            session.connection().execute(
                 update(CommunityMember)
                 .where(CommunityMember.community_id == community_id,
                        CommunityMember.member_id == member_id,
@@ -319,7 +328,7 @@ class Recorder:
             return None
         if (hit := self.cache.accounts.get((platform, external_id))) is not None:
             return hit[1]
-        found = session.execute(
+        found = session.connection().execute(
             select(Account.id, Account.member_id).where(
                 Account.platform == platform, Account.external_id == external_id
             )
@@ -368,7 +377,7 @@ class Recorder:
     def _message_row(self, session: Session, rec: Recorded, external_id: str) -> tuple[int, int | None] | None:
         if (hit := self.cache.recent.get((rec.chat_id, external_id))) is not None:
             return hit
-        row = session.execute(
+        row = session.connection().execute(
             select(Message.id, Message.author_id).where(
                 Message.chat_id == rec.chat_id, Message.external_id == external_id
             )
@@ -385,7 +394,7 @@ class Recorder:
             target = self._message_row(session, rec, ev.reply_to_message_id)
             reply_author = target[1] if target else self.member_of(session, str(ev.platform), ev.reply_to_user_id)
         if ev.is_topic_start and rec.thread_id is not None:
-            session.execute(update(Thread).where(Thread.id == rec.thread_id, Thread.created_by.is_(None)).values(created_by=rec.member_id))
+            session.connection().execute(update(Thread).where(Thread.id == rec.thread_id, Thread.created_by.is_(None)).values(created_by=rec.member_id))
         msg_id = insert_ignore(
             session,
             table_of(Message),
@@ -419,7 +428,7 @@ class Recorder:
         assert isinstance(ev, MessageEdited)
         text = clean_text(ev.text)
         stored, truncated = self._stored_text(text)
-        session.execute(
+        session.connection().execute(
             update(Message)
             .where(Message.chat_id == rec.chat_id, Message.external_id == (ev.message_id or ""))
             .values(edited_at=ev.at, text=stored, text_truncated=truncated, text_length=len(text),
@@ -428,7 +437,7 @@ class Recorder:
         return rec
 
     def _on_message_deleted(self, session: Session, rec: Recorded) -> Recorded:
-        session.execute(
+        session.connection().execute(
             update(Message)
             .where(Message.chat_id == rec.chat_id, Message.external_id == (rec.event.message_id or ""))
             .values(deleted_at=rec.event.at)
@@ -453,7 +462,7 @@ class Recorder:
              "target_member_id": target, "emoji": clean_text(ev.emoji)[:64], "at": ev.at},
         )
         if not new:  # re-added after a removal
-            session.execute(
+            session.connection().execute(
                 update(Reaction)
                 .where(Reaction.chat_id == rec.chat_id, Reaction.message_external_id == (ev.message_id or ""),
                        Reaction.member_id == rec.member_id, Reaction.emoji == clean_text(ev.emoji)[:64])
@@ -465,7 +474,7 @@ class Recorder:
     def _on_reaction_removed(self, session: Session, rec: Recorded) -> Recorded:
         ev = rec.event
         assert isinstance(ev, ReactionRemoved)
-        session.execute(
+        session.connection().execute(
             update(Reaction)
             .where(Reaction.chat_id == rec.chat_id, Reaction.message_external_id == (ev.message_id or ""),
                    Reaction.member_id == rec.member_id, Reaction.emoji == clean_text(ev.emoji)[:64])
@@ -483,7 +492,7 @@ class Recorder:
             {"chat_id": rec.chat_id, "message_external_id": ev.message_id or "", "emoji": emoji,
              "count": ev.count, "at": ev.at},
         ):
-            session.execute(
+            session.connection().execute(
                 update(ReactionCount)
                 .where(ReactionCount.chat_id == rec.chat_id,
                        ReactionCount.message_external_id == (ev.message_id or ""),
@@ -495,9 +504,9 @@ class Recorder:
 
     def _on_member_joined(self, session: Session, rec: Recorded) -> Recorded:
         if rec.member_id is not None:
-            session.execute(table_of(MembershipEvent).insert().values(
+            session.connection().execute(table_of(MembershipEvent).insert().values(
                 community_id=rec.community_id, member_id=rec.member_id, kind="joined", at=rec.event.at))
-            session.execute(update(CommunityMember).where(
+            session.connection().execute(update(CommunityMember).where(
                 CommunityMember.community_id == rec.community_id,
                 CommunityMember.member_id == rec.member_id).values(left_at=None))
             self._log(session, rec, "join")
@@ -505,9 +514,9 @@ class Recorder:
 
     def _on_member_left(self, session: Session, rec: Recorded) -> Recorded:
         if rec.member_id is not None:
-            session.execute(table_of(MembershipEvent).insert().values(
+            session.connection().execute(table_of(MembershipEvent).insert().values(
                 community_id=rec.community_id, member_id=rec.member_id, kind="left", at=rec.event.at))
-            session.execute(update(CommunityMember).where(
+            session.connection().execute(update(CommunityMember).where(
                 CommunityMember.community_id == rec.community_id,
                 CommunityMember.member_id == rec.member_id).values(left_at=rec.event.at))
             self._log(session, rec, "leave")
@@ -517,7 +526,7 @@ class Recorder:
         ev = rec.event
         assert isinstance(ev, ThreadOpened)
         if rec.thread_id is not None:
-            session.execute(update(Thread).where(Thread.id == rec.thread_id).values(
+            session.connection().execute(update(Thread).where(Thread.id == rec.thread_id).values(
                 title=clean_text(ev.title)[:512], created_by=rec.member_id))
         self._log(session, rec, "thread_opened")
         return rec
