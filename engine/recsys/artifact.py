@@ -101,7 +101,7 @@ def save_artifact(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        np.savez(staging / ARRAYS, **_arrays_of(scoring))
+        np.savez(staging / ARRAYS, **_arrays_of(scoring))  # type: ignore[arg-type]  # numpy's stub types **arrays as bool
         (staging / USER_IDS).write_text(json.dumps([str(u) for u in user_ids]), encoding="utf-8")
         (staging / ITEM_IDS).write_text(json.dumps([str(i) for i in item_ids]), encoding="utf-8")
         manifest = {

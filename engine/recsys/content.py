@@ -89,7 +89,7 @@ class ContentIndex:
         scores = np.asarray((self._matrix @ query.T).todense()).ravel() / 2.0
         banned = exclude or set()
         order = np.argsort(-scores, kind="stable")
-        picks = []
+        picks: list[ContentSuggestion] = []
         for col in order:
             item = self.items[col]
             if scores[col] < min_score or len(picks) >= k:

@@ -258,7 +258,7 @@ class RecommenderService:
                 Interaction.community_id == community_id, Interaction.item_id.is_not(None))
             if since is not None:
                 query = query.where(Interaction.at >= since)
-            return {int(i): int(c) for i, c in session.execute(query.group_by(Interaction.item_id))}
+            return {int(i or 0): int(c) for i, c in session.execute(query.group_by(Interaction.item_id))}
 
         week, ever = counts(now - POPULAR_WINDOW), counts(None)
         ranked = sorted(unseen, key=lambda i: (-week.get(i.id, 0), -ever.get(i.id, 0), -i.id))
