@@ -32,6 +32,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "bot.handlers.privacy",
     "bot.handlers.linking",
     "bot.handlers.moderation",
+    "bot.handlers.community_settings",
     "bot.handlers.points",
     "bot.handlers.catalog",
     "bot.handlers.recommend",

@@ -460,6 +460,6 @@ def register(router: Router, app: Any) -> None:
     # /config may belong to a general settings module one day; then ours is /pointsconfig.
     config_name = "config" if router.spec("config") is None else "pointsconfig"
     router.command(config_name, cmds.config, min_role=mod, summary=en["config"],
-                   usage=f"/{config_name} points.KEY VALUE")
+                   usage=f"/{config_name} points.KEY VALUE", hidden=config_name != "config")
     router.command("modlog", cmds.modlog, min_role=mod, summary=en["modlog"], usage="/modlog")
     router.on_notice(cmds.announce)

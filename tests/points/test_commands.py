@@ -83,8 +83,8 @@ async def test_bad_badge_season_config_input(app: App, world: FakeMessenger) -> 
         (("config", "points.daily_cap", "abc"), "whole number"),
         (("config", "points.daily_cap", "-3"), "between 0 and 100000"),
         (("config", "points.nope", "1"), "valid keys"),
-        (("config", "other.key", "1"), "only handles points"),
-        (("config",), "Keys: accepted_points"),
+        (("config", "other.key", "1"), "Settings you can change"),  # the general /config answers
+        (("config",), "Community settings"),
         (("leaderboard", "yesterday"), "week, month, season or all"),
         (("leaderboard", "season"), "no season yet"),
     ]
