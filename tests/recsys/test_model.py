@@ -76,3 +76,23 @@ def test_tune_uses_training_data_and_returns_grid_point() -> None:
     )
     assert len(result.trials) == 4
     assert result.best.l2 in (2.0, 20.0) and 0.0 < result.best_ndcg <= 1.0
+
+
+def test_tune_cross_validation_folds_partition_the_training_data() -> None:
+    from engine.recsys.tune import _fold_assignment, tune
+
+    matrix, _, _ = block_matrix(seed=6)
+    matrix = matrix.tocsr()
+    assignment = _fold_assignment(matrix, 5, seed=0)
+    counts = np.diff(matrix.indptr)
+    users = np.repeat(np.arange(matrix.shape[0]), counts)
+    # Every interaction of a multi-item user lands in exactly one fold; folds are balanced per user.
+    assert ((assignment >= 0) == (counts[users] > 1)).all()
+    for user in np.flatnonzero(counts > 1):
+        per_fold = np.bincount(assignment[users == user], minlength=5)
+        assert per_fold.max() - per_fold.min() <= 1
+    np.testing.assert_array_equal(assignment, _fold_assignment(matrix, 5, seed=0))
+    grid = {"l2": [2.0, 20.0], "dropout": [0.33], "factors": [3], "factor_weight": [0.5]}
+    first = tune(matrix, grid=grid, folds=3, device="cpu")
+    again = tune(matrix, grid=grid, folds=3, device="cpu")
+    assert first.best == again.best and first.best_ndcg == again.best_ndcg
