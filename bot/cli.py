@@ -44,6 +44,7 @@ def settings_or_exit() -> Settings:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from exc
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step is noise
     return settings
 
 
@@ -113,6 +114,10 @@ async def run_console(
     from bot.demo import console_counter_start
     from bot.ports import Role
 
+    # The terminal is the chat now: only warnings and errors interrupt it.
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.WARNING)
     s = application.settings
     state = ConsoleState(community=community or s.console.community, user=user or s.console.user,
                          chat=s.console.chat)
