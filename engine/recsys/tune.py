@@ -15,7 +15,7 @@ final training size, and disjoint folds make the most of the small validation pa
 ``holdout_fraction`` restores the old repeated random holdout.
 
 Components are cached so the blend weight costs no extra fit: one EDLAE solve per
-``(l2, dropout)`` and one eigen-solve per ``factors`` value per fold.
+``(l2, dropout)`` and one eigen-solve per ``(factors, degree_exponent)`` per fold.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ DEFAULT_GRID: dict[str, list[float]] = {
     "l2": [250.0, 400.0, 600.0],
     "dropout": [0.25, 0.33, 0.5],
     "factors": [32, 48, 64],
+    "degree_exponent": [0.3, 0.4, 0.5],
     "factor_weight": [0.2, 0.3, 0.4, 0.5, 0.7],
 }
 
@@ -60,7 +61,8 @@ def tune(
     device: Device | str = "auto",
     seed: int = 0,
 ) -> TuneResult:
-    """Grid-search ``l2``, ``dropout``, ``factors`` and ``factor_weight`` on training data only.
+    """Grid-search ``l2``, ``dropout``, ``factors``, ``degree_exponent`` and ``factor_weight``
+    on training data only.
 
     ``holdout_fraction=None`` (default) is disjoint per-user ``folds``-fold cross validation;
     a float instead holds out that random fraction of each user's items ``folds`` times
@@ -81,7 +83,7 @@ def tune(
     if holdout_fraction is None and folds == 1:
         holdout_fraction = 0.2
     assignment = _fold_assignment(matrix, folds, seed) if holdout_fraction is None else None
-    totals: dict[tuple[float, float, int, float], float] = {}
+    totals: dict[tuple[float, float, int, float, float], float] = {}
     for fold in range(folds):
         if assignment is None:
             assert holdout_fraction is not None
@@ -98,20 +100,29 @@ def tune(
             model = CohortRecommender(params).fit(fit_part, device=device, seed=seed)
             item_scores[(l2, dropout)] = model.score(users)
         factor_scores = {}
-        for factors in grid["factors"]:
-            params = replace(base, factors=int(factors), item_weight=0.0, factor_weight=1.0)
+        for factors, exponent in itertools.product(grid["factors"], grid["degree_exponent"]):
+            params = replace(
+                base, factors=int(factors), degree_exponent=exponent, item_weight=0.0, factor_weight=1.0
+            )
             model = CohortRecommender(params).fit(fit_part, device=device, seed=seed)
-            factor_scores[int(factors)] = model.score(users)
+            factor_scores[(int(factors), exponent)] = model.score(users)
         sub_train, sub_held = fit_part[users], held[users]
-        for (l2, dropout), factors, weight in itertools.product(item_scores, factor_scores, grid["factor_weight"]):
-            blend = item_scores[(l2, dropout)] + weight * factor_scores[factors]
+        for (l2, dropout), (factors, exponent), weight in itertools.product(
+            item_scores, factor_scores, grid["factor_weight"]
+        ):
+            blend = item_scores[(l2, dropout)] + weight * factor_scores[(factors, exponent)]
             ndcg = evaluate_scores(lambda rows, b=blend: b[rows], sub_train, sub_held).ndcg
-            key = (l2, dropout, factors, weight)
+            key = (l2, dropout, factors, exponent, weight)
             totals[key] = totals.get(key, 0.0) + ndcg / folds
     trials = sorted(
         (
-            (score, replace(base, l2=l2, dropout=dropout, factors=factors, factor_weight=weight))
-            for (l2, dropout, factors, weight), score in totals.items()
+            (
+                score,
+                replace(
+                    base, l2=l2, dropout=dropout, factors=factors, degree_exponent=exponent, factor_weight=weight
+                ),
+            )
+            for (l2, dropout, factors, exponent, weight), score in totals.items()
         ),
         key=lambda trial: -trial[0],
     )

@@ -70,7 +70,7 @@ def test_tune_uses_training_data_and_returns_grid_point() -> None:
     matrix, _, _ = block_matrix(seed=5)
     result = tune(
         matrix,
-        grid={"l2": [2.0, 20.0], "dropout": [0.33], "factors": [3], "factor_weight": [0.0, 0.5]},
+        grid={"l2": [2.0, 20.0], "dropout": [0.33], "factors": [3], "degree_exponent": [0.5], "factor_weight": [0.0, 0.5]},
         folds=1,
         device="cpu",
     )
@@ -92,7 +92,7 @@ def test_tune_cross_validation_folds_partition_the_training_data() -> None:
         per_fold = np.bincount(assignment[users == user], minlength=5)
         assert per_fold.max() - per_fold.min() <= 1
     np.testing.assert_array_equal(assignment, _fold_assignment(matrix, 5, seed=0))
-    grid = {"l2": [2.0, 20.0], "dropout": [0.33], "factors": [3], "factor_weight": [0.5]}
+    grid = {"l2": [2.0, 20.0], "dropout": [0.33], "factors": [3], "degree_exponent": [0.4, 0.5], "factor_weight": [0.5]}
     first = tune(matrix, grid=grid, folds=3, device="cpu")
     again = tune(matrix, grid=grid, folds=3, device="cpu")
     assert first.best == again.best and first.best_ndcg == again.best_ndcg
