@@ -23,6 +23,7 @@ run: install
 ## Run every test (lint, import contracts, unit, adapters, SQLite and PostgreSQL storage).
 test: install
 	$(BIN)/ruff check bot engine tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	@url=$${COHORT_TEST_PG_URL:-$$(scripts/pg-test-server.sh start 2>/dev/null || true)}; \
 	if [ -z "$$url" ]; then echo "PostgreSQL not installed: its tests will be skipped (apt-get install postgresql)"; fi; \

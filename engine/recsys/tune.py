@@ -21,6 +21,7 @@ Components are cached so the blend weight costs no extra fit: one EDLAE solve pe
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -111,7 +112,7 @@ def tune(
             item_scores, factor_scores, grid["factor_weight"]
         ):
             blend = item_scores[(l2, dropout)] + weight * factor_scores[(factors, exponent)]
-            ndcg = evaluate_scores(lambda rows, b=blend: b[rows], sub_train, sub_held).ndcg
+            ndcg = evaluate_scores(_rows_of(blend), sub_train, sub_held).ndcg
             key = (l2, dropout, factors, exponent, weight)
             totals[key] = totals.get(key, 0.0) + ndcg / folds
     trials = sorted(
@@ -151,3 +152,12 @@ def _split_by_mask(matrix: sp.csr_matrix, held_mask: np.ndarray) -> tuple[sp.csr
     fit = sp.csr_matrix((coo.data[~held_mask], (coo.row[~held_mask], coo.col[~held_mask])), shape=matrix.shape)
     held = sp.csr_matrix((coo.data[held_mask], (coo.row[held_mask], coo.col[held_mask])), shape=matrix.shape)
     return fit, held
+
+
+def _rows_of(scores: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A score function over precomputed scores (one per blend, not a late-bound lambda)."""
+
+    def score(rows: np.ndarray) -> np.ndarray:
+        return scores[rows]
+
+    return score
