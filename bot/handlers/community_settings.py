@@ -56,7 +56,7 @@ async def config_command(ctx: CommandContext, app: Any, router: Router) -> None:
     value = ctx.args[1].lower() if len(ctx.args) > 1 else ""
     if value not in LANGUAGES:
         raise UsageError("Usage: /config language en|zh")
-    done = await app.store.write(lambda s: _set_language(s, event, value))
+    done = await app.store.write(lambda s: _set_language(s, event, value, app.services.get("points")))
     if not done:
         raise UsageError("I don't know this community yet: say something first.")
     await ctx.reply("Language set to English." if value == "en" else "语言已设为中文。")
@@ -69,10 +69,12 @@ def _read(session: Session, event: Event) -> dict[str, Any] | None:
     return dict(session.execute(select(Community.settings).where(Community.id == cid)).scalar_one() or {})
 
 
-def _set_language(session: Session, event: Event, value: str) -> bool:
+def _set_language(session: Session, event: Event, value: str, points: Any) -> bool:
     cid = _community(session, event)
     if cid is None:
         return False
+    if points is not None:  # it caches community settings in the writer (announcement language)
+        points.invalidate(cid)
     current = dict(session.execute(select(Community.settings).where(Community.id == cid)).scalar_one() or {})
     previous = current.get("language")
     current["language"] = value

@@ -393,20 +393,27 @@ class PointsCommands:
         if notice.kind not in ("badge", "level_up", "accepted") or notice.member_id is None:
             return
         member_id = notice.member_id
+        data = notice.data
+        if "name" in data:  # the projection already looked everything up in the writer
+            name, ext = str(data["name"]), data.get("account")
+            lang = _lang_of({"language": data.get("language")}, self.default_lang)
+            announce = bool(data.get("announce"))
+            level_roles = R.level_roles({"level_roles": data["level_roles"]} if data.get("level_roles") else {})
+        else:
+            def read(s: Session) -> tuple[dict[str, Any], str, str | None]:
+                settings = s.execute(select(Community.settings).where(
+                    Community.id == notice.community_id)).scalar_one_or_none() or {}
+                ext = s.execute(select(Account.external_id).where(
+                    Account.member_id == member_id, Account.platform == str(event.platform))
+                    .order_by(Account.id).limit(1)).scalar_one_or_none()
+                return settings, _name(s, member_id), ext
 
-        def read(s: Session) -> tuple[dict[str, Any], str, str | None]:
-            settings = s.execute(select(Community.settings).where(
-                Community.id == notice.community_id)).scalar_one_or_none() or {}
-            ext = s.execute(select(Account.external_id).where(
-                Account.member_id == member_id, Account.platform == str(event.platform))
-                .order_by(Account.id).limit(1)).scalar_one_or_none()
-            return settings, _name(s, member_id), ext
-
-        settings, name, ext = await self.store.read(read)
-        lang = _lang_of(settings, self.default_lang)
-        points_cfg = settings.get("points") if isinstance(settings.get("points"), dict) else {}
-        rules = R.rules_from_settings(points_cfg)
-        if rules.announce:
+            settings, name, ext = await self.store.read(read)
+            lang = _lang_of(settings, self.default_lang)
+            points_cfg = settings.get("points") if isinstance(settings.get("points"), dict) else {}
+            announce = R.rules_from_settings(points_cfg).announce
+            level_roles = R.level_roles(points_cfg)
+        if announce:
             if notice.kind == "badge":
                 text = t(lang, "ann.badge", name=esc(name), badge=esc(badge_name(lang, notice.data.get("badge", ""))))
             elif notice.kind == "level_up":
@@ -416,7 +423,7 @@ class PointsCommands:
             await messenger.send(ChatRef.of(event), text)
         if notice.kind == "level_up" and ext and Capability.ROLES in messenger.capabilities:
             await sync_level_roles(messenger, event.community_id, ext,
-                                   int(notice.data.get("level", 0)), R.level_roles(points_cfg))
+                                   int(notice.data.get("level", 0)), level_roles)
 
 
 async def sync_level_roles(messenger: Messenger, community_ext: str, user_ext: str, level: int,

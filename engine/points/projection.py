@@ -35,7 +35,7 @@ from engine.points.tables import (
     PointsSeason,
 )
 from engine.store.base import table_of
-from engine.store.models import Account, AuditEntry, Community, CommunityMember, Message, Thread
+from engine.store.models import Account, AuditEntry, Community, CommunityMember, Member, Message, Thread
 from engine.store.recorder import Recorded
 from engine.store.writer import Notice
 from engine.text import clean_text, fingerprint
@@ -79,6 +79,27 @@ class AdjustResult:
     notices: tuple[Notice, ...]
 
 
+# Statements run per event, built once: building them costs more than running them.
+_MEMBER_ROW = select(PointsMember.total, PointsMember.level, PointsMember.reached_at, PointsMember.state).where(
+    PointsMember.community_id == bindparam("community_id"), PointsMember.member_id == bindparam("member_id"))
+_HELD_BADGES = select(PointsBadge.badge).where(
+    PointsBadge.community_id == bindparam("community_id"), PointsBadge.member_id == bindparam("member_id"),
+    PointsBadge.instance == "")
+_ASKER_OF = (
+    select(Message.reply_to_author_id, Thread.created_by, Message.is_topic_start)
+    .outerjoin(Thread, Thread.id == Message.thread_id)
+    .where(Message.id == bindparam("message_id"))
+)
+_MEMBER_NAME = select(Member.display_name).where(Member.id == bindparam("member_id"))
+_ACCOUNT_OF = (
+    select(Account.external_id)
+    .where(Account.member_id == bindparam("member_id"), Account.platform == bindparam("platform"))
+    .order_by(Account.id).limit(1)
+)
+_STORED_ROLE = select(CommunityMember.role).where(
+    CommunityMember.community_id == bindparam("community_id"), CommunityMember.member_id == bindparam("member_id"))
+
+
 class PointsProjection:
     """The writer projection for points (``name = "points"``)."""
 
@@ -87,6 +108,8 @@ class PointsProjection:
     def __init__(self, *, enabled: bool = True) -> None:
         self.enabled = enabled
         self._rules: dict[int, tuple[R.PointsRules, dict[str, Any]]] = {}
+        self._languages: dict[int, str | None] = {}  # filled with _rules
+        self._names: dict[int, str] = {}
         self._members: dict[tuple[int, int], _Member] = {}
         self._bots: dict[int, bool] = {}
         self._reaction_counts: dict[int, int] = {}  # message id -> paid reactions
@@ -110,6 +133,7 @@ class PointsProjection:
     def reset(self) -> None:
         """Forget every cached value (after a rollback); the DB is the truth."""
         self._rules.clear()
+        self._names.clear()
         self._members.clear()
         self._bots.clear()
         self._reaction_counts.clear()
@@ -127,6 +151,7 @@ class PointsProjection:
             self._rules.pop(community_id, None)
         if member_id is not None:
             self._bots.pop(member_id, None)
+            self._names.pop(member_id, None)
             self._drop([k for k in self._members if k[1] == member_id
                         and (community_id is None or k[0] == community_id)])
 
@@ -151,6 +176,8 @@ class PointsProjection:
             points = points if isinstance(points, dict) else {}
             hit = (R.rules_from_settings(points), points)
             self._rules[community_id] = hit
+            language = settings.get("language") if isinstance(settings, dict) else None
+            self._languages[community_id] = language if isinstance(language, str) else None
         return hit
 
     def _is_bot(self, session: Session, member_id: int) -> bool:
@@ -168,18 +195,11 @@ class PointsProjection:
         hit = self._members.get(key)
         if hit is not None:
             return hit
-        row = session.connection().execute(
-            select(PointsMember.total, PointsMember.level, PointsMember.reached_at, PointsMember.state)
-            .where(PointsMember.community_id == community_id, PointsMember.member_id == member_id)
-        ).first()
+        ids = {"community_id": community_id, "member_id": member_id}
+        row = session.connection().execute(_MEMBER_ROW, ids).first()
         # Whoever holds a one-time badge has a points_members row (grants create one), so
         # a member without a row needs no badge lookup: the common case for newcomers.
-        held = set() if row is None else set(session.connection().execute(
-            select(PointsBadge.badge).where(
-                PointsBadge.community_id == community_id, PointsBadge.member_id == member_id,
-                PointsBadge.instance == "",
-            )
-        ).scalars())
+        held = set() if row is None else set(session.connection().execute(_HELD_BADGES, ids).scalars())
         if row is None:
             hit = _Member(held=held)
         else:
@@ -336,7 +356,7 @@ class PointsProjection:
         self._weekly(session, recorded.community_id, ev.at, notices)
         if ev.is_bot:
             self._bots[recorded.member_id] = True
-            return notices
+            return self._for_announcing(session, notices, str(ev.platform))
         # The acting account is human; remember it so replies/reactions to this member
         # need no account lookup later.
         self._bots.setdefault(recorded.member_id, False)
@@ -344,7 +364,28 @@ class PointsProjection:
             self._on_message(session, rules, recorded, ev, notices)
         else:
             self._on_reaction(session, rules, recorded, ev, notices)
-        return notices
+        return self._for_announcing(session, notices, str(ev.platform))
+
+    def _for_announcing(self, session: Session, notices: list[Notice], platform: str) -> list[Notice]:
+        """Add what an announcement needs (name, account, language, whether to announce)
+        while the writer has it at hand, so the chat side needs no database read."""
+        if not notices:
+            return notices
+        conn = session.connection()
+        out = []
+        for n in notices:
+            if n.member_id is None:
+                out.append(n)
+                continue
+            rules, points = self._settings(session, n.community_id)
+            name = self._names.get(n.member_id)
+            if name is None:
+                name = self._names[n.member_id] = conn.execute(_MEMBER_NAME, {"member_id": n.member_id}).scalar_one_or_none() or f"#{n.member_id}"
+            account = conn.execute(_ACCOUNT_OF, {"member_id": n.member_id, "platform": platform}).scalar_one_or_none()
+            out.append(Notice(n.kind, n.community_id, n.member_id, {
+                **n.data, "name": name, "account": account, "language": self._languages.get(n.community_id),
+                "announce": rules.announce, "level_roles": points.get("level_roles")}))
+        return out
 
     def _on_message(self, session: Session, rules: R.PointsRules, rec: Recorded,
                     ev: MessagePosted, notices: list[Notice]) -> None:
@@ -469,19 +510,13 @@ class PointsProjection:
     def _may_accept(self, session: Session, community_id: int, message_id: int, acceptor: int) -> bool:
         """Whether ``acceptor`` asked the question ``message_id`` answers (replied-to author
         or thread starter) or is one of Cohort's own moderators in the community."""
-        row = session.execute(
-            select(Message.reply_to_author_id, Thread.created_by, Message.is_topic_start)
-            .outerjoin(Thread, Thread.id == Message.thread_id)
-            .where(Message.id == message_id)
-        ).first()
+        conn = session.connection()
+        row = conn.execute(_ASKER_OF, {"message_id": message_id}).first()
         if row is None:
             return False
         if row[0] == acceptor or (row[1] == acceptor and not row[2]):
             return True
-        role = session.execute(
-            select(CommunityMember.role).where(
-                CommunityMember.community_id == community_id, CommunityMember.member_id == acceptor)
-        ).scalar_one_or_none()
+        role = conn.execute(_STORED_ROLE, {"community_id": community_id, "member_id": acceptor}).scalar_one_or_none()
         return bool(role and role >= 1)
 
     # -- accepted answers ----------------------------------------------------------------

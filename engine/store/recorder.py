@@ -47,6 +47,15 @@ from engine.text import clean_text
 MAX_KEY = 255
 RECENT_MESSAGES = 50_000
 _cm = table_of(CommunityMember)
+# Statements the writer runs for every first-seen member, built once (see insert_ignore).
+_ACCOUNT_BY_EXT = select(Account.id, Account.member_id).where(
+    Account.platform == bindparam("platform"), Account.external_id == bindparam("external_id"))
+_NEW_MEMBER = table_of(Member).insert().returning(table_of(Member).c.id)
+_OPTED_OUT = (
+    select(CommunityMember.member_id)
+    .where(CommunityMember.member_id == bindparam("member_id"), CommunityMember.dm_opt_out.is_(True))
+    .limit(1)
+)
 _TOUCH = (
     _cm.update()
     .where(_cm.c.community_id == bindparam("c"), _cm.c.member_id == bindparam("m"),
@@ -211,16 +220,12 @@ class Recorder:
         key = (str(event.platform), event.user_id)
         if (hit := self.cache.accounts.get(key)) is not None:
             return hit
-        row = session.connection().execute(
-            select(Account.id, Account.member_id).where(
-                Account.platform == key[0], Account.external_id == key[1]
-            )
-        ).first()
+        conn = session.connection()
+        by_ext = {"platform": key[0], "external_id": key[1]}
+        row = conn.execute(_ACCOUNT_BY_EXT, by_ext).first()
         if row is None:
             name = clean_text(event.user_name or event.username or event.user_id)[:256]
-            member_id = session.connection().execute(
-                table_of(Member).insert().values(display_name=name, created_at=event.at).returning(Member.id)
-            ).scalar_one()
+            member_id = conn.execute(_NEW_MEMBER, {"display_name": name, "created_at": event.at}).scalar_one()
             acc_id = insert_ignore(
                 session,
                 table_of(Account),
@@ -237,11 +242,7 @@ class Recorder:
             )
             if acc_id is None:  # another writer won the race: drop our orphan member
                 session.connection().execute(table_of(Member).delete().where(Member.id == member_id))
-                row = session.connection().execute(
-                    select(Account.id, Account.member_id).where(
-                        Account.platform == key[0], Account.external_id == key[1]
-                    )
-                ).one()
+                row = conn.execute(_ACCOUNT_BY_EXT, by_ext).one()
                 result = (int(row[0]), int(row[1]))
             else:
                 result = (int(acc_id), int(member_id))
@@ -301,11 +302,7 @@ class Recorder:
                 self._last_seen[key] = at
             return
         # An opt-out from DMs follows the member into communities they join later.
-        opted_out = session.connection().execute(
-            select(CommunityMember.member_id)
-            .where(CommunityMember.member_id == member_id, CommunityMember.dm_opt_out.is_(True))
-            .limit(1)
-        ).first() is not None
+        opted_out = session.connection().execute(_OPTED_OUT, {"member_id": member_id}).first() is not None
         inserted = insert_ignore(
             session,
             table_of(CommunityMember),

@@ -36,3 +36,13 @@ async def test_members_cannot_change_settings(app: App) -> None:
     m = RecordingMessenger()
     await app.dispatch(command("member", "config", "language", "zh"), m)
     assert m.replies_to("member") == ["/config is for moderators and above."]
+
+
+async def test_announcements_follow_a_language_change_at_once(app: App) -> None:
+    m = RecordingMessenger(roles={"mod": Role.MODERATOR})
+    await app.dispatch(message("mod", "hello everyone in this course", minutes=0), m)
+    await app.dispatch(command("mod", "config", "language", "zh", minutes=1), m)
+    await app.dispatch(message("newbie", "hi, I am new to this course", minutes=2), m)
+    sent = [s.plain for s in m.said if s.kind == "send"]
+    assert any("Mod" in s and "First words" in s for s in sent)  # before: English
+    assert any("Newbie" in s and "获得了徽章" in s for s in sent)  # after: Chinese
