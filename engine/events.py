@@ -173,6 +173,18 @@ class ButtonClicked(Event):
         return f"{self.platform}:click:{self.click_id or self.message_id}:{self.user_id}:{self.data}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatMoved(Event):
+    """The chat got a new platform id (a Telegram group upgraded to a supergroup):
+    ``chat_id`` is the old id, ``new_chat_id`` the new one; history moves with it."""
+
+    new_chat_id: str = ""
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.platform}:{self.chat_id}:moved:{self.new_chat_id}"
+
+
 _KIND_BY_TYPE: dict[type[Event], str] = {
     MessagePosted: "message",
     MessageEdited: "message_edited",
@@ -185,6 +197,7 @@ _KIND_BY_TYPE: dict[type[Event], str] = {
     ThreadOpened: "thread_opened",
     CommandInvoked: "command",
     ButtonClicked: "button_clicked",
+    ChatMoved: "chat_moved",
 }
 
 ALL_EVENT_TYPES: tuple[type[Event], ...] = tuple(_KIND_BY_TYPE)

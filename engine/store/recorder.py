@@ -7,6 +7,7 @@ on a unique key, never a lookup followed by an insert.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.events import (
     ButtonClicked,
+    ChatMoved,
     CommandInvoked,
     Event,
     MessageEdited,
@@ -44,6 +46,7 @@ from engine.store.models import (
 )
 from engine.text import clean_text
 
+log = logging.getLogger(__name__)
 MAX_KEY = 255
 RECENT_MESSAGES = 50_000
 _cm = table_of(CommunityMember)
@@ -526,6 +529,28 @@ class Recorder:
             session.connection().execute(update(Thread).where(Thread.id == rec.thread_id).values(
                 title=clean_text(ev.title)[:512], created_by=rec.member_id))
         self._log(session, rec, "thread_opened")
+        return rec
+
+    def _on_chat_moved(self, session: Session, rec: Recorded) -> Recorded:
+        """Re-key the chat (and a community identified by it) to its new platform id, so
+        the group's history, points and settings carry on under the new id. If the new id
+        already has a chat of its own, both are kept and a warning is logged."""
+        ev = rec.event
+        assert isinstance(ev, ChatMoved)
+        platform, old, new = str(ev.platform), ev.chat_id, ev.new_chat_id
+        conn = session.connection()
+        if not new or new == old:
+            return rec
+        taken = conn.execute(select(Chat.id).where(Chat.platform == platform, Chat.external_id == new)).first()
+        if taken is not None:
+            log.warning("%s chat %s moved to %s, which already has history; kept apart", platform, old, new)
+            return rec
+        conn.execute(update(Chat).where(Chat.platform == platform, Chat.external_id == old).values(external_id=new))
+        if not conn.execute(select(Community.id).where(Community.platform == platform,
+                                                       Community.external_id == new)).first():
+            conn.execute(update(Community).where(Community.platform == platform, Community.external_id == old)
+                         .values(external_id=new))
+        self.cache.clear()  # ids are keyed by external id
         return rec
 
     def _on_command(self, session: Session, rec: Recorded) -> Recorded:

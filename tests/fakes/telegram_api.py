@@ -54,6 +54,7 @@ class Fault:
     status: int = 500
     description: str = "Internal Server Error"
     retry_after: int | None = None
+    migrate_to_chat_id: int | None = None  # a group that became a supergroup
     chat_id: int | None = None
     times: int = 1
     delay: float = 0.0  # seconds to wait before answering (a slow server)
@@ -202,6 +203,8 @@ class FakeTelegram:
                 await asyncio.sleep(fault.delay)
             if fault.status:
                 extra = {"retry_after": fault.retry_after} if fault.retry_after is not None else None
+                if fault.migrate_to_chat_id is not None:
+                    extra = {"migrate_to_chat_id": fault.migrate_to_chat_id}
                 return _error(fault.status, fault.description, extra)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:

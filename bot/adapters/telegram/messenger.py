@@ -95,9 +95,14 @@ class TelegramMessenger:
         self._sleep = sleep
         self._clock = clock
         self._roles: dict[tuple[str, str], tuple[Role, float]] = {}
+        self._moved: dict[str, str] = {}  # group id → its supergroup id, learnt from ChatMigrated
         self._reachable: dict[str, bool] = {}  # last value reported, to skip repeat writes
 
     # -- Messenger ------------------------------------------------------------------------
+    def _target(self, chat_id: str) -> int | str:
+        """Where to send for ``chat_id``: its supergroup if the group has moved."""
+        return _chat_id(self._moved.get(chat_id, chat_id))
+
     async def reply(self, to: Event, text: str, *, buttons: Sequence[Button] = ()) -> SentMessage:
         """Answer ``to`` in its chat and topic, as a reply to its message when it has one.
 
@@ -128,12 +133,12 @@ class TelegramMessenger:
         msg = await self._call(
             "sendPhoto",
             lambda: self.bot.send_photo(
-                chat_id=_chat_id(chat.chat_id), photo=InputFile(png, filename="chart.png"),
+                chat_id=self._target(chat.chat_id), photo=InputFile(png, filename="chart.png"),
                 caption=cut_markup(caption, CAPTION_LIMIT) or None,
                 parse_mode=ParseMode.HTML if caption else None,
                 message_thread_id=_thread(chat.thread_id),
             ),
-            dm_user=dm_user, idempotent=False,
+            dm_user=dm_user, idempotent=False, chat=chat.chat_id,
         )
         return SentMessage(chat, str(msg.message_id))
 
@@ -162,10 +167,10 @@ class TelegramMessenger:
             await self._call(
                 "editMessageText",
                 lambda: self.bot.edit_message_text(
-                    chat_id=_chat_id(message.chat.chat_id), message_id=int(message.message_id),
+                    chat_id=self._target(message.chat.chat_id), message_id=int(message.message_id),
                     text=body, parse_mode=ParseMode.HTML, reply_markup=markup,
                 ),
-                idempotent=True,
+                idempotent=True, chat=message.chat.chat_id,
             )
         except PlatformError as exc:
             if "message is not modified" in str(exc).lower():
@@ -253,13 +258,13 @@ class TelegramMessenger:
         for _ in range(3):  # at most: as asked, without the topic, as plain text
             def send(b: str = body, p: str | None = parse_mode, t: int | None = thread) -> Awaitable[Message]:
                 return self.bot.send_message(
-                    chat_id=_chat_id(chat.chat_id), text=b, parse_mode=p,
+                    chat_id=self._target(chat.chat_id), text=b, parse_mode=p,
                     message_thread_id=t, reply_markup=markup,
                     reply_parameters=(ReplyParameters(reply_to, allow_sending_without_reply=True)
                                       if reply_to is not None else None),
                 )
             try:
-                msg = await self._call("sendMessage", send, dm_user=dm_user, idempotent=False)
+                msg = await self._call("sendMessage", send, dm_user=dm_user, idempotent=False, chat=chat.chat_id)
                 return msg, thread
             except _Refused as exc:
                 reason = exc.reason.lower()
@@ -276,7 +281,7 @@ class TelegramMessenger:
 
     async def _call(
         self, method: str, fn: Callable[[], Awaitable[T]], *, dm_user: str | None = None,
-        idempotent: bool = True, attempts: int | None = None,
+        idempotent: bool = True, attempts: int | None = None, chat: str | None = None,
     ) -> T:
         """Run one Bot API call with bounded retries and Cohort's error mapping.
 
@@ -304,7 +309,12 @@ class TelegramMessenger:
             except InvalidToken as exc:
                 raise PlatformError(f"{method}: TELEGRAM_TOKEN was rejected") from exc
             except ChatMigrated as exc:
-                raise PlatformError(f"{method}: the group became supergroup {exc.new_chat_id}") from exc
+                # The group became a supergroup: remember its new id; ``fn`` reads the
+                # target through _target, so the next attempt goes there.
+                if chat is None or attempt == tries:
+                    raise PlatformError(f"{method}: the group became supergroup {exc.new_chat_id}") from exc
+                self._moved[chat] = str(exc.new_chat_id)
+                log.info("telegram: group %s became supergroup %s; resending there", chat, exc.new_chat_id)
             except BadRequest as exc:
                 if dm_user is not None and "chat not found" in exc.message.lower():
                     await self._report(dm_user, False)

@@ -27,6 +27,7 @@ from typing import Any
 
 from engine.events import (
     ButtonClicked,
+    ChatMoved,
     CommandInvoked,
     Event,
     MemberJoined,
@@ -223,6 +224,13 @@ def _message(msg: Json, bot_username: str, bot_id: int) -> list[Event]:
         if int(left["id"]) == bot_id:
             return []
         return [MemberLeft(**{**base, **_user_fields(left)})]
+    # A group upgraded to a supergroup gets a new id; Telegram says so in both chats.
+    if (moved_to := msg.get("migrate_to_chat_id")) is not None:
+        return [ChatMoved(**base, new_chat_id=str(int(moved_to)))]
+    if (moved_from := msg.get("migrate_from_chat_id")) is not None:
+        old = str(int(moved_from))
+        return [ChatMoved(**{**base, "chat_id": old, "community_id": old, "thread_id": None},
+                          new_chat_id=base["chat_id"])]
     if (topic := msg.get("forum_topic_created")) is not None:
         thread = str(int(msg.get("message_thread_id") or msg["message_id"]))
         return [ThreadOpened(**{**base, "thread_id": thread}, title=str(topic.get("name") or ""))]
