@@ -4,6 +4,7 @@ and the store keeps what it is given (Hypothesis generates the input)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from typing import Any
 
@@ -71,10 +72,8 @@ def test_text_helpers_never_raise(text: str) -> None:
     assert "\x00" not in cleaned
     fingerprint(text)
     for link in find_links(text):
-        try:
+        with contextlib.suppress(ValueError):  # a found link may still not be http(s) with a host
             normalize_url(link)
-        except ValueError:
-            pass
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
