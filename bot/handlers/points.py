@@ -21,6 +21,7 @@ from bot.markup import esc
 from bot.ports import Capability, ChatRef, Messenger, Role
 from bot.router import CommandContext, Router, UsageError
 from engine.events import Event
+from engine.members.lookup import community_id_of, home_community
 from engine.points import rules as R
 from engine.points import service
 from engine.points.badges import BADGE_KEYS, BADGES
@@ -52,16 +53,6 @@ class Target:
     is_bot: bool
 
 
-def latest_community(session: Session, member_id: int) -> int | None:
-    """The community where ``member_id`` was most recently active (for private chats)."""
-    return session.execute(
-        select(CommunityMember.community_id)
-        .where(CommunityMember.member_id == member_id)
-        .order_by(CommunityMember.last_seen_at.desc(), CommunityMember.community_id)
-        .limit(1)
-    ).scalar_one_or_none()
-
-
 def caller_member(session: Session, event: Event) -> int | None:
     """The member behind the event's account, if stored."""
     return session.execute(select(Account.member_id).where(
@@ -79,12 +70,11 @@ def locate(session: Session, event: Event, default_lang: str) -> Where | None:
     member = caller_member(session, event)
     if member is None:
         return None
+    platform = str(event.platform)
     if event.is_private or not event.community_id:
-        cid = latest_community(session, member)
+        cid = home_community(session, platform, event.user_id)
     else:
-        cid = session.execute(select(Community.id).where(
-            Community.platform == str(event.platform),
-            Community.external_id == event.community_id)).scalar_one_or_none()
+        cid = community_id_of(session, platform, event.community_id)
     if cid is None:
         return None
     settings = session.execute(select(Community.settings).where(Community.id == cid)).scalar_one() or {}
