@@ -1,10 +1,16 @@
 """Hyper-parameter search for :class:`~engine.recsys.torch_model.CohortRecommender`.
 
-Uses ONLY the training matrix it is given. By default it runs per-user K-fold cross
-validation (``folds=10``): every user's training interactions are shuffled once and dealt
-into ``folds`` disjoint parts, each fold fits on the other parts and scores NDCG@10 on its
-own part, so every training interaction is validated exactly once. The test split never
-reaches this module.
+Uses ONLY the training matrix it is given. By default it runs repeated per-user K-fold
+cross validation (``folds=10``, ``repeats=3``): every user's training interactions are
+shuffled and dealt into ``folds`` disjoint parts, each fold fits on the other parts and
+scores NDCG@10 on its own part, so every training interaction is validated once per
+repeat; each repeat deals the folds with a different seed and the score of a grid point is
+the mean over all ``folds × repeats`` fits. The test split never reaches this module.
+
+Why repeats: the validation surface near the optimum is flat (on ml-100k the ten best grid
+points lie within 0.0003 NDCG) and one 10-fold run's argmax moves with the fold seed
+(seeds 0/1/2 pick three different points), so a single run's choice is partly fold noise.
+Averaging three dealings lowers that variance at three times the tuning cost.
 
 Why 10 disjoint folds rather than a 20% holdout: the chosen parameters are refit on the
 whole training matrix, and the best item-item/factor balance and regularisation drift with
@@ -57,6 +63,7 @@ def tune(
     grid: dict[str, list[float]] | None = None,
     base: CohortParams | None = None,
     folds: int = 10,
+    repeats: int = 3,
     holdout_fraction: float | None = None,
     max_eval_users: int = 3000,
     device: Device | str = "auto",
@@ -65,8 +72,9 @@ def tune(
     """Grid-search ``l2``, ``dropout``, ``factors``, ``degree_exponent`` and ``factor_weight``
     on training data only.
 
-    ``holdout_fraction=None`` (default) is disjoint per-user ``folds``-fold cross validation;
-    a float instead holds out that random fraction of each user's items ``folds`` times
+    ``holdout_fraction=None`` (default) is disjoint per-user ``folds``-fold cross validation,
+    repeated ``repeats`` times with differently seeded fold assignments;
+    a float instead holds out that random fraction of each user's items ``folds × repeats`` times
     (:func:`engine.recsys.evaluate.holdout_split`; ``folds=1`` always does this, with 0.2).
     ``l2`` values are meant for the full matrix; on a fold λ is scaled by the fold's share of
     the interactions because the Gram matrix shrinks with it.
@@ -79,22 +87,25 @@ def tune(
     matrix = sp.csr_matrix(user_items, dtype=np.float32)
     if matrix.nnz == 0:
         raise ValueError("cannot tune on an empty interaction matrix")
-    if folds < 1:
-        raise ValueError("folds must be at least 1")
+    if folds < 1 or repeats < 1:
+        raise ValueError("folds and repeats must be at least 1")
     if holdout_fraction is None and folds == 1:
         holdout_fraction = 0.2
-    assignment = _fold_assignment(matrix, folds, seed) if holdout_fraction is None else None
+    runs = folds * repeats
+    assignment = np.empty(0, dtype=np.int64)
     totals: dict[tuple[float, float, int, float, float], float] = {}
-    for fold in range(folds):
-        if assignment is None:
-            assert holdout_fraction is not None
-            fit_part, held = holdout_split(matrix, holdout_fraction, seed=seed + 1 + fold)
+    for run in range(runs):
+        repeat, fold = divmod(run, folds)
+        if holdout_fraction is not None:
+            fit_part, held = holdout_split(matrix, holdout_fraction, seed=seed + 1 + run)
         else:
+            if fold == 0:
+                assignment = _fold_assignment(matrix, folds, seed + repeat)
             fit_part, held = _split_by_mask(matrix, assignment == fold)
         keep = fit_part.nnz / matrix.nnz  # the fold's share of the data, for λ
         users = np.flatnonzero(np.diff(held.indptr) > 0)
         if len(users) > max_eval_users:  # bound memory of the cached score blocks
-            users = np.sort(np.random.default_rng(seed + fold).choice(users, max_eval_users, replace=False))
+            users = np.sort(np.random.default_rng(seed + run).choice(users, max_eval_users, replace=False))
         item_scores = {}
         for l2, dropout in itertools.product(grid["l2"], grid["dropout"]):
             params = replace(base, l2=l2 * keep, dropout=dropout, factor_weight=0.0)
@@ -114,7 +125,7 @@ def tune(
             blend = item_scores[(l2, dropout)] + weight * factor_scores[(factors, exponent)]
             ndcg = evaluate_scores(_rows_of(blend), sub_train, sub_held).ndcg
             key = (l2, dropout, factors, exponent, weight)
-            totals[key] = totals.get(key, 0.0) + ndcg / folds
+            totals[key] = totals.get(key, 0.0) + ndcg / runs
     trials = sorted(
         (
             (
