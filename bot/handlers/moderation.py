@@ -7,12 +7,14 @@ to their message. Commands sent in a private chat act on the caller's home commu
 ``/mute`` and ``/ban`` only act when the platform adapter declares
 ``Capability.MODERATE`` *and* offers ``mute(community_id, user_id, *, until, reason)`` /
 ``ban(community_id, user_id, *, reason)``; otherwise they say so instead of pretending.
+``mute`` may return the moment the mute really ends when the platform shortens it
+(Discord caps a timeout at 28 days); the reply and the audit log then say that moment.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,6 +25,7 @@ from bot.ports import Capability, Messenger, NotReachable, PlatformError, Role, 
 from bot.router import CommandContext, Router, UsageError
 from engine.members.lookup import (
     MemberBrief,
+    community_ext_of,
     community_id_of,
     home_community,
     member_brief,
@@ -199,12 +202,19 @@ async def _platform_action(ctx: CommandContext, store: Store, messenger: Messeng
         rest = rest[1:]
     reason = " ".join(rest).strip()
     assert target.user_ext is not None  # resolved on this platform, so it has an account here
+    # From a private chat the event names no community: act where the command resolved to.
+    where = ctx.event.community_id
+    if ctx.event.is_private:
+        where = await store.read(lambda s: community_ext_of(s, community_id)) or ""
     try:
         if verb == "mute":
-            await messenger.mute(ctx.event.community_id, target.user_ext,  # type: ignore[attr-defined]
-                                 until=until, reason=reason)
+            # An adapter may shorten the mute (Discord caps timeouts); it returns the real end.
+            effective = await messenger.mute(where, target.user_ext,  # type: ignore[attr-defined]
+                                             until=until, reason=reason)
+            if isinstance(effective, datetime):
+                until = effective
         else:
-            await messenger.ban(ctx.event.community_id, target.user_ext, reason=reason)  # type: ignore[attr-defined]
+            await messenger.ban(where, target.user_ext, reason=reason)  # type: ignore[attr-defined]
     except (Unsupported, PlatformError) as exc:
         raise UsageError(f"The platform refused: {esc(exc)}") from exc
     actor = await caller_member(store, ctx.event)
@@ -214,7 +224,13 @@ async def _platform_action(ctx: CommandContext, store: Store, messenger: Messeng
         details["until"] = until.isoformat()
     await store.write(lambda s: write_audit(s, action=verb, at=now, community_id=community_id,
                                             actor_id=actor, target_member_id=target.member_id, details=details))
-    await ctx.reply(f"{bold(target.display_name)}: {verb} done.")
+    name = bold(target.display_name)
+    if verb == "ban":
+        await ctx.reply(f"{name} is banned.")
+    elif until is None:
+        await ctx.reply(f"{name} is muted until a moderator lifts it.")
+    else:
+        await ctx.reply(f"{name} is muted until {until:%Y-%m-%d %H:%M} UTC.")
 
 
 async def mute(ctx: CommandContext, store: Store, messenger: Messenger, app: Any) -> None:

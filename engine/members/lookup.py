@@ -35,6 +35,13 @@ def community_id_of(session: Session, platform: str, community_ext: str) -> int 
     ).scalar_one_or_none()
 
 
+def community_ext_of(session: Session, community_id: int) -> str | None:
+    """The platform's own id of a community (a Telegram chat id, a Discord guild id)."""
+    return session.execute(
+        select(Community.external_id).where(Community.id == community_id)
+    ).scalar_one_or_none()
+
+
 def member_of_account(session: Session, platform: str, user_ext: str) -> int | None:
     """The member behind a platform account, or None if the account is unknown."""
     return session.execute(

@@ -96,8 +96,15 @@ class FakeMessenger:
 class ModeratingMessenger(FakeMessenger):
     """A messenger whose platform can mute and ban (the port extension /mute expects)."""
 
-    async def mute(self, community_id: str, user_id: str, *, until: datetime | None, reason: str) -> None:
+    cap: timedelta | None = None  # set to shorten every mute to at most this long, as Discord does
+
+    async def mute(self, community_id: str, user_id: str, *, until: datetime | None,
+                   reason: str) -> datetime | None:
         self.actions.append(("mute", community_id, user_id, {"until": until, "reason": reason}))
+        if self.cap is None:
+            return None
+        longest = T0 + self.cap
+        return longest if until is None or until > longest else until
 
     async def ban(self, community_id: str, user_id: str, *, reason: str) -> None:
         self.actions.append(("ban", community_id, user_id, {"reason": reason}))

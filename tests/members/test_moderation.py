@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -10,7 +12,7 @@ from bot.ports import Capability, Role
 from engine.events import Platform
 from engine.members.lookup import community_id_of, home_community, member_of_account, resolve_member
 from engine.store.models import AuditEntry, CommunityMember
-from tests.members.fakes import Clock, FakeMessenger, ModeratingMessenger, cmd, msg
+from tests.members.fakes import T0, Clock, FakeMessenger, ModeratingMessenger, cmd, msg
 
 
 async def seed(app: App, m: FakeMessenger) -> None:
@@ -125,6 +127,32 @@ async def test_mute_and_ban_need_a_capable_adapter(app: App, tg: FakeMessenger, 
     assert able.actions[0][3]["reason"] == "flooding" and able.actions[0][3]["until"] is not None
     actions = await app.store.read(lambda s: s.execute(select(AuditEntry.action)).scalars().all())
     assert actions == ["mute"]
+
+
+async def test_mute_and_ban_from_a_private_chat_act_in_the_home_community(
+        app: App, tg: FakeMessenger, clock: Clock) -> None:
+    await seed(app, tg)
+    able = ModeratingMessenger(Platform.TELEGRAM, roles=dict(tg.roles),
+                               capabilities=tg.capabilities | {Capability.MODERATE})
+    await app.dispatch(cmd("mia", "ban", "@bob", "spam", private=True), able)
+    assert able.actions == [("ban", "tg-group", "bob", {"reason": "spam"})]
+    assert "is banned" in able.last_reply("mia")
+
+
+async def test_a_mute_the_platform_shortens_is_reported_as_it_really_ends(
+        app: App, tg: FakeMessenger, clock: Clock) -> None:
+    await seed(app, tg)
+    able = ModeratingMessenger(Platform.TELEGRAM, roles=dict(tg.roles),
+                               capabilities=tg.capabilities | {Capability.MODERATE})
+    able.cap = timedelta(days=28)
+    await app.dispatch(cmd("mia", "mute", "@bob"), able)
+    assert able.actions[0][3]["until"] is None  # asked for "until lifted"
+    ends = T0 + timedelta(days=28)
+    assert f"muted until {ends:%Y-%m-%d %H:%M} UTC" in able.last_reply("mia")
+    details = await app.store.read(lambda s: s.execute(select(AuditEntry.details)).scalars().all())
+    assert details == [{"until": ends.isoformat()}]
+    await app.dispatch(cmd("mia", "mute", "@carol", "1h"), tg)  # an adapter without the capability
+    assert "can't mute members yet" in tg.last_reply("mia")
 
 
 async def test_resolver_and_home_community(app: App, tg: FakeMessenger) -> None:
