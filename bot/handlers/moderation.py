@@ -203,9 +203,11 @@ async def _platform_action(ctx: CommandContext, store: Store, messenger: Messeng
     reason = " ".join(rest).strip()
     assert target.user_ext is not None  # resolved on this platform, so it has an account here
     # From a private chat the event names no community: act where the command resolved to.
-    where = ctx.event.community_id
+    where: str | None = ctx.event.community_id
     if ctx.event.is_private:
-        where = await store.read(lambda s: community_ext_of(s, community_id)) or ""
+        where = await store.read(lambda s: community_ext_of(s, community_id))
+    if not where:
+        raise UsageError("Use this in your community's chat.")
     try:
         if verb == "mute":
             # An adapter may shorten the mute (Discord caps timeouts); it returns the real end.
