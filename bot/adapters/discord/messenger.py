@@ -4,6 +4,9 @@ Replies are written in Cohort's HTML subset and rendered with
 :func:`bot.markup.to_discord_markdown`; long texts are split at Discord's 2,000-character
 limit (code blocks closed and reopened across a cut), edits and captions are cut.
 
+Moderation: ``mute`` is Discord's member timeout (capped at Discord's 28 days), ``ban``
+a guild ban that keeps the member's messages.
+
 Errors: a DM refused with Discord code 50007 raises :class:`NotReachable` (never retried)
 and is reported to the ``on_reachability`` hook; every other HTTP failure - including a
 429 or 5xx that outlived discord.py's own per-route retries - becomes
@@ -19,6 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -43,6 +47,9 @@ MAX_BUTTONS = 25  # 5 rows of 5
 CANNOT_DM = 50007  # "Cannot send messages to this user"
 UNKNOWN_USER = 10013
 INTERACTION_TTL = 14 * 60.0  # interaction tokens live 15 minutes
+# Discord refuses a timeout ending more than 28 days ahead; the minute's margin keeps a
+# cap computed here valid if this host's clock runs a little ahead of Discord's.
+MAX_TIMEOUT = timedelta(days=28) - timedelta(minutes=1)
 
 ReachabilityHook = Callable[[str, str, bool], Awaitable[None]]
 """``on_reachability(platform, user_id, reachable)``: told after every DM attempt."""
@@ -157,6 +164,7 @@ class DiscordMessenger:
     capabilities = frozenset({
         Capability.REPLY, Capability.SEND, Capability.DM, Capability.PICTURE,
         Capability.DOCUMENT, Capability.BUTTONS, Capability.EDIT, Capability.ROLES,
+        Capability.MODERATE,
     })
 
     def __init__(
@@ -436,3 +444,87 @@ class DiscordMessenger:
                     f"discord: may not manage role {role.name!r}: give Cohort 'Manage Roles' and drag "
                     f"its role above {role.name!r} in Server Settings → Roles"
                 ) from exc
+
+    # -- moderation -------------------------------------------------------------------
+    async def _guild(self, community_id: str, what: str) -> discord.Guild:
+        """The guild from the cache, else over REST; PlatformError when Cohort isn't in it."""
+        gid = _int(community_id)
+        if gid is None:
+            raise PlatformError(f"discord: {what}: {community_id!r} is not a server (use this in the server)")
+        guild = self.client.get_guild(gid)
+        if guild is not None:
+            return guild
+        try:
+            return await self.client.fetch_guild(gid)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise PlatformError(f"discord: {what}: Cohort is not in server {community_id}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise platform_error(exc, what) from exc
+
+    async def mute(self, community_id: str, user_id: str, *, until: datetime | None, reason: str) -> datetime:
+        """Time a member out (Discord's mute: they can read, but not post, react or speak)
+        until ``until``.
+
+        Discord caps a timeout at 28 days: ``until=None`` ("indefinitely") and any end
+        further ahead become the maximum, 28 days from now (less a minute for clock skew).
+        A naive ``until`` is taken as UTC. Returns when the mute really ends (aware, UTC),
+        so the handler can say and audit the capped end rather than "indefinitely".
+
+        Raises PlatformError when ``until`` is not in the future, the member is not in the
+        server, Cohort lacks Timeout Members or ranks below them (administrators and the
+        owner cannot be timed out), or Discord fails.
+        """
+        uid = _int(user_id)
+        if uid is None:
+            raise PlatformError(f"discord: mute: {user_id!r} is not a Discord user id")
+        now = discord.utils.utcnow()
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        if until is not None and until <= now:
+            raise PlatformError("discord: mute: the mute must end in the future")
+        cap = now + MAX_TIMEOUT
+        end = cap if until is None or until > cap else until
+        guild = await self._guild(community_id, "mute")
+        member: discord.Member | None = None
+        try:
+            member = await self._member(guild, uid)
+            if member is None:
+                raise PlatformError(f"discord: mute: {user_id} is not a member of {guild.name}")
+            await member.timeout(end, reason=reason or None)
+        except discord.Forbidden as exc:
+            raise PlatformError(
+                f"discord: may not mute {member.display_name if member else user_id}: give Cohort "
+                "'Timeout Members' and drag its role above theirs in Server Settings → Roles "
+                "(administrators and the owner cannot be muted)"
+            ) from exc
+        except discord.NotFound as exc:
+            raise PlatformError(f"discord: mute: {user_id} is not a member of {guild.name} any more") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise platform_error(exc, "mute") from exc
+        return end
+
+    async def ban(self, community_id: str, user_id: str, *, reason: str) -> None:
+        """Ban a user from the server, keeping their messages (``delete_message_seconds=0``).
+        Someone who already left can be banned too, so they cannot come back. Returns None.
+
+        Raises PlatformError when Cohort lacks Ban Members or ranks below the member (the
+        owner cannot be banned), the user does not exist, or Discord fails.
+        """
+        uid = _int(user_id)
+        if uid is None:
+            raise PlatformError(f"discord: ban: {user_id!r} is not a Discord user id")
+        guild = await self._guild(community_id, "ban")
+        # a cached member names them in errors; an Object is enough for the ban itself
+        member = guild.get_member(uid)
+        try:
+            await guild.ban(member or discord.Object(id=uid), reason=reason or None, delete_message_seconds=0)
+        except discord.Forbidden as exc:
+            raise PlatformError(
+                f"discord: may not ban {member.display_name if member else user_id}: give Cohort "
+                "'Ban Members' and drag its role above theirs in Server Settings → Roles "
+                "(the owner cannot be banned)"
+            ) from exc
+        except discord.NotFound as exc:
+            raise PlatformError(f"discord: ban: there is no Discord user {user_id}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise platform_error(exc, "ban") from exc
