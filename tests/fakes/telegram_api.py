@@ -2,7 +2,12 @@
 
 Serves ``/bot<token>/<method>`` on 127.0.0.1, records every call, serves injected updates
 through ``getUpdates`` (honouring ``offset`` and a short long-poll) and can be told to fail:
-403 with Telegram's real descriptions, 429 with ``retry_after``, 500, or just be slow.
+403 with Telegram's real descriptions, 429 with ``retry_after``, 400 with a description
+(e.g. ``NO_RIGHTS`` on ``restrictChatMember``), 500, or just be slow.
+
+``restrictChatMember``/``banChatMember`` answer as Telegram does for a basic group
+(restricting needs a supergroup: a group id not starting with -100), the chat's owner and
+its admins (see :meth:`FakeTelegram.set_status`); a ban leaves the member "kicked".
 
     async with FakeTelegram() as tg:
         settings.telegram.base_url = tg.base_url
@@ -30,11 +35,15 @@ BOT_USERNAME = "CohortTestBot"
 CANT_INITIATE = "Forbidden: bot can't initiate conversation with a user"
 BLOCKED = "Forbidden: bot was blocked by the user"
 KICKED = "Forbidden: bot was kicked from the supergroup chat"
+NO_RIGHTS = "Bad Request: not enough rights to restrict/unrestrict chat member"
+SUPERGROUPS_ONLY = "Bad Request: method is available only for supergroups"
+IS_ADMIN = "Bad Request: user is an administrator of the chat"
+IS_OWNER = "Bad Request: can't remove chat owner"
 
 _JSON_FIELDS = {"reply_markup", "reply_parameters", "allowed_updates", "link_preview_options",
-                "entities", "caption_entities", "commands", "scope"}
+                "entities", "caption_entities", "commands", "scope", "permissions"}
 _INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "user_id", "offset", "limit",
-               "timeout", "max_connections"}
+               "timeout", "max_connections", "until_date"}
 
 
 @dataclass
@@ -171,11 +180,11 @@ class FakeTelegram:
             raw = await request.json()
         elif request.can_read_body:
             form = await request.post()
-            for key, value in form.items():
-                if isinstance(value, web.FileField):
-                    raw[key] = {"filename": value.filename, "bytes": value.file.read()}
+            for key, part in form.items():
+                if isinstance(part, web.FileField):
+                    raw[key] = {"filename": part.filename, "bytes": part.file.read()}
                 else:
-                    raw[key] = value
+                    raw[key] = part
         raw.update(request.query)
         params: dict[str, Any] = {}
         for key, value in raw.items():
@@ -332,6 +341,28 @@ class FakeTelegram:
         return {"id": chat, "type": "supergroup", "title": "Group", "accent_color_id": 0,
                 "max_reaction_count": 11, "accepted_gift_types": {"unlimited_gifts": False,
                 "limited_gifts": False, "unique_gifts": False, "premium_subscription": False}}
+
+    def _refuse_moderation(self, chat_id: int, user_id: int, *, supergroup_only: bool) -> web.Response | None:
+        if supergroup_only and not str(chat_id).startswith("-100"):
+            return _error(400, SUPERGROUPS_ONLY)
+        status = self.statuses.get((chat_id, user_id))
+        if status == "creator":
+            return _error(400, IS_OWNER)
+        if status == "administrator":
+            return _error(400, IS_ADMIN)
+        return None
+
+    async def _m_restrictChatMember(self, p: dict[str, Any]) -> Any:
+        chat, user = int(p["chat_id"]), int(p["user_id"])
+        return self._refuse_moderation(chat, user, supergroup_only=True) or True
+
+    async def _m_banChatMember(self, p: dict[str, Any]) -> Any:
+        chat, user = int(p["chat_id"]), int(p["user_id"])
+        refused = self._refuse_moderation(chat, user, supergroup_only=False)
+        if refused is not None:
+            return refused
+        self.statuses[(chat, user)] = "kicked"
+        return True
 
     async def _m_setMyCommands(self, p: dict[str, Any]) -> Any:
         return True

@@ -10,11 +10,12 @@ import logging
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from telegram import (
     Bot,
+    ChatPermissions,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -56,6 +57,15 @@ ReachabilityHook = Callable[[str, str, bool], Awaitable[None]]
 opens the bot privately. Errors in it are logged, never raised."""
 
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit on callback_data
+# Telegram takes a restriction ending < 30 s or > 366 days from now as "forever"; the
+# margins keep request time and clock skew from turning a timed mute into a permanent one.
+RESTRICT_MIN = timedelta(seconds=60)
+RESTRICT_MAX = timedelta(days=365)
+# Flood control concerns what the bot does, not what it reads: reads neither set nor honour
+# the shared pause (a command's role check must not wait behind a flood wait).
+_READS = frozenset({"getChatMember", "getChat", "getChatAdministrators", "getMe"})
+# Methods whose 400 goes back to the caller as _Refused, to retry differently or explain.
+_REFUSALS_TO_CALLER = frozenset({"sendMessage", "restrictChatMember", "banChatMember"})
 
 
 class TelegramMessenger:
@@ -63,13 +73,16 @@ class TelegramMessenger:
 
     ``max_attempts`` bounds tries per call for flood waits (429), 5xx and network errors;
     ``retry_delay`` is the first back-off (doubling); a 429 waits the ``retry_after`` it names
-    unless that exceeds ``max_retry_after``. ``sleep`` and ``clock`` are injectable for tests.
+    unless that exceeds ``max_retry_after``. A 429 also pauses every other call that acts
+    (sends, edits, mutes, ...; not reads) until its ``retry_after`` has passed; a call that
+    would have to wait longer than ``max_retry_after`` fails at once instead.
+    ``sleep`` and ``clock`` are injectable for tests.
     """
 
     platform = Platform.TELEGRAM
     capabilities = frozenset({
         Capability.REPLY, Capability.SEND, Capability.DM, Capability.PICTURE,
-        Capability.DOCUMENT, Capability.BUTTONS, Capability.EDIT,
+        Capability.DOCUMENT, Capability.BUTTONS, Capability.EDIT, Capability.MODERATE,
     })
 
     def __init__(
@@ -97,6 +110,7 @@ class TelegramMessenger:
         self._roles: dict[tuple[str, str], tuple[Role, float]] = {}
         self._moved: dict[str, str] = {}  # group id → its supergroup id, learnt from ChatMigrated
         self._reachable: dict[str, bool] = {}  # last value reported, to skip repeat writes
+        self._not_before = float("-inf")  # on ``clock``: no acting call starts before this (429)
 
     # -- Messenger ------------------------------------------------------------------------
     def _target(self, chat_id: str) -> int | str:
@@ -208,6 +222,44 @@ class TelegramMessenger:
         self._roles[key] = (role, now + self.role_cache_seconds)
         return role
 
+    async def mute(self, community_id: str, user_id: str, *, until: datetime | None, reason: str) -> datetime | None:
+        """Take every permission from ``user_id`` in the group until ``until`` (None: until lifted).
+
+        A naive ``until`` is UTC. Telegram would make an end under 30 s or over 366 days
+        away permanent, so a sooner end is raised to 1 minute from now and a later one cut to
+        365 days. Returns the end actually set (aware UTC; None when indefinite) so the
+        handler can say and audit it. ``reason`` is only logged: Telegram keeps none.
+
+        Raises PlatformError with a short, human reason when ``until`` is not in the future,
+        Telegram refuses (no rights, an admin or the owner, a basic group) or keeps failing.
+        """
+        chat, user = _group(community_id, "mute"), _user(user_id, "mute")
+        end = _restriction_end(until)
+        await self._moderate(
+            "restrictChatMember", "mute", community_id,
+            lambda: self.bot.restrict_chat_member(
+                chat_id=self._target(chat), user_id=user, permissions=ChatPermissions.no_permissions(),
+                until_date=end, use_independent_chat_permissions=True,
+            ),
+        )
+        log.info("telegram: muted %s in %s until %s (%s)", user_id, community_id,
+                 end.isoformat() if end else "lifted", reason or "no reason given")
+        return end
+
+    async def ban(self, community_id: str, user_id: str, *, reason: str) -> None:
+        """Remove ``user_id`` from the group for good (they cannot rejoin by link).
+
+        ``reason`` is only logged. Raises PlatformError with a short, human reason when
+        Telegram refuses (no rights, an admin or the owner) or keeps failing.
+        """
+        chat, user = _group(community_id, "ban"), _user(user_id, "ban")
+        await self._moderate(
+            "banChatMember", "ban", community_id,
+            lambda: self.bot.ban_chat_member(chat_id=self._target(chat), user_id=user),
+        )
+        self._roles.pop((community_id, user_id), None)
+        log.info("telegram: banned %s from %s (%s)", user_id, community_id, reason or "no reason given")
+
     # -- used by the adapter ---------------------------------------------------------------
     async def answer_click(self, click_id: str, text: str = "") -> None:
         """Stop the client's loading spinner for a button click. Logs failures, never raises."""
@@ -279,24 +331,58 @@ class TelegramMessenger:
                 raise PlatformError(f"sendMessage to {chat.chat_id} refused: {exc.reason}") from exc
         raise PlatformError(f"sendMessage to {chat.chat_id} refused repeatedly")
 
+    async def _moderate(self, method: str, verb: str, community_id: str, fn: Callable[[], Awaitable[bool]]) -> None:
+        try:
+            await self._call(method, fn, idempotent=True, chat=community_id)  # same result if repeated
+        except _Refused as exc:
+            raise PlatformError(_moderation_refusal(verb, exc.reason)) from exc
+
+    async def _flood_gate(self, method: str, waited_for: float) -> float:
+        """Wait out the shared flood pause; returns the deadline now waited for.
+
+        ``waited_for`` is the deadline this call already slept through, so a sleep that does
+        not move ``clock`` (tests) cannot loop; a pause extended meanwhile is waited again.
+        Raises PlatformError when the pause is longer than ``max_retry_after``.
+        """
+        while self._not_before > waited_for:
+            deadline = self._not_before
+            wait = deadline - self._clock()
+            if wait <= 0:
+                break
+            if wait > self.max_retry_after:
+                raise PlatformError(f"{method}: flood control, retry after {wait:.0f}s")
+            log.info("telegram %s: flood control pause, waiting %.1fs", method, wait)
+            waited_for = deadline
+            await self._sleep(wait)
+        return waited_for
+
     async def _call(
         self, method: str, fn: Callable[[], Awaitable[T]], *, dm_user: str | None = None,
         idempotent: bool = True, attempts: int | None = None, chat: str | None = None,
     ) -> T:
         """Run one Bot API call with bounded retries and Cohort's error mapping.
 
-        429 → wait ``retry_after`` (bounded) and retry; 5xx/network → back off and retry;
-        a timeout is retried only for idempotent calls (a send may have landed already);
-        403 on a DM → NotReachable; a 400 → ``_Refused`` for sends (callers may adapt) or
-        PlatformError; anything still failing after the last attempt → PlatformError.
+        429 → pause every acting call for ``retry_after``, wait it here (bounded) and retry;
+        5xx/network → back off and retry; a timeout is retried only for idempotent calls (a
+        send may have landed already); 403 on a DM → NotReachable; a 400 → ``_Refused`` for
+        sends and moderation (callers adapt or explain) or PlatformError; anything still
+        failing after the last attempt → PlatformError.
         """
         tries = attempts or self.max_attempts
         delay = self.retry_delay
+        gated = method not in _READS
+        waited_for = float("-inf")
         for attempt in range(1, tries + 1):
             try:
+                if gated:
+                    waited_for = await self._flood_gate(method, waited_for)
                 return await fn()
             except RetryAfter as exc:
                 wait = _retry_after(exc)
+                if gated:
+                    until = self._clock() + wait
+                    self._not_before = max(self._not_before, until)
+                    waited_for = until  # this call sleeps it below; a longer pause is waited next
                 if wait > self.max_retry_after or attempt == tries:
                     raise PlatformError(f"{method}: flood control, retry after {wait:.0f}s") from exc
                 log.info("telegram %s: flood control, waiting %.1fs (attempt %d)", method, wait, attempt)
@@ -319,7 +405,7 @@ class TelegramMessenger:
                 if dm_user is not None and "chat not found" in exc.message.lower():
                     await self._report(dm_user, False)
                     raise NotReachable(dm_user, exc.message) from exc
-                if method == "sendMessage":
+                if method in _REFUSALS_TO_CALLER:
                     raise _Refused(exc.message) from exc
                 raise PlatformError(f"{method}: {exc.message}") from exc
             except TimedOut as exc:
@@ -352,7 +438,8 @@ class TelegramMessenger:
 
 
 class _Refused(Exception):
-    """A 400 on sendMessage, kept apart so the sender can retry differently."""
+    """A 400 on a send or a moderation call, kept apart so the caller can retry differently
+    or explain it."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -364,6 +451,54 @@ def _retry_after(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value: int | float | timedelta = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _restriction_end(until: datetime | None) -> datetime | None:
+    """``until`` (aware UTC) within what Telegram keeps as a timed restriction; None stays
+    None (indefinite). Raises PlatformError when it is not in the future."""
+    if until is None:
+        return None
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    now = datetime.now(UTC)
+    if until <= now:
+        raise PlatformError("the mute must end in the future")
+    end = min(max(until, now + RESTRICT_MIN), now + RESTRICT_MAX)
+    return end.astimezone(UTC).replace(microsecond=0)  # whole seconds, as Telegram keeps it
+
+
+def _group(community_id: str, verb: str) -> str:
+    if not community_id or not community_id.startswith(("-", "@")):
+        raise PlatformError(f"on Telegram, send /{verb} in the group itself")
+    return community_id
+
+
+def _user(user_id: str, verb: str) -> int:
+    try:
+        return int(user_id)
+    except ValueError:
+        raise PlatformError(f"{user_id!r} is not a Telegram user id, so I can't {verb} them") from None
+
+
+def _moderation_refusal(verb: str, reason: str) -> str:
+    """Telegram's 400 on restrictChatMember/banChatMember, said for a moderator."""
+    said = reason.lower()
+    done = {"mute": "muted", "ban": "banned"}.get(verb, verb)
+    if "not enough rights" in said or "have no rights" in said:
+        return (f"I'm not allowed to {verb} members here: a group admin must make me an admin "
+                "with the “Ban users” right.")
+    if "owner" in said:
+        return f"the group's owner can't be {done}."
+    if "administrator" in said or "can't restrict chat admin" in said:
+        return f"they are an admin of this group; remove their admin rights first, then {verb} them."
+    if "supergroup" in said:
+        return (f"Telegram can {verb} members only in supergroups, and this is a basic group. "
+                "Upgrade it (e.g. group settings → Chat history for new members → Visible) and try again.")
+    if "user not found" in said or "participant_id_invalid" in said or "member not found" in said:
+        return "they are not a member of this group."
+    if "can't restrict self" in said or "can't remove self" in said:
+        return f"I can't {verb} myself."
+    return f"Telegram said: {reason.removeprefix('Bad Request: ')}"
 
 
 def _chat_id(value: str) -> int | str:
