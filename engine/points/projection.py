@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from engine.events import MessagePosted, ReactionAdded
+from engine.events import MessagePosted, ReactionAdded, ReactionRemoved
 from engine.points import rules as R
 from engine.points.badges import BADGE_KEYS, WEEKLY_TOP_HELPER, earned
 from engine.points.tables import (
@@ -35,7 +35,16 @@ from engine.points.tables import (
     PointsSeason,
 )
 from engine.store.base import table_of
-from engine.store.models import Account, AuditEntry, Community, CommunityMember, Member, Message, Thread
+from engine.store.models import (
+    Account,
+    AuditEntry,
+    Community,
+    CommunityMember,
+    Member,
+    Message,
+    Reaction,
+    Thread,
+)
 from engine.store.recorder import Recorded
 from engine.store.writer import Notice
 from engine.text import clean_text, fingerprint
@@ -69,6 +78,28 @@ class _Member:
     state: R.MemberState = field(default_factory=R.MemberState)
     held: set[str] = field(default_factory=set)  # one-time badge keys ever held
     stored: bool = False  # a points_members row exists
+
+
+@dataclass(frozen=True, slots=True)
+class _Award:
+    """A ledger row that paid for a reaction or an acceptance and is not revoked yet."""
+
+    member_id: int
+    amount: int
+    source_key: str
+    reason: str
+    actor_id: int | None
+    at: datetime
+
+
+def _generation_key(base: str, generation: int) -> str:
+    """Source key of the ``generation``-th award for one cause: the first keeps the plain
+    key, a re-award after a revocation appends ``/n`` (so the unique ledger key holds)."""
+    return base if generation <= 1 else f"{base}/{generation}"
+
+
+def _generation_of(key: str, base: str) -> int:
+    return 1 if key == base else int(key[len(base) + 1:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +147,9 @@ class PointsProjection:
         # For messages this projection saw posted, who already got credited from them: with
         # complete knowledge, duplicates are known without asking the unique index.
         self._reactors: dict[int, set[int]] = {}  # message id -> reacting members paid
+        # For those same messages: (message id, reactor) -> generation of the reactor's last
+        # revoked award, so a re-award's key is known without a query.
+        self._revoked_reactions: dict[tuple[int, int], int] = {}
         self._repliers: dict[tuple[int, str], set[int]] = {}  # (chat id, message ext id) -> repliers
         self._reply_to: dict[int, int | None] = {}  # message id -> member it replied to
         self._weeks: dict[int, str] = {}  # community id -> last week checked for top helper
@@ -138,6 +172,7 @@ class PointsProjection:
         self._bots.clear()
         self._reaction_counts.clear()
         self._reactors.clear()
+        self._revoked_reactions.clear()
         self._repliers.clear()
         self._reply_to.clear()
         self._weeks.clear()
@@ -303,6 +338,48 @@ class PointsProjection:
                 m.reached_at = at
         return bool(inserted)
 
+    def _post_award(
+        self, session: Session, community_id: int, member_id: int, m: _Member, *, amount: int,
+        rule: str, base: str, at: datetime, subject: int | None, actor: int | None = None, reason: str = "",
+    ) -> bool:
+        """Post the next award for the cause ``base`` (a reaction or an acceptance). False
+        while an earlier award for it is live, i.e. not revoked (nothing changes then).
+
+        The first award uses ``base`` itself, so the common case costs one insert; only a
+        cause that was paid before needs the lookup of its generations.
+        """
+        if self._post(session, community_id, member_id, m, amount=amount, rule=rule, source_key=base,
+                      at=at, subject=subject, actor=actor, reason=reason):
+            return True
+        live, generation = self._live_award(session, base, rule)
+        if live is not None:
+            return False
+        return self._post(session, community_id, member_id, m, amount=amount, rule=rule,
+                          source_key=_generation_key(base, generation + 1), at=at, subject=subject,
+                          actor=actor, reason=reason)
+
+    def _live_award(self, session: Session, base: str, rule: str) -> tuple[_Award | None, int]:
+        """The live (not revoked) award for the cause ``base`` under ``rule``, if any, and
+        how many awards it has had. Awards and revocations alternate, so only the latest
+        award can be live."""
+        self.flush(session)  # queued awards must be visible
+        t = LEDGER
+        revoked_rule = R.REVOKED_RULE[rule]
+        rows = session.connection().execute(
+            select(t.c.member_id, t.c.amount, t.c.rule, t.c.source_key, t.c.reason, t.c.actor_id, t.c.at)
+            .where(or_(t.c.source_key == base, and_(t.c.source_key >= f"{base}/", t.c.source_key < f"{base}0")),
+                   t.c.rule.in_((rule, revoked_rule)))
+        ).all()
+        awards = [r for r in rows if r.rule == rule]
+        if not awards:
+            return None, 0
+        latest = max(awards, key=lambda r: _generation_of(r.source_key, base))
+        generation = _generation_of(latest.source_key, base)
+        if any(r.rule == revoked_rule and r.source_key == latest.source_key for r in rows):
+            return None, generation
+        return _Award(int(latest.member_id), int(latest.amount), latest.source_key, latest.reason or "",
+                      latest.actor_id, latest.at), generation
+
     def _finish(
         self, session: Session, community_id: int, member_id: int, m: _Member, at: datetime,
         notices: list[Notice], level_before: int,
@@ -316,9 +393,13 @@ class PointsProjection:
             if self._grant(session, community_id, member_id, m, key, "", at):
                 notices.append(Notice("badge", community_id, member_id, {"badge": key}))
         m.level = R.level_for(max(0, m.total), rules)
-        if m.level > level_before:
+        # Only a level never reached before is announced: one lost to a revoked reaction
+        # or a manual take and then regained is not news (and cannot be farmed).
+        peak = max(m.state.peak_level, level_before)
+        if m.level > peak:
             notices.append(Notice("level_up", community_id, member_id,
                                   {"level": m.level, "previous": level_before, "total": m.total}))
+        m.state.peak_level = max(peak, m.level)
         self._save(session, community_id, member_id, m)
 
     def _grant(self, session: Session, community_id: int, member_id: int, m: _Member | None,
@@ -347,7 +428,7 @@ class PointsProjection:
         ev = recorded.event
         if not self.enabled or ev.is_private or recorded.member_id is None:
             return ()
-        if not isinstance(ev, MessagePosted | ReactionAdded):
+        if not isinstance(ev, MessagePosted | ReactionAdded | ReactionRemoved):
             return ()
         rules, _ = self._settings(session, recorded.community_id)
         if not rules.enabled:
@@ -362,8 +443,10 @@ class PointsProjection:
         self._bots.setdefault(recorded.member_id, False)
         if isinstance(ev, MessagePosted):
             self._on_message(session, rules, recorded, ev, notices)
-        else:
+        elif isinstance(ev, ReactionAdded):
             self._on_reaction(session, rules, recorded, ev, notices)
+        else:
+            self._on_reaction_removed(session, recorded, ev, notices)
         return self._for_announcing(session, notices, str(ev.platform))
 
     def _for_announcing(self, session: Session, notices: list[Notice], platform: str) -> list[Notice]:
@@ -420,6 +503,7 @@ class PointsProjection:
         if len(self._reaction_counts) > _MAX_CACHE:
             self._reaction_counts.clear()
             self._reactors.clear()
+            self._revoked_reactions.clear()
             self._repliers.clear()
         self._reaction_counts.setdefault(rec.message_id, 0)
         self._reactors.setdefault(rec.message_id, set())
@@ -468,7 +552,7 @@ class PointsProjection:
         if target is None or msg is None or target == giver or self._is_bot(session, target):
             return
         if ev.emoji in R.ACCEPT_EMOJI and self._may_accept(session, cid, msg, giver):
-            notices.extend(self.accept_answer(session, cid, msg, target, giver, ev.at))
+            notices.extend(self.accept_answer(session, cid, msg, target, giver, ev.at, reason=ev.emoji))
             return
         reactors = self._reactors.get(msg)
         if reactors is not None and giver in reactors:
@@ -477,10 +561,11 @@ class PointsProjection:
         if count is None:
             self.flush(session)  # the count below must see queued rows
             # A range on the unique (source_key, ...) index: no extra index needed.
+            # Paid reactions still standing: awards minus their revocations.
             count = int(session.connection().execute(
-                select(func.count()).select_from(PointsEntry)
+                select(func.coalesce(func.sum(case((PointsEntry.rule == "reaction", 1), else_=-1)), 0))
                 .where(PointsEntry.source_key >= f"react:{msg}:", PointsEntry.source_key < f"react:{msg};",
-                       PointsEntry.rule == "reaction")
+                       PointsEntry.rule.in_(("reaction", R.REVOKED_RULE["reaction"])))
             ).scalar_one())
         if count >= rules.reactions_per_message_cap:
             self._reaction_counts[msg] = count
@@ -492,9 +577,17 @@ class PointsProjection:
             return  # nothing else changed; the pair counter is already at its cap
         paid, _ = self._capped(rules, tm, rules.reaction_points, ev.at)
         # One member counts once per message, whatever emoji: the source key has no emoji.
-        if not self._post(session, cid, target, tm, amount=paid, rule="reaction",
-                          source_key=f"react:{msg}:{giver}", at=ev.at, subject=msg,
-                          fresh=reactors is not None):
+        # The emoji goes in the reason, so only removing that same emoji revokes the award.
+        base = f"react:{msg}:{giver}"
+        if reactors is not None:
+            # Every award for this message went through this cache: the key is new.
+            key = _generation_key(base, self._revoked_reactions.get((msg, giver), 0) + 1)
+            posted = self._post(session, cid, target, tm, amount=paid, rule="reaction", source_key=key,
+                                at=ev.at, subject=msg, reason=ev.emoji, fresh=True)
+        else:
+            posted = self._post_award(session, cid, target, tm, amount=paid, rule="reaction", base=base,
+                                      at=ev.at, subject=msg, reason=ev.emoji)
+        if not posted:
             self._undo(tm, snap)
             return
         if reactors is not None:
@@ -506,6 +599,77 @@ class PointsProjection:
         if self._replied_to(session, msg) == giver:
             R.note_helped(tm.state, giver)  # they reacted to an answer to their own message
         self._finish(session, cid, target, tm, ev.at, notices, level_before)
+
+    # -- removed reactions -------------------------------------------------------------
+    def _on_reaction_removed(self, session: Session, rec: Recorded, ev: ReactionRemoved,
+                             notices: list[Notice]) -> None:
+        """Take back what the removed reaction earned, with a compensating ledger entry.
+
+        Revokes the live reaction award (or ✅ acceptance) that this same member earned
+        for this message with this same emoji; nothing else. Idempotent by state, not by
+        the event's key: once revoked, no live award is left to revoke, so a redelivered
+        removal (Discord's may carry a new time, hence a new dedup key) changes nothing.
+        Re-adding the reaction later earns one new award, under the rules of that moment.
+        """
+        giver, msg = rec.member_id, rec.message_id
+        assert giver is not None
+        if msg is None:
+            return  # the message was never stored, so it cannot have earned anything
+        emoji = clean_text(ev.emoji)[:512]
+        if ev.emoji in R.ACCEPT_EMOJI:
+            live, _ = self._live_award(session, f"accept:{msg}", "accepted")
+            # Only an acceptance made by this reaction: not a /solved, not someone else's ✅.
+            if live is not None and live.actor_id == giver and live.reason == emoji:
+                self._revoke(session, rec.community_id, live, "accepted", giver, ev.at, msg, emoji, notices)
+                return
+        live, generation = self._live_award(session, f"react:{msg}:{giver}", "reaction")
+        if live is None:
+            return
+        # Awards from before revocations existed did not record their emoji: they are taken
+        # back once the member has no reaction left on the message.
+        if live.reason != emoji and (live.reason or self._still_reacting(session, rec, giver)):
+            return
+        if self._revoke(session, rec.community_id, live, "reaction", giver, ev.at, msg, emoji, notices):
+            reactors = self._reactors.get(msg)
+            if reactors is not None:
+                reactors.discard(giver)
+                self._revoked_reactions[(msg, giver)] = generation
+            count = self._reaction_counts.get(msg)
+            if count is not None:
+                self._reaction_counts[msg] = max(0, count - 1)
+
+    def _still_reacting(self, session: Session, rec: Recorded, giver: int) -> bool:
+        """Whether ``giver`` still has some reaction on the event's message (the recorder
+        has already marked this removal)."""
+        return bool(session.connection().execute(
+            select(func.count()).select_from(Reaction).where(
+                Reaction.chat_id == rec.chat_id, Reaction.message_external_id == (rec.event.message_id or ""),
+                Reaction.member_id == giver, Reaction.removed_at.is_(None))
+        ).scalar_one())
+
+    def _revoke(self, session: Session, community_id: int, live: _Award, rule: str, giver: int,
+                at: datetime, message_id: int, emoji: str, notices: list[Notice]) -> bool:
+        """Append the entry that cancels ``live`` and undo its counters. False if it was
+        revoked already (nothing changes then).
+
+        The original row stays (the ledger is append-only); the revocation reuses its source
+        key under the ``*_revoked`` rule, so the unique index allows one per award. The
+        daily-cap room and pair credit the award used come back if the award was earned
+        on the member's current UTC day (:func:`engine.points.rules.give_back`). Badges
+        already earned stay, and a level lost here is not announced again when regained
+        (see :meth:`_finish`). The full amount is taken back even when a manual take has
+        since left less than that, so the total can go below zero.
+        """
+        m = self._member(session, community_id, live.member_id)
+        level_before = m.level
+        if not self._post(session, community_id, live.member_id, m, amount=-live.amount,
+                          rule=R.REVOKED_RULE[rule], source_key=live.source_key, at=at,
+                          subject=message_id, actor=giver, reason=emoji):
+            return False
+        R.give_back(m.state, giver, live.amount, live.at)
+        m.state.bump("accepted" if rule == "accepted" else "reactions", -1)
+        self._finish(session, community_id, live.member_id, m, at, notices, level_before)
+        return True
 
     def _may_accept(self, session: Session, community_id: int, message_id: int, acceptor: int) -> bool:
         """Whether ``acceptor`` asked the question ``message_id`` answers (replied-to author
@@ -521,12 +685,15 @@ class PointsProjection:
 
     # -- accepted answers ----------------------------------------------------------------
     def accept_answer(self, session: Session, community_id: int, message_id: int, answerer: int,
-                      acceptor: int, at: datetime) -> list[Notice]:
+                      acceptor: int, at: datetime, *, reason: str = "") -> list[Notice]:
         """Pay ``answerer`` for the answer ``message_id`` that ``acceptor`` accepted.
 
-        Once per answer message (a second acceptance changes nothing). Self-acceptance,
-        bots and a pair over its daily cap earn nothing. The caller has checked that the
-        acceptor may accept. Returns notices; raises nothing for those cases.
+        Once per answer message while that acceptance stands (a second acceptance changes
+        nothing; after a ✅ acceptance was revoked by removing the ✅, a new one pays
+        again). ``reason`` is the ✅ emoji when a reaction accepted, so removing it can
+        revoke. Self-acceptance, bots and a pair over its daily cap earn nothing. The
+        caller has checked that the acceptor may accept. Returns notices; raises nothing
+        for those cases.
         """
         if answerer == acceptor or self._is_bot(session, answerer) or self._is_bot(session, acceptor):
             return []
@@ -540,8 +707,9 @@ class PointsProjection:
             return []
         paid, _ = self._capped(rules, m, rules.accepted_points, at)
         # Recorded even when the daily cap pays 0: the acceptance still counts for badges.
-        if not self._post(session, community_id, answerer, m, amount=paid, rule="accepted",
-                          source_key=f"accept:{message_id}", at=at, subject=message_id, actor=acceptor):
+        if not self._post_award(session, community_id, answerer, m, amount=paid, rule="accepted",
+                                base=f"accept:{message_id}", at=at, subject=message_id, actor=acceptor,
+                                reason=reason):
             self._undo(m, snap)
             return []
         m.state.bump("accepted")

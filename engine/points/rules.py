@@ -24,8 +24,12 @@ from typing import Any
 # Reactions that mean "this answered my question" when the asker (or a moderator) adds them.
 ACCEPT_EMOJI = frozenset({"✅", "✔️", "✔", "☑️", "☑"})
 
-# Rules whose points count as "helping" (weekly top helper, helped-members badge).
-HELP_RULES = ("reply", "reaction", "accepted")
+# Compensating entries: a removed reaction (or a removed ✅ acceptance) takes back what
+# its award paid, under the award's own source key; see ``PointsProjection``.
+REVOKED_RULE = {"reaction": "reaction_revoked", "accepted": "accepted_revoked"}
+# Rules whose points count as "helping" (weekly top helper, helped-members badge); the
+# revocations are in it so that add/remove cycles net to nothing on the weekly board.
+HELP_RULES = ("reply", "reaction", "accepted", *REVOKED_RULE.values())
 # Rules subject to the daily cap; manual changes, completions and streak bonuses are not.
 CAPPED_RULES = ("message", "reply", "reaction", "accepted")
 
@@ -299,6 +303,9 @@ class MemberState:
     fingerprints: dict[str, float] = field(default_factory=dict)  # fingerprint -> paid at
     stats: dict[str, int] = field(default_factory=dict)  # counters badges look at
     helped: list[int] = field(default_factory=list)  # distinct members helped (bounded)
+    # Highest level ever announced: a level lost to a revocation or a take and reached
+    # again is not announced twice.
+    peak_level: int = 0
 
     MAX_FINGERPRINTS = 64
     MAX_HELPED = 200
@@ -311,7 +318,7 @@ class MemberState:
             "day_points": self.day_points, "pairs": dict(self.pairs), "streak": self.streak,
             "streak_day": self.streak_day, "streak_start": self.streak_start,
             "best_streak": self.best_streak, "fingerprints": dict(self.fingerprints),
-            "stats": dict(self.stats), "helped": list(self.helped),
+            "stats": dict(self.stats), "helped": list(self.helped), "peak_level": self.peak_level,
         }
 
     @classmethod
@@ -395,6 +402,22 @@ def pair_allows(rules: PointsRules, state: MemberState, giver: int, at: datetime
         return False
     state.pairs[key] = state.pairs.get(key, 0) + 1
     return True
+
+
+def give_back(state: MemberState, giver: int, paid: int, awarded_at: datetime) -> None:
+    """Undo the day-counter accounting of a revoked award of ``paid`` points that
+    ``giver`` credited at ``awarded_at``: its daily-cap room and its pair credit return,
+    but only while the counters still belong to the award's UTC day (an older day's
+    counters are gone, and today's must not grow room from yesterday's award)."""
+    if state.day != day_of(awarded_at):
+        return
+    state.day_points = max(0, state.day_points - max(0, paid))
+    key = str(giver)
+    left = state.pairs.get(key, 0) - 1
+    if left > 0:
+        state.pairs[key] = left
+    else:
+        state.pairs.pop(key, None)
 
 
 def note_helped(state: MemberState, member_id: int) -> bool:

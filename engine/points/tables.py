@@ -18,7 +18,10 @@ class PointsEntry(Base):
     """One change of a member's points. Never updated or deleted (except by privacy erasure).
 
     ``(source_key, rule, member_id)`` is unique: the same cause can pay the same member
-    under the same rule only once, whatever redelivers or replays it.
+    under the same rule only once, whatever redelivers or replays it. A removed reaction
+    (or ✅) is taken back by a ``reaction_revoked`` / ``accepted_revoked`` row with the
+    negated amount under the award's own source key; a later re-award of that cause uses
+    the key plus ``/2``, ``/3``, ... (``reason`` holds the reaction's emoji).
     """
 
     __tablename__ = "points_ledger"
