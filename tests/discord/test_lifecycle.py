@@ -173,7 +173,8 @@ def test_channel_permissions() -> None:
 def test_invite_permission_integer() -> None:
     perms = discord.Permissions(INVITE_PERMISSIONS)
     assert perms.manage_roles and perms.send_messages and perms.read_message_history and not perms.administrator
-    assert INVITE_PERMISSIONS == 275146460224
+    assert perms.moderate_members and perms.ban_members  # /mute and /ban
+    assert INVITE_PERMISSIONS == 1374658088004
 
 
 class RestStub:
@@ -223,7 +224,8 @@ async def test_doctor_over_rest(env: Env, monkeypatch: pytest.MonkeyPatch) -> No
     assert stub.closed and captured
     by_check = {f.check: f for f in findings}
     assert by_check["discord message content intent"].severity is Severity.ERROR
-    roles = by_check[f"discord roles in {env.guild.name}"]
+    roles = by_check[f"discord server permissions in {env.guild.name}"]
     assert roles.severity is Severity.WARNING and "Manage Roles" in roles.fix
+    assert "Moderate Members" in roles.fix and "Ban Members" in roles.fix and "/mute" in roles.detail
     channel = by_check[f"discord #general in {env.guild.name}"]
     assert channel.severity is Severity.WARNING and "send_messages_in_threads" in channel.detail

@@ -34,7 +34,11 @@ CHANNEL_PERMISSIONS: dict[str, str] = {
     "embed_links": "show links",
     "attach_files": "post charts",
 }
-GUILD_PERMISSIONS: dict[str, str] = {"manage_roles": "grant level-reward roles"}
+GUILD_PERMISSIONS: dict[str, str] = {
+    "manage_roles": "grant level-reward roles",
+    "moderate_members": "/mute (Discord's timeout)",
+    "ban_members": "/ban",
+}
 
 # The invite permission integer: the permissions above, as Discord's bit field.
 INVITE_PERMISSIONS = discord.Permissions(
@@ -102,13 +106,17 @@ def check_channel_permissions(guild: str, channel: str, perms: discord.Permissio
 
 
 def check_guild_permissions(guild: str, perms: discord.Permissions) -> Finding:
-    """Guild-wide permissions (Manage Roles for level rewards)."""
+    """Guild-wide permissions: Manage Roles (level rewards), Timeout and Ban Members (/mute, /ban)."""
     missing = _missing(perms, GUILD_PERMISSIONS)
     if not missing:
-        return Finding(f"discord roles in {guild}", Severity.OK, "Cohort can manage roles")
+        return Finding(f"discord server permissions in {guild}", Severity.OK,
+                       "Cohort can manage roles, time out and ban members")
     return Finding(
-        f"discord roles in {guild}", Severity.WARNING, "missing manage_roles: level rewards cannot grant roles",
-        "Server Settings → Roles → Cohort → turn on Manage Roles, and drag Cohort above the reward roles",
+        f"discord server permissions in {guild}", Severity.WARNING,
+        "missing " + ", ".join(f"{name} ({GUILD_PERMISSIONS[name]})" for name in missing),
+        "Server Settings → Roles → Cohort → turn on "
+        + ", ".join(name.replace("_", " ").title() for name in missing)
+        + "; drag Cohort's role above the members and reward roles it acts on",
     )
 
 
