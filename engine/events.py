@@ -87,14 +87,24 @@ class MessageDeleted(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReactionAdded(Event):
-    """``message_id`` is the message reacted to; ``target_user_id`` its author if known."""
+    """``message_id`` is the message reacted to; ``target_user_id`` its author if known.
+
+    The key carries the reaction's time so that re-adding an emoji after removing it is a
+    new event (Telegram stamps reaction updates, so its redeliveries keep their key). A
+    redelivery that arrives with a new time (Discord's reaction payloads carry none) is
+    stored as a repeat of an existing reaction: the reactions row is unchanged and points
+    award at most once per reaction that stands.
+    """
 
     emoji: str = ""
     target_user_id: str | None = None
 
     @property
     def dedup_key(self) -> str:
-        return f"{self.platform}:{self.chat_id}:{self.message_id}:reaction:{self.user_id}:{self.emoji}"
+        return (
+            f"{self.platform}:{self.chat_id}:{self.message_id}:reaction:"
+            f"{self.user_id}:{self.emoji}:{self.at.timestamp()}"
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -125,6 +125,7 @@ class Recorded:
     thread_id: int | None = None
     message_id: int | None = None  # the stored message (posted, or the reaction's target)
     target_member_id: int | None = None  # replied-to / reacted-to author
+    repeat: bool = False  # a redelivery the dedup key could not tell apart: nothing to project
 
 
 @dataclass
@@ -461,13 +462,18 @@ class Recorder:
             {"chat_id": rec.chat_id, "message_external_id": ev.message_id or "", "member_id": rec.member_id,
              "target_member_id": target, "emoji": clean_text(ev.emoji)[:64], "at": ev.at},
         )
-        if not new:  # re-added after a removal
-            session.connection().execute(
+        if not new:
+            # Re-added after a removal, or a redelivery that came with a new time (Discord's
+            # reaction payloads have none, so the key differs): only the first changes anything.
+            readded = session.connection().execute(
                 update(Reaction)
                 .where(Reaction.chat_id == rec.chat_id, Reaction.message_external_id == (ev.message_id or ""),
-                       Reaction.member_id == rec.member_id, Reaction.emoji == clean_text(ev.emoji)[:64])
+                       Reaction.member_id == rec.member_id, Reaction.emoji == clean_text(ev.emoji)[:64],
+                       Reaction.removed_at.is_not(None))
                 .values(removed_at=None)
-            )
+            ).rowcount
+            if not readded:
+                return replace(rec, repeat=True)
         self._log(session, rec, "reaction", target=target, message_id=msg_id)
         return Recorded(ev, rec.community_id, rec.chat_id, rec.member_id, rec.thread_id, msg_id, target)
 

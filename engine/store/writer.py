@@ -164,6 +164,8 @@ class EventWriter:
         if not claimed:
             return Outcome(duplicate=True)
         recorded = self.recorder.record(session, event)
+        if recorded.repeat:
+            return Outcome(duplicate=True)
         notices: list[Notice] = []
         for projection in self.projections:
             notices.extend(projection.project(session, recorded))

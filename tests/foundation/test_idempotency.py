@@ -101,3 +101,25 @@ async def test_dm_opt_out_follows_member_to_a_new_community(app: App) -> None:
     await app.dispatch(message("dana", community="g2"), m)
     flags = app.store.read_sync(lambda s: s.execute(select(CommunityMember.dm_opt_out)).scalars().all())
     assert flags == [True, True]
+
+
+async def test_a_reaction_re_added_after_removal_counts_but_a_retimed_redelivery_does_not(app: App) -> None:
+    from engine.store.models import Interaction, Reaction
+
+    messenger = RecordingMessenger()
+    await app.dispatch(MessagePosted(**base("bob", minutes=0), message_id="9", text="answer"), messenger)
+    react = {"message_id": "9", "emoji": "👍", "target_user_id": "bob"}
+    assert not (await app.dispatch(ReactionAdded(**base("alice", minutes=1), **react), messenger)).duplicate
+    await app.dispatch(ReactionRemoved(**base("alice", minutes=2), **react), messenger)
+    readd = await app.dispatch(ReactionAdded(**base("alice", minutes=3), **react), messenger)
+    # Discord redelivers without a timestamp, so the same reaction can arrive with a new time.
+    again = await app.dispatch(ReactionAdded(**base("alice", minutes=4), **react), messenger)
+    assert not readd.duplicate and again.duplicate
+
+    def state(session):
+        removed = session.execute(select(Reaction.removed_at)).scalars().all()
+        logged = session.execute(select(func.count()).select_from(Interaction)
+                                 .where(Interaction.kind == "reaction")).scalar_one()
+        return removed, logged
+
+    assert app.store.read_sync(state) == ([None], 2)  # standing again; two real adds logged
