@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 
 from bot.bootstrap import App
@@ -108,7 +110,7 @@ async def test_a_reaction_re_added_after_removal_counts_but_a_retimed_redelivery
 
     messenger = RecordingMessenger()
     await app.dispatch(MessagePosted(**base("bob", minutes=0), message_id="9", text="answer"), messenger)
-    react = {"message_id": "9", "emoji": "👍", "target_user_id": "bob"}
+    react: dict[str, Any] = {"message_id": "9", "emoji": "👍", "target_user_id": "bob"}
     assert not (await app.dispatch(ReactionAdded(**base("alice", minutes=1), **react), messenger)).duplicate
     await app.dispatch(ReactionRemoved(**base("alice", minutes=2), **react), messenger)
     readd = await app.dispatch(ReactionAdded(**base("alice", minutes=3), **react), messenger)
