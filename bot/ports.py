@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -135,3 +136,19 @@ class Messenger(Protocol):
         """The member's role as the platform sees it (Cohort's own moderator list is added
         by the router)."""
         ...
+
+
+@runtime_checkable
+class Moderating(Protocol):
+    """What a messenger declaring :attr:`Capability.MODERATE` also offers.
+
+    ``community_id`` is the platform's id of the group or server, ``user_id`` the member's
+    platform id. ``mute`` returns when the mute really ends (a platform may shorten it:
+    Discord caps timeouts at 28 days), or None for "until lifted". Both raise
+    :class:`PlatformError` with a short human reason when the platform refuses.
+    """
+
+    async def mute(self, community_id: str, user_id: str, *, until: datetime | None,
+                   reason: str) -> datetime | None: ...
+
+    async def ban(self, community_id: str, user_id: str, *, reason: str) -> None: ...

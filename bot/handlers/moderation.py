@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.handlers.privacy import caller_member, clock
 from bot.markup import bold, esc
-from bot.ports import Capability, Messenger, NotReachable, PlatformError, Role, Unsupported
+from bot.ports import Capability, Messenger, Moderating, NotReachable, PlatformError, Role, Unsupported
 from bot.router import CommandContext, Router, UsageError
 from engine.members.lookup import (
     MemberBrief,
@@ -181,12 +181,12 @@ async def audit(ctx: CommandContext, store: Store) -> None:
 
 
 # -- /mute, /ban ------------------------------------------------------------------------------
-def _can(messenger: Messenger, method: str) -> bool:
-    return Capability.MODERATE in messenger.capabilities and callable(getattr(messenger, method, None))
+def _can(messenger: Messenger) -> bool:
+    return Capability.MODERATE in messenger.capabilities and isinstance(messenger, Moderating)
 
 
 async def _platform_action(ctx: CommandContext, store: Store, messenger: Messenger, app: Any, verb: str) -> None:
-    if not _can(messenger, verb):
+    if not _can(messenger):
         await ctx.reply(
             f"This platform adapter can't {verb} members yet. Please use {esc(ctx.event.platform)}'s own "
             "moderation tools; /warn records a warning in Cohort's audit log."
@@ -211,12 +211,13 @@ async def _platform_action(ctx: CommandContext, store: Store, messenger: Messeng
     try:
         if verb == "mute":
             # An adapter may shorten the mute (Discord caps timeouts); it returns the real end.
-            effective = await messenger.mute(where, target.user_ext,  # type: ignore[attr-defined]
-                                             until=until, reason=reason)
+            assert isinstance(messenger, Moderating)
+            effective = await messenger.mute(where, target.user_ext, until=until, reason=reason)
             if isinstance(effective, datetime):
                 until = effective
         else:
-            await messenger.ban(where, target.user_ext, reason=reason)  # type: ignore[attr-defined]
+            assert isinstance(messenger, Moderating)
+            await messenger.ban(where, target.user_ext, reason=reason)
     except (Unsupported, PlatformError) as exc:
         raise UsageError(f"The platform refused: {esc(exc)}") from exc
     actor = await caller_member(store, ctx.event)
