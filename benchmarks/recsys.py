@@ -102,7 +102,10 @@ def movielens_table(device: str) -> None:
     metrics = evaluate_scores(cohort.score, train, test)
     rows.append((f"Cohort ({cohort.report.device})", metrics.ndcg, metrics.recall, cohort_fit,
                  f"l2={params.l2:g} dropout={params.dropout:g} factors={params.factors} "
-                 f"degree_exponent={params.degree_exponent:g} factor_weight={params.factor_weight:g} (tuned {tune_seconds:.1f}s, val {tuned.best_ndcg:.4f})"))
+                 + (f"filter=smooth(cutoff={params.filter_cutoff}, power={params.filter_power:g}) "
+                    if params.filter_cutoff else "filter=ideal ")
+                 + f"degree_exponent={params.degree_exponent:g} factor_weight={params.factor_weight:g} "
+                 f"(tuned {tune_seconds:.1f}s, 3x10-fold CV val {tuned.best_ndcg:.4f})"))
 
     print(f"\nMovieLens-100k, per-user 80/20 split (rng 0), full ranking, {len(split.user_ids)} users "
           f"x {len(split.item_ids)} items")

@@ -10,9 +10,12 @@ chosen because on the fixed MovieLens-100k protocol the blend beats either alone
   because the dense solve grows with items³.
 * **spectral factors** — the top-``factors`` eigenvectors ``Q`` of the degree-normalised
   item graph ``Rᵀ R`` with ``R = D_u^-½ X D_i^-g`` (a low-pass graph filter, as in
-  GF-CF). It is a plain factor model: user factor ``x_u D_i^-g Q``, item factor
-  ``D_i^g Q``. Found by seeded subspace iteration so it is deterministic and scales to
-  large catalogues.
+  GF-CF). It is a plain factor model: user factor ``x_u D_i^-g Q F``, item factor
+  ``D_i^g Q``. ``F`` is the filter: the identity (an ideal low-pass over all ``factors``
+  eigenpairs) or, with ``filter_cutoff = c > 0``, a smooth low-pass
+  ``f(λ) = min(1, (λ/λ_c)^filter_power)`` that keeps the top ``c`` eigenpairs whole and
+  tapers the rest by their eigenvalue. Found by seeded subspace iteration so it is
+  deterministic and scales to large catalogues.
 
 This module imports torch; the bot process must only import :mod:`engine.recsys.serve`,
 which scores the exported arrays with numpy.
@@ -38,19 +41,22 @@ class CohortParams:
     """Hyper-parameters of :class:`CohortRecommender`.
 
     The defaults are a sound ml-100k point for untuned fits; :func:`engine.recsys.tune.tune`
-    picks per data set (its 10-fold CV on ml-100k's training split chooses l2=400,
-    dropout=0.25, factors=32, degree_exponent=0.4, factor_weight=0.5).
+    picks per data set (its repeated 10-fold CV on ml-100k's training split; the choice
+    is recorded in ``benchmarks/README_recsys.md``).
 
     ``l2`` is λ for the full training matrix; :mod:`engine.recsys.tune` rescales it when
     it tunes on a smaller fit part. ``factor_weight``/``item_weight`` weight the z-scored
-    components. ``neighbors`` keeps that many strongest weights per item row of ``B``
-    in the exported artifact (``None`` keeps all).
+    components. ``filter_cutoff``/``filter_power`` shape the spectral filter (0 = ideal
+    low-pass; see the module docstring). ``neighbors`` keeps that many strongest weights
+    per item row of ``B`` in the exported artifact (``None`` keeps all).
     """
 
     l2: float = 400.0
     dropout: float = 0.33
     factors: int = 48
     degree_exponent: float = 0.5
+    filter_cutoff: int = 0
+    filter_power: float = 6.0
     item_weight: float = 1.0
     factor_weight: float = 0.4
     neighbors: int | None = None
@@ -188,6 +194,12 @@ class CohortRecommender:
         x = _to_torch_sparse(matrix, self._device)
         self._item_factors = (q / scale[:, None]).float()  # D_i^g Q
         self._user_factors = torch.sparse.mm(x, (q * scale[:, None]).float())  # x_u D_i^-g Q
+        if 0 < p.filter_cutoff < rank:
+            # Smooth low-pass: the top `filter_cutoff` eigenpairs whole, the rest tapered by
+            # (λ/λ_c)^power. The Ritz values are the eigenvalues of RᵀR on the subspace.
+            lam = eigvals[top].clamp(min=0.0)
+            gain = torch.clamp((lam / lam[p.filter_cutoff - 1]) ** p.filter_power, max=1.0)
+            self._user_factors = self._user_factors * gain.float()[None, :]
 
     # ------------------------------------------------------------------ scoring
     def score(self, user_rows: np.ndarray | list[int]) -> np.ndarray:

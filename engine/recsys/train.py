@@ -12,6 +12,7 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import scipy.sparse as sp
 
@@ -29,7 +30,7 @@ def train_artifact(
     *,
     params: CohortParams | None = None,
     tune_first: bool = False,
-    grid: dict[str, list[float]] | None = None,
+    grid: dict[str, list[Any]] | None = None,
     device: Device | str = "auto",
     seed: int = 0,
     progress: bool = False,

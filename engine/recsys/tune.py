@@ -21,7 +21,7 @@ final training size, and disjoint folds make the most of the small validation pa
 ``holdout_fraction`` restores the old repeated random holdout.
 
 Components are cached so the blend weight costs no extra fit: one EDLAE solve per
-``(l2, dropout)`` and one eigen-solve per ``(factors, degree_exponent)`` per fold.
+``(l2, dropout)`` and one eigen-solve per spectral option and ``degree_exponent`` per fold.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,12 +37,19 @@ import scipy.sparse as sp
 from engine.recsys.evaluate import evaluate_scores, holdout_split
 from engine.recsys.torch_model import CohortParams, CohortRecommender, Device
 
-DEFAULT_GRID: dict[str, list[float]] = {
+# Spectral options are (factors, filter_cutoff, filter_power): cutoff 0 is the ideal low-pass
+# over `factors` eigenpairs, cutoff c > 0 the smooth low-pass over them (see torch_model).
+DEFAULT_SPECTRAL: list[tuple[int, int, float]] = [
+    (32, 0, 6.0), (48, 0, 6.0), (64, 0, 6.0),
+    *((96, cutoff, power) for cutoff in (12, 16, 20, 24) for power in (4.0, 6.0)),
+]
+
+DEFAULT_GRID: dict[str, list[Any]] = {
     "l2": [250.0, 400.0, 600.0],
     "dropout": [0.25, 0.33, 0.5],
-    "factors": [32, 48, 64],
+    "spectral": list(DEFAULT_SPECTRAL),
     "degree_exponent": [0.3, 0.4, 0.5],
-    "factor_weight": [0.2, 0.3, 0.4, 0.5, 0.7],
+    "factor_weight": [0.2, 0.3, 0.4, 0.5, 0.7, 0.85, 1.0],
 }
 
 
@@ -60,7 +68,7 @@ class TuneResult:
 def tune(
     user_items: sp.csr_matrix,
     *,
-    grid: dict[str, list[float]] | None = None,
+    grid: dict[str, list[Any]] | None = None,
     base: CohortParams | None = None,
     folds: int = 10,
     repeats: int = 3,
@@ -69,8 +77,9 @@ def tune(
     device: Device | str = "auto",
     seed: int = 0,
 ) -> TuneResult:
-    """Grid-search ``l2``, ``dropout``, ``factors``, ``degree_exponent`` and ``factor_weight``
-    on training data only.
+    """Grid-search ``l2``, ``dropout``, the spectral filter (``spectral``: (factors, cutoff,
+    power) options; a ``factors`` list means ideal low-passes), ``degree_exponent`` and
+    ``factor_weight`` on training data only.
 
     ``holdout_fraction=None`` (default) is disjoint per-user ``folds``-fold cross validation,
     repeated ``repeats`` times with differently seeded fold assignments;
@@ -80,7 +89,11 @@ def tune(
     the interactions because the Gram matrix shrinks with it.
     Returns a :class:`TuneResult`; raises ``ValueError`` on an empty grid or matrix.
     """
-    grid = {**DEFAULT_GRID, **(grid or {})}
+    asked = grid or {}
+    grid = {**DEFAULT_GRID, **asked}
+    if "factors" in asked and "spectral" not in asked:  # a plain list of ideal low-pass sizes
+        grid["spectral"] = [(int(k), 0, 6.0) for k in asked["factors"]]
+    grid.pop("factors", None)
     base = base or CohortParams()
     if any(len(values) == 0 for values in grid.values()):
         raise ValueError("every grid entry needs at least one value")
@@ -93,7 +106,7 @@ def tune(
         holdout_fraction = 0.2
     runs = folds * repeats
     assignment = np.empty(0, dtype=np.int64)
-    totals: dict[tuple[float, float, int, float, float], float] = {}
+    totals: dict[tuple[float, float, tuple[int, int, float], float, float], float] = {}
     for run in range(runs):
         repeat, fold = divmod(run, folds)
         if holdout_fraction is not None:
@@ -112,29 +125,30 @@ def tune(
             model = CohortRecommender(params).fit(fit_part, device=device, seed=seed)
             item_scores[(l2, dropout)] = model.score(users)
         factor_scores = {}
-        for factors, exponent in itertools.product(grid["factors"], grid["degree_exponent"]):
-            params = replace(
-                base, factors=int(factors), degree_exponent=exponent, item_weight=0.0, factor_weight=1.0
-            )
+        for spectral, exponent in itertools.product(grid["spectral"], grid["degree_exponent"]):
+            factors, cutoff, power = int(spectral[0]), int(spectral[1]), float(spectral[2])
+            params = replace(base, factors=factors, filter_cutoff=cutoff, filter_power=power,
+                             degree_exponent=exponent, item_weight=0.0, factor_weight=1.0)
             model = CohortRecommender(params).fit(fit_part, device=device, seed=seed)
-            factor_scores[(int(factors), exponent)] = model.score(users)
+            factor_scores[((factors, cutoff, power), exponent)] = model.score(users)
         sub_train, sub_held = fit_part[users], held[users]
-        for (l2, dropout), (factors, exponent), weight in itertools.product(
+        for (l2, dropout), (spectral, exponent), weight in itertools.product(
             item_scores, factor_scores, grid["factor_weight"]
         ):
-            blend = item_scores[(l2, dropout)] + weight * factor_scores[(factors, exponent)]
+            blend = item_scores[(l2, dropout)] + weight * factor_scores[(spectral, exponent)]
             ndcg = evaluate_scores(_rows_of(blend), sub_train, sub_held).ndcg
-            key = (l2, dropout, factors, exponent, weight)
+            key = (l2, dropout, spectral, exponent, weight)
             totals[key] = totals.get(key, 0.0) + ndcg / runs
     trials = sorted(
         (
             (
                 score,
                 replace(
-                    base, l2=l2, dropout=dropout, factors=factors, degree_exponent=exponent, factor_weight=weight
+                    base, l2=l2, dropout=dropout, factors=spectral[0], filter_cutoff=spectral[1],
+                    filter_power=spectral[2], degree_exponent=exponent, factor_weight=weight,
                 ),
             )
-            for (l2, dropout, factors, exponent, weight), score in totals.items()
+            for (l2, dropout, spectral, exponent, weight), score in totals.items()
         ),
         key=lambda trial: -trial[0],
     )

@@ -53,6 +53,34 @@ def test_export_factors_shapes_and_cpu_arrays() -> None:
     assert users.dtype == np.float32 and isinstance(items, np.ndarray)
 
 
+def test_smooth_low_pass_keeps_the_top_eigenpairs_and_tapers_the_rest() -> None:
+    matrix, _, _ = block_matrix(n_users=200, n_items=80, density=0.3, seed=8)
+    factors_only = {"item_weight": 0.0, "factor_weight": 1.0, "l2": 5.0}
+    ideal = CohortRecommender(CohortParams(factors=12, **factors_only)).fit(matrix, device="cpu", seed=0)
+    smooth = CohortRecommender(CohortParams(factors=12, filter_cutoff=4, filter_power=4.0, **factors_only))
+    smooth.fit(matrix, device="cpu", seed=0)
+    (u_ideal, v_ideal), (u_smooth, v_smooth) = ideal.export_factors(), smooth.export_factors()
+    np.testing.assert_array_equal(v_ideal, v_smooth)  # same eigenvectors, only user weights change
+    gain = (u_smooth / np.where(u_ideal == 0, 1, u_ideal))[np.abs(u_ideal).max(axis=1) > 0].mean(axis=0)
+    np.testing.assert_allclose(gain[:4], 1.0, rtol=1e-5)  # the top `cutoff` pairs stay whole
+    assert (gain[4:] < 1.0).all() and (np.diff(gain[3:]) <= 1e-6).all()  # then a falling taper
+    # A cutoff at or beyond the number of eigenpairs is the ideal low-pass.
+    same = CohortRecommender(CohortParams(factors=12, filter_cutoff=12, **factors_only)).fit(matrix, device="cpu")
+    np.testing.assert_array_equal(same.export_factors()[0], u_ideal)
+
+
+def test_tune_chooses_among_spectral_filters() -> None:
+    from engine.recsys.tune import tune
+
+    matrix, _, _ = block_matrix(seed=9)
+    grid = {"l2": [5.0], "dropout": [0.33], "spectral": [(4, 0, 6.0), (8, 2, 4.0)], "degree_exponent": [0.5],
+            "factor_weight": [0.5]}
+    result = tune(matrix, grid=grid, folds=2, repeats=1, device="cpu")
+    chosen = {(p.factors, p.filter_cutoff, p.filter_power) for _, p in result.trials}
+    assert chosen == {(4, 0, 6.0), (8, 2, 4.0)}
+    assert (result.best.factors, result.best.filter_cutoff) in {(4, 0), (8, 2)}
+
+
 def test_rejects_bad_input() -> None:
     import scipy.sparse as sp
 
