@@ -69,14 +69,14 @@ class Fault:
     delay: float = 0.0  # seconds to wait before answering (a slow server)
 
 
-def _admin(user: dict[str, Any], status: str) -> dict[str, Any]:
+def _admin(user: dict[str, Any], status: str, granted: dict[str, bool] | None = None) -> dict[str, Any]:
     if status == "creator":
         return {"status": "creator", "user": user, "is_anonymous": False}
     rights = dict.fromkeys(
         ("can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
          "can_manage_video_chats", "can_restrict_members", "can_promote_members", "can_change_info",
          "can_invite_users", "can_post_stories", "can_edit_stories", "can_delete_stories"), False)
-    return {"status": "administrator", "user": user, **rights, "can_manage_chat": True}
+    return {"status": "administrator", "user": user, **rights, "can_manage_chat": True, **(granted or {})}
 
 
 class FakeTelegram:
@@ -89,6 +89,7 @@ class FakeTelegram:
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
         self.statuses: dict[tuple[int, int], str] = {}  # (chat, user) → status; default member
+        self.rights: dict[tuple[int, int], dict[str, bool]] = {}  # an administrator's granted rights
         self.webhook: dict[str, Any] = {}
         self.served: dict[int, float] = {}  # update_id → monotonic time first served
         self._pending: list[dict[str, Any]] = []
@@ -146,8 +147,10 @@ class FakeTelegram:
         self.faults.append(fault)
         return fault
 
-    def set_status(self, chat_id: int | str, user_id: int | str, status: str) -> None:
+    def set_status(self, chat_id: int | str, user_id: int | str, status: str, **rights: bool) -> None:
+        """Set a member's status; for an administrator, ``rights`` grants e.g. can_restrict_members."""
         self.statuses[(int(chat_id), int(user_id))] = status
+        self.rights[(int(chat_id), int(user_id))] = rights
 
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -323,7 +326,7 @@ class FakeTelegram:
                 if user_id == BOT_ID else {"id": user_id, "is_bot": False, "first_name": f"U{user_id}"})
         status = self.statuses.get((chat_id, user_id), "member")
         if status in ("creator", "administrator"):
-            return _admin(user, status)
+            return _admin(user, status, self.rights.get((chat_id, user_id)))
         if status == "kicked":
             return {"status": "kicked", "user": user, "until_date": 0}
         return {"status": status, "user": user}

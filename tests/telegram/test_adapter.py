@@ -344,6 +344,9 @@ async def test_handler_errors_do_not_stop_polling(app: App, fake: FakeTelegram, 
     assert seen == ["2"]
 
 
+OTHER_GROUP = -1005555555555
+
+
 async def test_doctor_reports_privacy_admin_rights_and_token(
     app: App, fake: FakeTelegram, make_adapter: AdapterFactory, settings: Any
 ) -> None:
@@ -352,10 +355,11 @@ async def test_doctor_reports_privacy_admin_rights_and_token(
     from .conftest import tg_settings
 
     fake.privacy_off = False
-    fake.set_status(GROUP, 424242, "administrator")
+    fake.set_status(GROUP, 424242, "administrator", can_restrict_members=True)
+    fake.set_status(OTHER_GROUP, 424242, "administrator")  # an admin, but without 'Ban users'
 
     async def known() -> list[str]:
-        return [str(GROUP), str(FORUM)]
+        return [str(GROUP), str(FORUM), str(OTHER_GROUP)]
 
     adapter = TelegramAdapter(tg_settings(settings, fake), app.dispatch, known_chats=known)
     findings = {f.check: f for f in await adapter.doctor()}
@@ -365,6 +369,8 @@ async def test_doctor_reports_privacy_admin_rights_and_token(
     assert findings[f"telegram group {GROUP}"].severity is Severity.OK
     assert findings[f"telegram group {FORUM}"].severity is Severity.WARNING
     assert "administrator" in findings[f"telegram group {FORUM}"].fix
+    weak = findings[f"telegram group {OTHER_GROUP}"]
+    assert weak.severity is Severity.WARNING and "Ban users" in weak.fix and "/mute" in weak.detail
 
     bad = TelegramAdapter(
         tg_settings(settings, fake).model_copy(update={"telegram_token": _secret("1:wrong")}), app.dispatch)

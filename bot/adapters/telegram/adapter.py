@@ -48,9 +48,10 @@ PRIVACY_FIX = (
     "the bot from each group and add it again (Telegram applies the change on re-join)"
 )
 NOT_ADMIN_FIX = (
-    "make the bot an administrator of the group (no special rights needed): Telegram sends "
-    "reactions and join/leave updates only to admin bots"
+    "make the bot an administrator of the group: Telegram sends reactions and join/leave "
+    "updates only to admin bots (give it 'Ban users' too if moderators should /mute and /ban)"
 )
+BAN_RIGHT_FIX = "group settings → Administrators → the bot → turn on 'Ban users' (only needed for /mute and /ban)"
 SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
 _SECRET_OK = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # Telegram's flood limits concern sending; reads (getChatMember, ...) are not throttled here.
@@ -341,7 +342,11 @@ class TelegramAdapter:
                 out.append(Finding(check, Severity.WARNING, f"cannot check the bot there: {exc}",
                                    "the bot was probably removed; add it again or ignore this group"))
                 continue
-            if member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
+            if member.status == ChatMemberStatus.ADMINISTRATOR and not getattr(member, "can_restrict_members", False):
+                out.append(Finding(check, Severity.WARNING,
+                                   "the bot is an administrator without the 'Ban users' right: /mute and /ban "
+                                   "will be refused", BAN_RIGHT_FIX))
+            elif member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
                 out.append(Finding(check, Severity.OK, "the bot is an administrator"))
             elif member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
                 out.append(Finding(check, Severity.WARNING, "the bot is no longer in this group",
