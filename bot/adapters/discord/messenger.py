@@ -492,11 +492,7 @@ class DiscordMessenger:
                 raise PlatformError(f"discord: mute: {user_id} is not a member of {guild.name}")
             await member.timeout(end, reason=reason or None)
         except discord.Forbidden as exc:
-            raise PlatformError(
-                f"discord: may not mute {member.display_name if member else user_id}: give Cohort "
-                "'Timeout Members' and drag its role above theirs in Server Settings → Roles "
-                "(administrators and the owner cannot be muted)"
-            ) from exc
+            raise _forbidden("mute", member, user_id, "Timeout Members", "administrators and the owner") from exc
         except discord.NotFound as exc:
             raise PlatformError(f"discord: mute: {user_id} is not a member of {guild.name} any more") from exc
         except _TRANSPORT_ERRORS as exc:
@@ -519,12 +515,17 @@ class DiscordMessenger:
         try:
             await guild.ban(member or discord.Object(id=uid), reason=reason or None, delete_message_seconds=0)
         except discord.Forbidden as exc:
-            raise PlatformError(
-                f"discord: may not ban {member.display_name if member else user_id}: give Cohort "
-                "'Ban Members' and drag its role above theirs in Server Settings → Roles "
-                "(the owner cannot be banned)"
-            ) from exc
+            raise _forbidden("ban", member, user_id, "Ban Members", "the owner") from exc
         except discord.NotFound as exc:
             raise PlatformError(f"discord: ban: there is no Discord user {user_id}") from exc
         except _TRANSPORT_ERRORS as exc:
             raise platform_error(exc, "ban") from exc
+
+
+def _forbidden(verb: str, member: discord.Member | None, user_id: str, right: str, exempt: str) -> PlatformError:
+    """The moderator-facing reason Discord refused a mute or ban (a 403)."""
+    who = member.display_name if member else user_id
+    return PlatformError(
+        f"discord: may not {verb} {who}: give Cohort '{right}' and drag its role above theirs in "
+        f"Server Settings → Roles ({exempt} cannot be {verb}{'ned' if verb == 'ban' else 'd'})"
+    )
