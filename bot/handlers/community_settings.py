@@ -1,7 +1,10 @@
 """``/config``: one command for a community's settings, whichever capability owns them.
 
 ``/config`` shows them; ``/config language en|zh`` sets the reply language;
-``/config points.KEY VALUE`` is handed to the points module's own validated setter.
+``/config timezone ZONE`` (an IANA name such as ``Asia/Shanghai``, or ``UTC``; admins
+only) sets where the community's days begin for streaks, daily caps and weeks, from
+then on; ``/config points.KEY VALUE`` is handed to the points module's own validated
+setter.
 """
 
 from __future__ import annotations
@@ -18,11 +21,16 @@ from bot.router import CommandContext, Router, UsageError
 from engine.events import Event
 from engine.members.lookup import community_id_of, home_community, member_of_account
 from engine.members.moderation import write_audit
+from engine.points.days import DEFAULT_ZONE, EXAMPLE_ZONES, ZoneError, parse_zone
 from engine.store.models import Community
 
 LANGUAGES = ("en", "zh")
 # A section whose keys another module validates: section → that module's command.
 SECTION_COMMANDS = {"points": "pointsconfig"}
+# Settings that need more than /config's own minimum role: the timezone moves every
+# member's day (streaks, daily caps), so it is the community admins' call.
+SETTING_ROLES = {"timezone": Role.ADMIN}
+UNKNOWN_COMMUNITY = "I don't know this community yet: say something first."
 
 
 def _community(session: Session, event: Event) -> int | None:
@@ -37,10 +45,12 @@ async def config_command(ctx: CommandContext, app: Any, router: Router) -> None:
     if not ctx.args:
         settings = await app.store.read(lambda s: _read(s, event))
         if settings is None:
-            raise UsageError("I don't know this community yet: say something first.")
-        shown = {"language": settings.get("language", app.settings.language), **settings}
+            raise UsageError(UNKNOWN_COMMUNITY)
+        shown = {"language": settings.get("language", app.settings.language),
+                 "timezone": settings.get("timezone", DEFAULT_ZONE), **settings}
         await ctx.reply("<b>Community settings</b>\n<pre>" + esc(json.dumps(shown, ensure_ascii=False, indent=1))
-                        + "</pre>\nChange one: /config language zh · /config points.KEY VALUE")
+                        + "</pre>\nChange one: /config language zh · /config timezone Asia/Shanghai"
+                        " · /config points.KEY VALUE")
         return
     key = ctx.args[0].lower()
     section = key.split(".", 1)[0]
@@ -50,16 +60,39 @@ async def config_command(ctx: CommandContext, app: Any, router: Router) -> None:
             raise UsageError(f"The {esc(section)} module is not running here.")
         await spec.handler(ctx=ctx)
         return
-    if key != "language":
-        raise UsageError("Settings you can change: language (en|zh), "
+    if key not in ("language", "timezone"):
+        raise UsageError("Settings you can change: language (en|zh), timezone (e.g. Asia/Shanghai), "
                          + ", ".join(f"{s}.KEY" for s in SECTION_COMMANDS) + ". Send /config to see them.")
+    needed = SETTING_ROLES.get(key)
+    if needed is not None and ctx.role < needed:
+        raise UsageError(f"/config {esc(key)} is for {needed.name.lower()}s and above.")
+    if key == "timezone":
+        await _timezone_command(ctx, app)
+        return
     value = ctx.args[1].lower() if len(ctx.args) > 1 else ""
     if value not in LANGUAGES:
         raise UsageError("Usage: /config language en|zh")
-    done = await app.store.write(lambda s: _set_language(s, event, value, app.services.get("points")))
+    done = await app.store.write(lambda s: _set(s, event, "language", value, app.services.get("points")))
     if not done:
-        raise UsageError("I don't know this community yet: say something first.")
+        raise UsageError(UNKNOWN_COMMUNITY)
     await ctx.reply("Language set to English." if value == "en" else "语言已设为中文。")
+
+
+async def _timezone_command(ctx: CommandContext, app: Any) -> None:
+    """``/config timezone ZONE``: validate an IANA name (or UTC) and store its canonical form."""
+    if len(ctx.args) != 2:
+        raise UsageError(f"Usage: /config timezone ZONE — an IANA name such as {EXAMPLE_ZONES}, or UTC.")
+    try:
+        value = parse_zone(ctx.args[1])
+    except ZoneError as exc:
+        raise UsageError(f"Timezone not changed: {esc(str(exc))}. Offsets such as UTC+8 are not "
+                         "accepted (they ignore daylight saving time).") from None
+    event = ctx.event
+    done = await app.store.write(lambda s: _set(s, event, "timezone", value, app.services.get("points")))
+    if not done:
+        raise UsageError(UNKNOWN_COMMUNITY)
+    await ctx.reply(f"Timezone set to {esc(value)}: from now on days (streaks, daily caps) and weeks "
+                    "begin at midnight there. Points already earned stay as they are.")
 
 
 def _read(session: Session, event: Event) -> dict[str, Any] | None:
@@ -69,17 +102,18 @@ def _read(session: Session, event: Event) -> dict[str, Any] | None:
     return dict(session.execute(select(Community.settings).where(Community.id == cid)).scalar_one() or {})
 
 
-def _set_language(session: Session, event: Event, value: str, points: Any) -> bool:
+def _set(session: Session, event: Event, key: str, value: str, points: Any) -> bool:
+    """Store a top-level community setting with an audit entry; False for an unknown community."""
     cid = _community(session, event)
     if cid is None:
         return False
-    if points is not None:  # it caches community settings in the writer (announcement language)
+    if points is not None:  # it caches community settings in the writer (language, timezone)
         points.invalidate(cid)
     current = dict(session.execute(select(Community.settings).where(Community.id == cid)).scalar_one() or {})
-    previous = current.get("language")
-    current["language"] = value
+    previous = current.get(key)
+    current[key] = value
     session.execute(update(Community).where(Community.id == cid).values(settings=current))
-    write_audit(session, action="config.language", at=event.at, community_id=cid,
+    write_audit(session, action=f"config.{key}", at=event.at, community_id=cid,
                 actor_id=member_of_account(session, str(event.platform), event.user_id),
                 details={"value": value, "previous": previous})
     return True
@@ -88,4 +122,4 @@ def _set_language(session: Session, event: Event, value: str, points: Any) -> bo
 def register(router: Router, app: Any) -> None:
     router.command("config", config_command, min_role=Role.MODERATOR,
                    summary="show or change this community's settings",
-                   usage="/config [language en|zh | points.KEY VALUE]")
+                   usage="/config [language en|zh | timezone ZONE | points.KEY VALUE]")

@@ -173,10 +173,10 @@ class PointsCommands:
     async def me(self, ctx: CommandContext) -> None:
         """``/me``: points, level with a progress bar, rank, streak, badges."""
         where = await self._where(ctx)
-        today = ctx.event.at.date()
+        now = ctx.event.at  # the summary takes its date in the community's timezone
 
         def read(s: Session) -> tuple[service.Summary, str]:
-            return service.summary(s, where.community_id, where.member_id, today), _name(s, where.member_id)
+            return service.summary(s, where.community_id, where.member_id, now), _name(s, where.member_id)
 
         info, name = await self.store.read(read)
         p, lang = info.progress, where.lang

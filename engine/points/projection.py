@@ -5,7 +5,8 @@ completions) that must share its per-member cache.
 Everything here runs on the single writer thread, so the caches need no locks; the
 writer calls :meth:`PointsProjection.reset` after any rollback, and the caches are
 rebuilt from the database on the next miss. Rules read only event data and event
-times, never the wall clock, so a replay produces the same ledger.
+times, never the wall clock, so a replay produces the same ledger. Days and weeks are
+local to the community's timezone (``settings["timezone"]``), cached with its rules.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
@@ -22,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine.events import MessagePosted, ReactionAdded, ReactionRemoved
+from engine.points import days as D
 from engine.points import rules as R
 from engine.points.badges import BADGE_KEYS, WEEKLY_TOP_HELPER, earned
 from engine.points.tables import (
@@ -140,6 +142,7 @@ class PointsProjection:
         self.enabled = enabled
         self._rules: dict[int, tuple[R.PointsRules, dict[str, Any]]] = {}
         self._languages: dict[int, str | None] = {}  # filled with _rules
+        self._zones: dict[int, tzinfo] = {}  # filled with _rules: where the community's days begin
         self._names: dict[int, str] = {}
         self._members: dict[tuple[int, int], _Member] = {}
         self._bots: dict[int, bool] = {}
@@ -201,6 +204,11 @@ class PointsProjection:
         """The community's effective rules (cached)."""
         return self._settings(session, community_id)[0]
 
+    def zone_for(self, session: Session, community_id: int) -> tzinfo:
+        """The community's timezone (cached with its rules; UTC by default)."""
+        self._settings(session, community_id)
+        return self._zones[community_id]
+
     def _settings(self, session: Session, community_id: int) -> tuple[R.PointsRules, dict[str, Any]]:
         hit = self._rules.get(community_id)
         if hit is None:
@@ -213,6 +221,7 @@ class PointsProjection:
             self._rules[community_id] = hit
             language = settings.get("language") if isinstance(settings, dict) else None
             self._languages[community_id] = language if isinstance(language, str) else None
+            self._zones[community_id] = D.zone_of(settings if isinstance(settings, dict) else None)
         return hit
 
     def _is_bot(self, session: Session, member_id: int) -> bool:
@@ -412,15 +421,16 @@ class PointsProjection:
             m.held.add(badge)
         return inserted
 
-    def _capped(self, rules: R.PointsRules, m: _Member, amount: int, at: datetime) -> tuple[int, tuple[Any, ...]]:
+    @staticmethod
+    def _capped(rules: R.PointsRules, m: _Member, amount: int, at: datetime,
+                tz: tzinfo) -> tuple[int, tuple[Any, ...]]:
         """Daily-capped amount plus a snapshot to undo the cap accounting with."""
-        st = m.state
-        snap = (st.day, st.day_points, dict(st.pairs))
-        return R.apply_daily_cap(rules, st, amount, at), snap
+        snap = R.day_snapshot(m.state)
+        return R.apply_daily_cap(rules, m.state, amount, at, tz), snap
 
     @staticmethod
     def _undo(m: _Member, snap: tuple[Any, ...]) -> None:
-        m.state.day, m.state.day_points, m.state.pairs = snap[0], snap[1], snap[2]
+        R.restore_day(m.state, snap)
 
     # -- the projection --------------------------------------------------------------
     def project(self, session: Session, recorded: Recorded) -> Sequence[Notice]:
@@ -433,8 +443,9 @@ class PointsProjection:
         rules, _ = self._settings(session, recorded.community_id)
         if not rules.enabled:
             return ()
+        tz = self._zones[recorded.community_id]
         notices: list[Notice] = []
-        self._weekly(session, recorded.community_id, ev.at, notices)
+        self._weekly(session, recorded.community_id, ev.at, tz, notices)
         if ev.is_bot:
             self._bots[recorded.member_id] = True
             return self._for_announcing(session, notices, str(ev.platform))
@@ -442,9 +453,9 @@ class PointsProjection:
         # need no account lookup later.
         self._bots.setdefault(recorded.member_id, False)
         if isinstance(ev, MessagePosted):
-            self._on_message(session, rules, recorded, ev, notices)
+            self._on_message(session, rules, tz, recorded, ev, notices)
         elif isinstance(ev, ReactionAdded):
-            self._on_reaction(session, rules, recorded, ev, notices)
+            self._on_reaction(session, rules, tz, recorded, ev, notices)
         else:
             self._on_reaction_removed(session, recorded, ev, notices)
         return self._for_announcing(session, notices, str(ev.platform))
@@ -470,7 +481,7 @@ class PointsProjection:
                 "announce": rules.announce, "level_roles": points.get("level_roles")}))
         return out
 
-    def _on_message(self, session: Session, rules: R.PointsRules, rec: Recorded,
+    def _on_message(self, session: Session, rules: R.PointsRules, tz: tzinfo, rec: Recorded,
                     ev: MessagePosted, notices: list[Notice]) -> None:
         if rec.message_id is None or ev.forwarded or ev.sender_chat_id:
             return  # re-delivered under another key, someone else's words, or anonymous
@@ -480,16 +491,16 @@ class PointsProjection:
         fp = fingerprint(text)
         m = self._member(session, cid, mid)
         level_before = m.level
-        base = R.message_award(rules, m.state, ev.at, len(text), fp)
+        base = R.message_award(rules, m.state, ev.at, len(text), fp, tz)
         changed = False
         if base:
             changed = True
             m.state.bump("messages")
-            paid, _ = self._capped(rules, m, base, ev.at)
+            paid, _ = self._capped(rules, m, base, ev.at, tz)
             if paid:
                 self._post(session, cid, mid, m, amount=paid, rule="message",
                            source_key=f"msg:{rec.message_id}", at=ev.at, subject=rec.message_id, fresh=True)
-            if R.advance_streak(m.state, ev.at):
+            if R.advance_streak(m.state, ev.at, tz):
                 bonus = rules.milestone_bonus(m.state.streak)
                 if bonus:
                     self._post(session, cid, mid, m, amount=bonus, rule="streak",
@@ -519,10 +530,10 @@ class PointsProjection:
             return  # this member's reply to that message was already credited
         tm = self._member(session, cid, target)
         t_level = tm.level
-        snap = (tm.state.day, tm.state.day_points, dict(tm.state.pairs))
-        if not R.pair_allows(rules, tm.state, mid, ev.at):
+        snap = R.day_snapshot(tm.state)
+        if not R.pair_allows(rules, tm.state, mid, ev.at, tz):
             return  # the pair is at its cap; nothing changed
-        paid, _ = self._capped(rules, tm, rules.reply_points, ev.at)
+        paid, _ = self._capped(rules, tm, rules.reply_points, ev.at, tz)
         key = f"reply:{rec.chat_id}:{ev.reply_to_message_id}:{mid}"
         if paid:
             if self._post(session, cid, target, tm, amount=paid, rule="reply", source_key=key, at=ev.at,
@@ -545,7 +556,7 @@ class PointsProjection:
             ).scalar_one_or_none())
         return self._reply_to[message_id]
 
-    def _on_reaction(self, session: Session, rules: R.PointsRules, rec: Recorded,
+    def _on_reaction(self, session: Session, rules: R.PointsRules, tz: tzinfo, rec: Recorded,
                      ev: ReactionAdded, notices: list[Notice]) -> None:
         cid, giver, target, msg = rec.community_id, rec.member_id, rec.target_member_id, rec.message_id
         assert giver is not None
@@ -572,10 +583,10 @@ class PointsProjection:
             return
         tm = self._member(session, cid, target)
         level_before = tm.level
-        snap = (tm.state.day, tm.state.day_points, dict(tm.state.pairs))
-        if not R.pair_allows(rules, tm.state, giver, ev.at):
+        snap = R.day_snapshot(tm.state)
+        if not R.pair_allows(rules, tm.state, giver, ev.at, tz):
             return  # nothing else changed; the pair counter is already at its cap
-        paid, _ = self._capped(rules, tm, rules.reaction_points, ev.at)
+        paid, _ = self._capped(rules, tm, rules.reaction_points, ev.at, tz)
         # One member counts once per message, whatever emoji: the source key has no emoji.
         # The emoji goes in the reason, so only removing that same emoji revokes the award.
         base = f"react:{msg}:{giver}"
@@ -655,7 +666,7 @@ class PointsProjection:
         The original row stays (the ledger is append-only); the revocation reuses its source
         key under the ``*_revoked`` rule, so the unique index allows one per award. The
         daily-cap room and pair credit the award used come back if the award was earned
-        on the member's current UTC day (:func:`engine.points.rules.give_back`). Badges
+        on the member's current local day (:func:`engine.points.rules.give_back`). Badges
         already earned stay, and a level lost here is not announced again when regained
         (see :meth:`_finish`). The full amount is taken back even when a manual take has
         since left less than that, so the total can go below zero.
@@ -700,12 +711,13 @@ class PointsProjection:
         rules, _ = self._settings(session, community_id)
         if not rules.enabled:
             return []
+        tz = self._zones[community_id]
         m = self._member(session, community_id, answerer)
         level_before = m.level
-        snap = (m.state.day, m.state.day_points, dict(m.state.pairs))
-        if not R.pair_allows(rules, m.state, acceptor, at):
+        snap = R.day_snapshot(m.state)
+        if not R.pair_allows(rules, m.state, acceptor, at, tz):
             return []
-        paid, _ = self._capped(rules, m, rules.accepted_points, at)
+        paid, _ = self._capped(rules, m, rules.accepted_points, at, tz)
         # Recorded even when the daily cap pays 0: the acceptance still counts for badges.
         if not self._post_award(session, community_id, answerer, m, amount=paid, rule="accepted",
                                 base=f"accept:{message_id}", at=at, subject=message_id, actor=acceptor,
@@ -720,16 +732,16 @@ class PointsProjection:
         return notices
 
     # -- weekly top helper ----------------------------------------------------------------
-    def _weekly(self, session: Session, community_id: int, at: datetime, notices: list[Notice]) -> None:
-        week = R.week_key(at)
+    def _weekly(self, session: Session, community_id: int, at: datetime, tz: tzinfo,
+                notices: list[Notice]) -> None:
+        """Once per new local week: the last week's top helper gets the weekly badge."""
+        week = D.week_key(at, tz)
         seen = self._weeks.get(community_id)
         if seen is not None and week <= seen:
             return
         self._weeks[community_id] = week
         self.flush(session)
-        start = R.week_start(at) - timedelta(days=7)
-        end = start + timedelta(days=7)
-        label = R.week_key(start)
+        start, end, label = D.previous_week(at, tz)
         top = session.execute(
             select(PointsEntry.member_id, func.sum(PointsEntry.amount).label("pts"),
                    func.max(PointsEntry.at).label("last"))
@@ -741,7 +753,7 @@ class PointsProjection:
         ).first()
         if top is None or int(top[1] or 0) <= 0:
             return
-        if self._grant(session, community_id, int(top[0]), None, WEEKLY_TOP_HELPER, label, start + timedelta(days=7)):
+        if self._grant(session, community_id, int(top[0]), None, WEEKLY_TOP_HELPER, label, end):
             notices.append(Notice("badge", community_id, int(top[0]), {"badge": WEEKLY_TOP_HELPER, "week": label}))
 
     # -- manual and external writes (called via Store.write, on the writer thread) --------

@@ -1,8 +1,9 @@
 """Points rules: what earns points, how much, and the limits that make farming pointless.
 
 Everything here is pure: no database, no clock. Every decision is a function of the
-rules, a member's :class:`MemberState` and the *event's* time, so replaying the same
-events rebuilds exactly the same ledger.
+rules, the community's timezone, a member's :class:`MemberState` and the *event's* time,
+so replaying the same events rebuilds exactly the same ledger. Days are local days of
+the community's timezone (:mod:`engine.points.days`); timestamps stay UTC.
 
 Design in one paragraph: talking earns a little, being useful earns more. A message
 earns :attr:`PointsRules.message_points` at most once per cooldown and only above a
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
+
+from engine.points.days import day_of, load_zone, zone_name
 
 # Reactions that mean "this answered my question" when the asker (or a moderator) adds them.
 ACCEPT_EMOJI = frozenset({"✅", "✔️", "✔", "☑️", "☑"})
@@ -62,7 +65,7 @@ class PointsRules:
       points above 40 a day are halved and stop at 100, so a member active all day
       cannot outrun a member who helps a little every day (streaks reward that).
     * ``streak_milestones``: bonus points on the 3rd, 7th, 14th, 30th, 60th and 100th
-      consecutive (UTC) day with a counted message; regularity over volume.
+      consecutive (local) day with a counted message; regularity over volume.
     * ``level_base=50``, ``level_exponent=1.6``: see :func:`points_for_level`.
     """
 
@@ -293,7 +296,7 @@ class MemberState:
     """
 
     last_message_award: float | None = None  # event timestamp of the last paid message
-    day: str = ""  # ISO date the day_* counters belong to
+    day: str = ""  # ISO local date the day_* counters belong to
     day_points: int = 0  # capped points earned on ``day``
     pairs: dict[str, int] = field(default_factory=dict)  # giver member id -> credits on ``day``
     streak: int = 0
@@ -306,6 +309,8 @@ class MemberState:
     # Highest level ever announced: a level lost to a revocation or a take and reached
     # again is not announced twice.
     peak_level: int = 0
+    # The timezone ``day`` and ``streak_day`` are dates in ("" = UTC); see follow_zone.
+    zone: str = ""
 
     MAX_FINGERPRINTS = 64
     MAX_HELPED = 200
@@ -319,6 +324,7 @@ class MemberState:
             "streak_day": self.streak_day, "streak_start": self.streak_start,
             "best_streak": self.best_streak, "fingerprints": dict(self.fingerprints),
             "stats": dict(self.stats), "helped": list(self.helped), "peak_level": self.peak_level,
+            "zone": self.zone,
         }
 
     @classmethod
@@ -333,30 +339,71 @@ class MemberState:
         self.stats[stat] = self.stats.get(stat, 0) + by
 
 
-def day_of(at: datetime) -> str:
-    """The UTC day an event counts for."""
-    return at.date().isoformat()
+def _zone_tag(tz: tzinfo) -> str:
+    name = zone_name(tz)
+    return "" if name == "UTC" else name
 
 
-def roll_day(state: MemberState, at: datetime) -> None:
-    """Start fresh day counters when ``at`` is on a later day than the state's."""
-    today = day_of(at)
+def follow_zone(state: MemberState, at: datetime, tz: tzinfo) -> None:
+    """Re-express the state's dates in ``tz`` if the community changed its timezone since
+    they were written (a no-op otherwise).
+
+    A change applies from then on, without free cap room or a frozen day: counters of
+    the old zone's current day (at ``at``) carry over to the new zone's current day, older
+    ones are dropped. The streak's last day is re-dated from the last paid message (a day
+    is counted only by a paid message, and ``message_award`` must not have run yet for
+    ``at``), so moving midnight does not break a streak (around the switch one day may
+    be shorter or longer than 24 hours, as the offset difference says).
+    """
+    tag = _zone_tag(tz)
+    if state.zone == tag:
+        return
+    old = load_zone(state.zone)
+    if state.day:
+        then = day_of(at, old)
+        if state.day == then:
+            state.day = day_of(at, tz)
+        elif state.day < then:
+            state.day, state.day_points, state.pairs = "", 0, {}
+        # (counters of a later day than ``at``'s, for a late event, are kept as they are)
+    if state.streak_day and state.last_message_award is not None:
+        state.streak_day = day_of(datetime.fromtimestamp(state.last_message_award, UTC), tz)
+    state.zone = tag
+
+
+def day_snapshot(state: MemberState) -> tuple[Any, ...]:
+    """What :func:`restore_day` needs to undo a rule's day-counter accounting."""
+    return state.day, state.day_points, dict(state.pairs), state.zone, state.streak_day
+
+
+def restore_day(state: MemberState, snap: tuple[Any, ...]) -> None:
+    """Undo day-counter changes (and a zone switch) made since ``snap`` was taken."""
+    state.day, state.day_points, state.pairs, state.zone, state.streak_day = snap
+
+
+def roll_day(state: MemberState, at: datetime, tz: tzinfo = UTC) -> str:
+    """Start fresh day counters when ``at`` is on a later local day than the state's.
+    Returns ``at``'s local day."""
+    follow_zone(state, at, tz)
+    today = day_of(at, tz)
     if today > state.day:
         state.day = today
         state.day_points = 0
         state.pairs = {}
+    return today
 
 
-def apply_daily_cap(rules: PointsRules, state: MemberState, amount: int, at: datetime) -> int:
-    """How much of ``amount`` a capped rule may pay now, and count it for today.
+def apply_daily_cap(rules: PointsRules, state: MemberState, amount: int, at: datetime,
+                    tz: tzinfo = UTC) -> int:
+    """How much of ``amount`` a capped rule may pay now, and count it for today (the
+    local day of ``at`` in ``tz``).
 
     Above ``daily_soft_cap`` an award is scaled by ``diminishing_percent`` (rounded up, so
     a small award is not wiped out), and nothing is paid past ``daily_cap``.
     """
     if amount <= 0:
         return 0
-    roll_day(state, at)
-    if at.date().isoformat() < state.day:
+    if roll_day(state, at, tz) < state.day:
         return 0  # a late event from a past day: its day's counters are gone; pay nothing
     remaining = rules.daily_cap - state.day_points
     if remaining <= 0:
@@ -369,11 +416,12 @@ def apply_daily_cap(rules: PointsRules, state: MemberState, amount: int, at: dat
 
 
 def message_award(
-    rules: PointsRules, state: MemberState, at: datetime, text_length: int, fp: str
+    rules: PointsRules, state: MemberState, at: datetime, text_length: int, fp: str, tz: tzinfo = UTC
 ) -> int:
     """Points (before the daily cap) a message of ``text_length`` with fingerprint ``fp``
     earns, remembering the cooldown and fingerprint when it earns any. 0 when it is too
     short, within the cooldown or a near-duplicate of a paid message in the window."""
+    follow_zone(state, at, tz)  # before the last paid message moves (the streak's re-dating uses it)
     if rules.message_points <= 0 or text_length < max(1, rules.message_min_length):
         return 0
     ts = at.timestamp()
@@ -394,9 +442,11 @@ def message_award(
     return rules.message_points
 
 
-def pair_allows(rules: PointsRules, state: MemberState, giver: int, at: datetime) -> bool:
-    """Whether ``giver`` may still credit this member today; counts the credit if so."""
-    roll_day(state, at)
+def pair_allows(rules: PointsRules, state: MemberState, giver: int, at: datetime,
+                tz: tzinfo = UTC) -> bool:
+    """Whether ``giver`` may still credit this member today (local day of ``at`` in
+    ``tz``); counts the credit if so."""
+    roll_day(state, at, tz)
     key = str(giver)
     if state.pairs.get(key, 0) >= rules.pair_daily_cap:
         return False
@@ -407,9 +457,10 @@ def pair_allows(rules: PointsRules, state: MemberState, giver: int, at: datetime
 def give_back(state: MemberState, giver: int, paid: int, awarded_at: datetime) -> None:
     """Undo the day-counter accounting of a revoked award of ``paid`` points that
     ``giver`` credited at ``awarded_at``: its daily-cap room and its pair credit return,
-    but only while the counters still belong to the award's UTC day (an older day's
-    counters are gone, and today's must not grow room from yesterday's award)."""
-    if state.day != day_of(awarded_at):
+    but only while the counters still belong to the award's local day (an older day's
+    counters are gone, and today's must not grow room from yesterday's award). The day
+    is taken in the zone the counters were kept in, so no timezone is needed here."""
+    if state.day != day_of(awarded_at, load_zone(state.zone)):
         return
     state.day_points = max(0, state.day_points - max(0, paid))
     key = str(giver)
@@ -428,9 +479,10 @@ def note_helped(state: MemberState, member_id: int) -> bool:
     return True
 
 
-def advance_streak(state: MemberState, at: datetime) -> bool:
-    """Count ``at``'s day in the streak. True when the streak grew (a new day)."""
-    today = day_of(at)
+def advance_streak(state: MemberState, at: datetime, tz: tzinfo = UTC) -> bool:
+    """Count ``at``'s local day (in ``tz``) in the streak. True when the streak grew (a new day)."""
+    follow_zone(state, at, tz)
+    today = day_of(at, tz)
     if state.streak_day and today <= state.streak_day:
         return False
     yesterday = (date.fromisoformat(today) - timedelta(days=1)).isoformat()
@@ -445,25 +497,9 @@ def advance_streak(state: MemberState, at: datetime) -> bool:
 
 
 def current_streak(state: MemberState, today: date) -> int:
-    """The streak as of ``today``: still alive if the last counted day was today or yesterday."""
+    """The streak as of ``today`` (a local date): still alive if the last counted day was
+    today or yesterday."""
     if not state.streak_day:
         return 0
     last = date.fromisoformat(state.streak_day)
     return state.streak if (today - last).days <= 1 else 0
-
-
-def week_key(at: datetime) -> str:
-    """ISO week label, e.g. ``2025-W03`` (weeks start on Monday, UTC)."""
-    year, week, _ = at.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def week_start(at: datetime) -> datetime:
-    """Monday 00:00 UTC of ``at``'s week."""
-    midnight = at.replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight - timedelta(days=at.weekday())
-
-
-def month_start(at: datetime) -> datetime:
-    """The first of ``at``'s month, 00:00 UTC."""
-    return at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from engine.points import days as D
 from engine.points import rules as R
 from engine.points.projection import (
     LIVE_PROJECTIONS,
@@ -194,15 +195,17 @@ def after_merge(session: Session, keep_id: int) -> int:
 
 def period_window(session: Session, community_id: int, period: str,
                   now: datetime) -> tuple[datetime | None, datetime | None, str]:
-    """(start, end, label) of a leaderboard period; start None = all time.
+    """(start, end, label) of a leaderboard period; start None = all time. Weeks and
+    months are local to the community's timezone; seasons run between two instants.
 
     Raises ValueError for an unknown period and LookupError for ``season`` when the
     community never had one.
     """
-    if period == "week":
-        return R.week_start(now), None, R.week_key(now)
-    if period == "month":
-        return R.month_start(now), None, now.strftime("%Y-%m")
+    if period in ("week", "month"):
+        tz = PointsProjection().zone_for(session, community_id)
+        if period == "week":
+            return D.week_start(now, tz), None, D.week_key(now, tz)
+        return D.month_start(now, tz), None, D.month_key(now, tz)
     if period == "all":
         return None, None, ""
     if period == "season":
@@ -254,10 +257,17 @@ def badges_of(session: Session, community_id: int, member_id: int) -> list[tuple
 
 
 def summary(session: Session, community_id: int, member_id: int, today: date) -> Summary:
-    """A member's points, level progress, all-time rank, streak and badges."""
+    """A member's points, level progress, all-time rank, streak and badges.
+
+    ``today`` is a local date, or a datetime (e.g. the command's time) whose local date
+    in the community's timezone is used: the streak is alive through local yesterday.
+    """
     row = session.execute(select(PointsMember).where(
         PointsMember.community_id == community_id, PointsMember.member_id == member_id)).scalar_one_or_none()
-    rules = PointsProjection().rules_for(session, community_id)
+    proj = PointsProjection()
+    rules = proj.rules_for(session, community_id)
+    if isinstance(today, datetime):
+        today = D.local_date(today, proj.zone_for(session, community_id))
     total = row.total if row else 0
     state = R.MemberState.from_json(row.state if row else None)
     rank: int | None = None
@@ -276,12 +286,15 @@ def summary(session: Session, community_id: int, member_id: int, today: date) ->
 
 
 def recent_audit(session: Session, community_id: int, limit: int = 10) -> list[AuditEntry]:
-    """The community's latest points-related audit entries, newest first."""
+    """The community's latest points-related audit entries (points, badges, seasons,
+    points settings and the timezone), newest first."""
     return list(session.execute(
         select(AuditEntry).where(
             AuditEntry.community_id == community_id,
             or_(AuditEntry.action.like("points.%"), AuditEntry.action.like("badge.%"),
-                AuditEntry.action.like("season.%"), AuditEntry.action == "config.points"),
+                AuditEntry.action.like("season.%"),
+            # the timezone moves where points' days begin, so its changes belong here too
+            AuditEntry.action.in_(("config.points", "config.timezone"))),
         ).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
     ).scalars())
 
