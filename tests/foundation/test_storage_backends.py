@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select, text
 
 from bot.bootstrap import App, build_app
 from bot.settings import load_settings
-from engine.events import MessagePosted, Platform, ReactionAdded
+from engine.events import MessagePosted, Platform, ReactionAdded, ReactionRemoved
 from engine.store import migrate
 from engine.store.models import Account, Message, Reaction
 from tests.doubles.events import at
@@ -70,6 +71,14 @@ async def test_reaction_add_twice_then_readd(backend_app: App) -> None:
     assert (await backend_app.dispatch(r, m)).duplicate
     rows = backend_app.store.read_sync(lambda s: s.execute(select(Reaction.emoji, Reaction.target_member_id)).all())
     assert len(rows) == 1 and rows[0][1] is not None
+    # removed, re-added later (a new event), then the re-add redelivered with a new time
+    removed = ReactionRemoved(**{f: getattr(r, f) for f in ("platform", "community_id", "chat_id", "user_id",
+                                                             "message_id", "emoji", "target_user_id")}, at=at(6))
+    assert not (await backend_app.dispatch(removed, m)).duplicate
+    assert not (await backend_app.dispatch(replace(r, at=at(7)), m)).duplicate
+    assert (await backend_app.dispatch(replace(r, at=at(8)), m)).duplicate
+    state = backend_app.store.read_sync(lambda s: s.execute(select(Reaction.removed_at)).scalars().all())
+    assert state == [None]
 
 
 async def test_text_with_nul_and_emoji_on_backend(backend_app: App) -> None:
