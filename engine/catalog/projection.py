@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.catalog import service
-from engine.catalog.items import ItemSpec, key_from_url, slugify
+from engine.catalog.items import ItemSpec, key_from_url, slugify, unique_key
 from engine.catalog.tables import CatalogItem, CatalogItemMessage, RecommendationImpression
 from engine.events import ButtonClicked, MessagePosted, ReactionAdded, ThreadOpened
+from engine.store.models import Interaction
 from engine.store.recorder import Recorded
 from engine.store.writer import Notice
 from engine.text import normalize_url
@@ -50,6 +52,41 @@ def _title_from_text(text: str, url: str) -> str:
 
 _ITEMS_OF_MESSAGE = select(CatalogItemMessage.item_id).where(
     CatalogItemMessage.message_id == bindparam("message_id"))
+# service.log_interaction's row, from a statement built once: replies in item threads and
+# reactions to shared links are frequent, and building the insert cost more than running it.
+_LOG_ITEM = insert(Interaction).values(
+    community_id=bindparam("c"), member_id=bindparam("m"), kind=bindparam("kind"), target_member_id=None,
+    item_id=bindparam("item"), message_id=bindparam("msg"), thread_id=bindparam("thread"), weight=1.0,
+    at=bindparam("at"))
+
+
+# Keys from ``lo`` up to (not with) ``hi``: a range on the (community_id, key) index, where
+# service.free_key's LIKE reads the community's whole catalog for every new thread (a long
+# import made that quadratic).
+_KEYS_BETWEEN = select(CatalogItem.key).where(
+    CatalogItem.community_id == bindparam("c"), CatalogItem.key >= bindparam("lo"),
+    CatalogItem.key < bindparam("hi"))
+
+
+def _free_key(session: Session, community_id: int, wanted: str) -> str:
+    """What ``service.free_key`` returns, read through the index on SQLite; elsewhere that
+    function. unique_key only asks about ``wanted`` and ``stem-N``: in SQLite's byte-wise
+    text order both lie from ``stem`` up to ``stem.`` ('.' follows '-'), and other keys in
+    that range change nothing."""
+    if session.get_bind().dialect.name != "sqlite":
+        return service.free_key(session, community_id, wanted)
+    stem = wanted[:60]
+    hi = f"{stem}."
+    taken = set(session.scalars(_KEYS_BETWEEN, {"c": community_id, "lo": stem, "hi": hi}))
+    if not stem <= wanted < hi:  # a longer wanted can sort past the range: ask for it alone
+        taken |= set(session.scalars(_KEYS_BETWEEN, {"c": community_id, "lo": wanted, "hi": f"{wanted}\x00"}))
+    return unique_key(wanted, taken)
+
+
+def _log_item(session: Session, rec: Recorded, item_id: int, kind: str, at: datetime, *,
+              message_id: int | None = None, thread_id: int | None = None) -> None:
+    session.execute(_LOG_ITEM, {"c": rec.community_id, "m": rec.member_id, "kind": kind, "item": item_id,
+                                "msg": message_id, "thread": thread_id, "at": at})
 
 
 class CatalogProjection:
@@ -116,8 +153,7 @@ class CatalogProjection:
             return
         items = session.execute(_ITEMS_OF_MESSAGE, {"message_id": rec.message_id}).scalars().all()
         for item_id in items:
-            service.log_interaction(session, rec.community_id, rec.member_id, item_id, "reaction", ev.at,
-                                    message_id=rec.message_id)
+            _log_item(session, rec, item_id, "reaction", ev.at, message_id=rec.message_id)
 
     def _on_thread_reply(self, session: Session, rec: Recorded, ev: MessagePosted) -> None:
         """A reply inside a thread that is a catalog item is an interaction with it."""
@@ -125,8 +161,8 @@ class CatalogProjection:
             return
         item_id = self._thread_item(session, rec.thread_id)
         if item_id is not None:
-            service.log_interaction(session, rec.community_id, rec.member_id, item_id, "reply_in_thread",
-                                    ev.at, message_id=rec.message_id, thread_id=rec.thread_id)
+            _log_item(session, rec, item_id, "reply_in_thread", ev.at, message_id=rec.message_id,
+                      thread_id=rec.thread_id)
 
     def _on_message(self, session: Session, rec: Recorded, ev: MessagePosted) -> None:
         assert rec.member_id is not None
@@ -140,27 +176,25 @@ class CatalogProjection:
             item_id = session.scalars(select(CatalogItem.id).where(
                 CatalogItem.community_id == rec.community_id, CatalogItem.url == url)).first()
             if item_id is None:
-                key = service.free_key(session, rec.community_id, key_from_url(url))
+                key = _free_key(session, rec.community_id, key_from_url(url))
                 spec = ItemSpec(key=key, title=_title_from_text(ev.text, url), url=url, kind="link", tags=tags)
                 item_id = service.add_item(session, rec.community_id, spec, at=ev.at).id
             if rec.message_id is not None and session.get(CatalogItemMessage, (rec.message_id, item_id)) is None:
                 session.add(CatalogItemMessage(message_id=rec.message_id, item_id=item_id))
                 session.flush()
-            service.log_interaction(session, rec.community_id, rec.member_id, item_id, "share", ev.at,
-                                    message_id=rec.message_id, thread_id=rec.thread_id)
+            _log_item(session, rec, item_id, "share", ev.at, message_id=rec.message_id, thread_id=rec.thread_id)
 
     def _on_thread(self, session: Session, rec: Recorded, ev: ThreadOpened) -> None:
         assert rec.member_id is not None
         if rec.thread_id is None or self._thread_item(session, rec.thread_id) is not None:
             return
         title = (ev.title or f"thread {ev.thread_id}").strip()[:256]
-        key = service.free_key(session, rec.community_id, f"thread-{slugify(title, str(ev.thread_id))}"[:60])
+        key = _free_key(session, rec.community_id, f"thread-{slugify(title, str(ev.thread_id))}"[:60])
         tags = tuple(dict.fromkeys(t.lower() for t in _HASHTAG.findall(title)))
         spec = ItemSpec(key=key, title=title, kind="thread", tags=tags)
         item = service.add_item(session, rec.community_id, spec, at=ev.at, thread_id=rec.thread_id)
         self._thread_items[rec.thread_id] = item.id
-        service.log_interaction(session, rec.community_id, rec.member_id, item.id, "share", ev.at,
-                                thread_id=rec.thread_id)
+        _log_item(session, rec, item.id, "share", ev.at, thread_id=rec.thread_id)
 
     def _on_click(self, session: Session, rec: Recorded, ev: ButtonClicked) -> Sequence[Notice]:
         assert rec.member_id is not None

@@ -53,6 +53,9 @@ _cm = table_of(CommunityMember)
 # Statements the writer runs for every first-seen member, built once (see insert_ignore).
 _ACCOUNT_BY_EXT = select(Account.id, Account.member_id).where(
     Account.platform == bindparam("platform"), Account.external_id == bindparam("external_id"))
+_ACCOUNTS_BY_EXT = select(Account.external_id, Account.id, Account.member_id).where(
+    Account.platform == bindparam("platform"), Account.external_id.in_(bindparam("ids", expanding=True)))
+_PREFETCH_CHUNK = 500
 _NEW_MEMBER = table_of(Member).insert().returning(table_of(Member).c.id)
 _OPTED_OUT = (
     select(CommunityMember.member_id)
@@ -66,6 +69,15 @@ _TOUCH = (
     .values(last_seen_at=bindparam("at"))
 )
 _TICK = timedelta(microseconds=1)
+_me = table_of(MembershipEvent)
+_MEMBERSHIP_EVENT = _me.insert().values(
+    community_id=bindparam("c"), member_id=bindparam("m"), kind=bindparam("kind"), at=bindparam("at"))
+_SET_LEFT = (
+    _cm.update()
+    .where(_cm.c.community_id == bindparam("c"), _cm.c.member_id == bindparam("m"))
+    .values(left_at=bindparam("left_at"))
+)
+_CLAIM_STMTS: dict[str, Any] = {}
 
 
 _IGNORE_STMTS: dict[tuple[str, str, str], Any] = {}
@@ -150,15 +162,23 @@ class Recorder:
         # Written once per batch (one executemany / a few updates), not once per event.
         self._interactions: list[dict[str, Any]] = []
         self._last_seen: dict[tuple[int, int], datetime] = {}
+        # Set by the event being recorded: a member it created (who can have no community
+        # row yet) and a community row it inserted (whose left_at is still empty).
+        self._new_member: int | None = None
+        # Accounts a batch's prefetch found missing; good until the batch's next flush.
+        self._absent: set[tuple[str, str]] = set()
+        self._new_membership: tuple[int, int] | None = None
 
     def reset(self) -> None:
         """Forget everything in memory (after a rollback)."""
         self.cache.clear()
         self._interactions.clear()
         self._last_seen.clear()
+        self._absent.clear()
 
     def flush(self, session: Session) -> None:
         """Write what was deferred for the batch; call inside its transaction, last."""
+        self._absent.clear()  # a write job may follow, and it could add accounts
         if self._interactions:
             session.connection().execute(table_of(Interaction).insert(), self._interactions)
             self._interactions = []
@@ -192,14 +212,36 @@ class Recorder:
         keys = [dedup_key(e) for e in events]
         rows = {k: {"key": k, "at": e.at} for k, e in zip(keys, events, strict=True)}
         dialect = session.get_bind().dialect.name
-        ins = postgresql.insert(table_of(ProcessedEvent)) if dialect == "postgresql" else sqlite.insert(table_of(ProcessedEvent))
-        stmt = ins.values(list(rows.values())).on_conflict_do_nothing().returning(ProcessedEvent.key)
-        fresh = set(session.connection().execute(stmt).scalars())
+        stmt = _CLAIM_STMTS.get(dialect)
+        if stmt is None:
+            # One statement built once, run as an executemany: SQLAlchemy's "insertmanyvalues"
+            # sends it as multi-row INSERTs with RETURNING, and no per-batch compile is paid.
+            ins = postgresql.insert(table_of(ProcessedEvent)) if dialect == "postgresql" else sqlite.insert(table_of(ProcessedEvent))
+            stmt = _CLAIM_STMTS[dialect] = ins.on_conflict_do_nothing().returning(ProcessedEvent.key)
+        fresh = set(session.connection().execute(stmt, list(rows.values())).scalars())
         out = []
         for key in keys:
             out.append(key in fresh)
             fresh.discard(key)
         return out
+
+    def prefetch_accounts(self, session: Session, events: list[Event]) -> None:
+        """Resolve the accounts of a batch's not yet cached users in one query per platform,
+        so each first-seen member costs no lookup of its own (many in an import)."""
+        wanted: dict[str, set[str]] = {}
+        for event in events:
+            if event.user_id and (str(event.platform), event.user_id) not in self.cache.accounts:
+                wanted.setdefault(str(event.platform), set()).add(event.user_id)
+        conn = session.connection()
+        for platform, ids in wanted.items():
+            todo = sorted(ids)
+            for start in range(0, len(todo), _PREFETCH_CHUNK):
+                chunk = todo[start:start + _PREFETCH_CHUNK]
+                found = set()
+                for ext, acc_id, member_id in conn.execute(_ACCOUNTS_BY_EXT, {"platform": platform, "ids": chunk}):
+                    self.cache.accounts[(platform, ext)] = (int(acc_id), int(member_id))
+                    found.add(ext)
+                self._absent.update((platform, ext) for ext in chunk if ext not in found)
 
     # -- identity resolution ------------------------------------------------------------
     def community(self, session: Session, platform: str, external_id: str, title: str, at: datetime) -> int:
@@ -226,7 +268,7 @@ class Recorder:
             return hit
         conn = session.connection()
         by_ext = {"platform": key[0], "external_id": key[1]}
-        row = conn.execute(_ACCOUNT_BY_EXT, by_ext).first()
+        row = None if key in self._absent else conn.execute(_ACCOUNT_BY_EXT, by_ext).first()
         if row is None:
             name = clean_text(event.user_name or event.username or event.user_id)[:256]
             member_id = conn.execute(_NEW_MEMBER, {"display_name": name, "created_at": event.at}).scalar_one()
@@ -250,6 +292,7 @@ class Recorder:
                 result = (int(row[0]), int(row[1]))
             else:
                 result = (int(acc_id), int(member_id))
+                self._new_member = result[1]
         else:
             result = (int(row[0]), int(row[1]))
         self.cache.accounts[key] = result
@@ -305,8 +348,10 @@ class Recorder:
             if at > self._last_seen.get(key, at - _TICK):
                 self._last_seen[key] = at
             return
-        # An opt-out from DMs follows the member into communities they join later.
-        opted_out = session.connection().execute(_OPTED_OUT, {"member_id": member_id}).first() is not None
+        # An opt-out from DMs follows the member into communities they join later (a member
+        # created by this very event has no community yet, so nothing to look up).
+        opted_out = member_id != self._new_member and (
+            session.connection().execute(_OPTED_OUT, {"member_id": member_id}).first() is not None)
         inserted = insert_ignore(
             session,
             table_of(CommunityMember),
@@ -321,6 +366,8 @@ class Recorder:
                        CommunityMember.last_seen_at < at)
                 .values(last_seen_at=at)
             )
+        else:
+            self._new_membership = key
         self.cache.memberships.add(key)
 
     def member_of(self, session: Session, platform: str, external_id: str | None) -> int | None:
@@ -343,6 +390,7 @@ class Recorder:
     def record(self, session: Session, event: Event) -> Recorded:
         """Write the core rows for ``event``. The caller has already claimed it."""
         platform = str(event.platform)
+        self._new_member = self._new_membership = None
         community_id = self.community(session, platform, event.community_id, event.chat_title if event.chat_id == event.community_id else "", event.at)
         chat_id = self.chat(session, event, community_id)
         member_id: int | None = None
@@ -510,21 +558,20 @@ class Recorder:
 
     def _on_member_joined(self, session: Session, rec: Recorded) -> Recorded:
         if rec.member_id is not None:
-            session.connection().execute(table_of(MembershipEvent).insert().values(
-                community_id=rec.community_id, member_id=rec.member_id, kind="joined", at=rec.event.at))
-            session.connection().execute(update(CommunityMember).where(
-                CommunityMember.community_id == rec.community_id,
-                CommunityMember.member_id == rec.member_id).values(left_at=None))
+            conn = session.connection()
+            key = (rec.community_id, rec.member_id)
+            conn.execute(_MEMBERSHIP_EVENT, {"c": key[0], "m": key[1], "kind": "joined", "at": rec.event.at})
+            if key != self._new_membership:  # a row this event inserted has no left_at to clear
+                conn.execute(_SET_LEFT, {"c": key[0], "m": key[1], "left_at": None})
             self._log(session, rec, "join")
         return rec
 
     def _on_member_left(self, session: Session, rec: Recorded) -> Recorded:
         if rec.member_id is not None:
-            session.connection().execute(table_of(MembershipEvent).insert().values(
-                community_id=rec.community_id, member_id=rec.member_id, kind="left", at=rec.event.at))
-            session.connection().execute(update(CommunityMember).where(
-                CommunityMember.community_id == rec.community_id,
-                CommunityMember.member_id == rec.member_id).values(left_at=rec.event.at))
+            conn = session.connection()
+            c, m, at = rec.community_id, rec.member_id, rec.event.at
+            conn.execute(_MEMBERSHIP_EVENT, {"c": c, "m": m, "kind": "left", "at": at})
+            conn.execute(_SET_LEFT, {"c": c, "m": m, "left_at": at})
             self._log(session, rec, "leave")
         return rec
 

@@ -67,7 +67,19 @@ _STOP = object()
 class _Job:
     event: Event | None
     fn: Callable[[Session], Any] | None
-    future: Future[Any]
+    future: Future[Any] | asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop | None = None  # set when ``future`` is the loop's own
+
+
+def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    """Resolve a batch's futures, on their event loop (a caller may have been cancelled)."""
+    for fut, result, exc in settled:
+        if fut.done():
+            continue
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(result)
 
 
 class EventWriter:
@@ -115,16 +127,26 @@ class EventWriter:
         self._queue.put(_Job(event, fn, fut))
         return fut
 
+    def _submit_async(self, event: Event | None, fn: Callable[[Session], Any] | None) -> asyncio.Future[Any]:
+        # A future of the caller's loop, resolved with the rest of its batch in one
+        # call_soon_threadsafe: a wake-up per event costs the writer more than the event.
+        if self._thread is None:
+            raise RuntimeError("the writer is not started")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Job(event, fn, fut, loop))
+        return fut
+
     async def record(self, event: Event) -> Outcome:
         """Store ``event``; returns after its transaction has committed.
 
         Raises whatever storing it raised (the event is then not stored).
         """
-        return await asyncio.wrap_future(self._submit(event, None))
+        return await self._submit_async(event, None)  # type: ignore[no-any-return]
 
     async def write(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` in the writer's transaction; returns its result after commit."""
-        return await asyncio.wrap_future(self._submit(None, fn))  # type: ignore[no-any-return]
+        return await self._submit_async(None, fn)  # type: ignore[no-any-return]
 
     def record_sync(self, event: Event) -> Outcome:
         return self._submit(event, None).result()  # type: ignore[no-any-return]
@@ -191,6 +213,8 @@ class EventWriter:
                 # One statement claims every event's dedup key for the whole batch.
                 events = [job.event for job in batch if job.event is not None]
                 claims = iter(self.recorder.claim_many(session, events) if events else [])
+                if events:
+                    self.recorder.prefetch_accounts(session, events)
                 results = [
                     self._apply(session, job, next(claims) if job.event is not None else None)
                     for job in batch
@@ -199,17 +223,14 @@ class EventWriter:
         except Exception:
             self._forget_state()
             if len(batch) == 1:
-                self._run_alone(batch[0])
+                self._deliver([self._run_alone(batch[0])])
             else:
                 log.warning("group commit of %d jobs failed; retrying one by one", len(batch))
-                for job in batch:
-                    self._run_alone(job)
+                self._deliver([self._run_alone(job) for job in batch])
             return
-        for job, result in zip(batch, results, strict=True):
-            if not job.future.cancelled():
-                job.future.set_result(result)
+        self._deliver([(job, result, None) for job, result in zip(batch, results, strict=True)])
 
-    def _run_alone(self, job: _Job) -> None:
+    def _run_alone(self, job: _Job) -> tuple[_Job, Any, BaseException | None]:
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 result = self._apply(session, job)
@@ -218,8 +239,27 @@ class EventWriter:
             self._forget_state()
             key = job.event.dedup_key if job.event is not None else getattr(job.fn, "__name__", "job")
             log.exception("write failed for %s", key)
-            if not job.future.cancelled():
-                job.future.set_exception(exc)
-            return
-        if not job.future.cancelled():
-            job.future.set_result(result)
+            return job, None, exc
+        return job, result, None
+
+    @staticmethod
+    def _deliver(done: list[tuple[_Job, Any, BaseException | None]]) -> None:
+        """Hand each job its result: blocking callers directly, each event loop once."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
+        for job, result, exc in done:
+            if job.loop is not None:
+                by_loop.setdefault(job.loop, []).append((job.future, result, exc))  # type: ignore[arg-type]
+                continue
+            fut = job.future
+            assert isinstance(fut, Future)
+            if fut.cancelled():
+                continue
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # the caller's loop is closed: nobody is waiting
+                log.debug("event loop closed before %d results were delivered", len(settled))
