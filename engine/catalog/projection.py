@@ -20,6 +20,7 @@ from engine.catalog import service
 from engine.catalog.items import ItemSpec, key_from_url, slugify, unique_key
 from engine.catalog.tables import CatalogItem, CatalogItemMessage, RecommendationImpression
 from engine.events import ButtonClicked, MessagePosted, ReactionAdded, ThreadOpened
+from engine.store.base import table_of
 from engine.store.models import Interaction
 from engine.store.recorder import Recorded
 from engine.store.writer import Notice
@@ -52,9 +53,10 @@ def _title_from_text(text: str, url: str) -> str:
 
 _ITEMS_OF_MESSAGE = select(CatalogItemMessage.item_id).where(
     CatalogItemMessage.message_id == bindparam("message_id"))
-# service.log_interaction's row, from a statement built once: replies in item threads and
-# reactions to shared links are frequent, and building the insert cost more than running it.
-_LOG_ITEM = insert(Interaction).values(
+# service.log_interaction's row, from a Core statement built once: replies in item threads
+# and reactions to shared links are frequent, and building the insert (and the ORM's bulk
+# insert path) cost more than running it.
+_LOG_ITEM = insert(table_of(Interaction)).values(
     community_id=bindparam("c"), member_id=bindparam("m"), kind=bindparam("kind"), target_member_id=None,
     item_id=bindparam("item"), message_id=bindparam("msg"), thread_id=bindparam("thread"), weight=1.0,
     at=bindparam("at"))
@@ -85,7 +87,8 @@ def _free_key(session: Session, community_id: int, wanted: str) -> str:
 
 def _log_item(session: Session, rec: Recorded, item_id: int, kind: str, at: datetime, *,
               message_id: int | None = None, thread_id: int | None = None) -> None:
-    session.execute(_LOG_ITEM, {"c": rec.community_id, "m": rec.member_id, "kind": kind, "item": item_id,
+    session.flush()  # what session.execute's autoflush did
+    session.connection().execute(_LOG_ITEM, {"c": rec.community_id, "m": rec.member_id, "kind": kind, "item": item_id,
                                 "msg": message_id, "thread": thread_id, "at": at})
 
 

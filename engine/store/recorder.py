@@ -78,6 +78,13 @@ _SET_LEFT = (
     .values(left_at=bindparam("left_at"))
 )
 _CLAIM_STMTS: dict[str, Any] = {}
+_rc = table_of(ReactionCount)
+_SET_REACTION_COUNT = (
+    _rc.update()
+    .where(_rc.c.chat_id == bindparam("chat"), _rc.c.message_external_id == bindparam("msg"),
+           _rc.c.emoji == bindparam("e"))
+    .values(count=bindparam("n"), at=bindparam("t"))
+)
 
 
 _IGNORE_STMTS: dict[tuple[str, str, str], Any] = {}
@@ -546,13 +553,8 @@ class Recorder:
             {"chat_id": rec.chat_id, "message_external_id": ev.message_id or "", "emoji": emoji,
              "count": ev.count, "at": ev.at},
         ):
-            session.connection().execute(
-                update(ReactionCount)
-                .where(ReactionCount.chat_id == rec.chat_id,
-                       ReactionCount.message_external_id == (ev.message_id or ""),
-                       ReactionCount.emoji == emoji)
-                .values(count=ev.count, at=ev.at)
-            )
+            session.connection().execute(_SET_REACTION_COUNT, {
+                "chat": rec.chat_id, "msg": ev.message_id or "", "e": emoji, "n": ev.count, "t": ev.at})
         msg_id, target = self._reaction_target(session, rec, None)
         return Recorded(ev, rec.community_id, rec.chat_id, rec.member_id, rec.thread_id, msg_id, target)
 
