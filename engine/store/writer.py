@@ -71,15 +71,20 @@ class _Job:
     loop: asyncio.AbstractEventLoop | None = None  # set when ``future`` is the loop's own
 
 
+def _resolve(fut: Future[Any] | asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    """Give one waiting caller its result or error (nothing if it stopped waiting)."""
+    if fut.done():
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)
+
+
 def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
     """Resolve a batch's futures, on their event loop (a caller may have been cancelled)."""
     for fut, result, exc in settled:
-        if fut.done():
-            continue
-        if exc is not None:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(result)
+        _resolve(fut, result, exc)
 
 
 class EventWriter:
@@ -250,14 +255,7 @@ class EventWriter:
             if job.loop is not None:
                 by_loop.setdefault(job.loop, []).append((job.future, result, exc))  # type: ignore[arg-type]
                 continue
-            fut = job.future
-            assert isinstance(fut, Future)
-            if fut.cancelled():
-                continue
-            if exc is not None:
-                fut.set_exception(exc)
-            else:
-                fut.set_result(result)
+            _resolve(job.future, result, exc)
         for loop, settled in by_loop.items():
             try:
                 loop.call_soon_threadsafe(_settle, settled)
