@@ -326,7 +326,7 @@ class TelegramAdapter:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return await self.inbox.quarantine(
-                {"body": f"over {self._max_body} bytes"}, None,
+                {"content_length": request.content_length}, None,
                 f"webhook body larger than {self._max_body} bytes")
         try:
             raw = json.loads(body)
