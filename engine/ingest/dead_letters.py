@@ -152,3 +152,14 @@ def dead_letter_summary(session: Session, latest: int = 5) -> DeadLetterSummary:
         .order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc()).limit(latest)
     ).all()
     return DeadLetterSummary(int(count), [(r[0], r[1], r[2]) for r in rows])
+
+
+def doctor_lines(session: Session, latest: int = 5) -> list[str]:
+    """What ``cohort doctor`` says about quarantined updates (no token needed)."""
+    summary = dead_letter_summary(session, latest)
+    if not summary.count:
+        return ["✓ [ingest] dead letters: none (every update received was stored)"]
+    lines = [f"! [ingest] dead letters: {summary.count} update(s) quarantined; latest:"]
+    for at, platform, reason in summary.latest:
+        lines.append(f"    {at:%Y-%m-%d %H:%M} {platform}: {short(reason, 160)}")
+    return lines
