@@ -138,14 +138,16 @@ def build_adapters(app: App) -> list[Adapter]:
     s = app.settings
     if s.telegram_token is not None:
         from bot.adapters.telegram import TelegramAdapter, known_chats_reader, reachability_hook
+        from engine.ingest.dead_letters import dead_letter_hook
 
         secret = s.telegram_webhook_secret
         adapters.append(
             TelegramAdapter(
                 s,
-                app.dispatch,
+                app.router,  # stores, then reacts: acknowledged only after the commit
                 known_chats=known_chats_reader(app.store),
                 on_reachability=reachability_hook(app.store),
+                on_quarantine=dead_letter_hook(app.store),
                 webhook_secret=secret.get_secret_value() if secret is not None else None,
                 max_in_flight=s.telegram.max_in_flight,
                 request_timeout=s.telegram.request_timeout,

@@ -152,9 +152,23 @@ class Router:
         A duplicate delivery stops here. A handler that raises is logged with the event's
         key and the remaining handlers still run. Raises only if storing failed.
         """
-        outcome = await self._record(event)
+        outcome = await self.record(event)
+        await self.react(event, messenger, outcome)
+        return outcome
+
+    async def record(self, event: Event) -> Outcome:
+        """Store the event; returns once its transaction has committed (raises if it failed).
+
+        Adapters that acknowledge a platform only after the commit call this, then
+        :meth:`react`, instead of :meth:`dispatch`.
+        """
+        return await self._record(event)
+
+    async def react(self, event: Event, messenger: Messenger, outcome: Outcome) -> None:
+        """Run handlers, notice sinks and the command for a recorded event (nothing for a
+        duplicate). Never raises: each failure is logged with the event's key."""
         if outcome.duplicate:
-            return outcome
+            return
         per_call = {"event": event, "messenger": messenger, "outcome": outcome, "router": self}
         for sub in self._subs:
             if isinstance(event, sub.types):
@@ -170,7 +184,6 @@ class Router:
                     log.exception("notice sink failed on %s", event.dedup_key)
         if isinstance(event, CommandInvoked):
             await self._run_command(event, messenger, outcome, per_call)
-        return outcome
 
     async def _run_command(
         self, event: CommandInvoked, messenger: Messenger, outcome: Outcome, per_call: dict[str, Any]

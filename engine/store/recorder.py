@@ -168,6 +168,15 @@ class RecorderOptions:
     max_text_length: int = 16_384
 
 
+def clean_field(value: object, limit: int) -> str:
+    """A text field (title, name, username, emoji) as stored: cleaned like message text and
+    cut to ``limit``; a value that is not a string is stored as "" rather than failing the
+    event (and every later event of its chat with it)."""
+    if not isinstance(value, str):
+        return ""
+    return clean_text(value[:limit])
+
+
 def dedup_key(event: Event) -> str:
     key = event.dedup_key
     if len(key) > MAX_KEY:
@@ -275,7 +284,7 @@ class Recorder:
         cid = insert_ignore(
             session,
             table_of(Community),
-            {"platform": platform, "external_id": external_id, "title": title[:256], "settings": {}, "created_at": at},
+            {"platform": platform, "external_id": external_id, "title": clean_field(title, 256), "settings": {}, "created_at": at},
             returning=Community.id,
         )
         if cid is None:
@@ -327,7 +336,7 @@ class Recorder:
         by_ext = {"platform": key[0], "external_id": key[1]}
         row = None if key in self._absent else conn.execute(_ACCOUNT_BY_EXT, by_ext).first()
         if row is None:
-            name = clean_text(event.user_name or event.username or event.user_id)[:256]
+            name = clean_field(event.user_name or event.username or event.user_id, 256)
             member_id = conn.execute(_NEW_MEMBER, {"display_name": name, "created_at": event.at}).scalar_one()
             acc_id = insert_ignore(
                 session,
@@ -336,7 +345,7 @@ class Recorder:
                     "platform": key[0],
                     "external_id": key[1],
                     "member_id": member_id,
-                    "username": clean_text(event.username)[:128],
+                    "username": clean_field(event.username, 128),
                     "display_name": name,
                     "is_bot": event.is_bot,
                     "created_at": event.at,
@@ -373,7 +382,7 @@ class Recorder:
                 "community_id": community_id,
                 "platform": key[0],
                 "external_id": key[1],
-                "title": clean_text(event.chat_title)[:256],
+                "title": clean_field(event.chat_title, 256),
                 "is_private": event.is_private,
             },
             returning=Chat.id,
@@ -395,7 +404,7 @@ class Recorder:
         tid = insert_ignore(
             session,
             table_of(Thread),
-            {"chat_id": chat_id, "external_id": external_id, "title": clean_text(title)[:512],
+            {"chat_id": chat_id, "external_id": external_id, "title": clean_field(title, 512),
              "created_at": at, "created_by": created_by},
             returning=Thread.id,
         )
@@ -404,7 +413,7 @@ class Recorder:
                 select(Thread.id).where(Thread.chat_id == chat_id, Thread.external_id == external_id)
             ).scalar_one()
             if title:
-                session.connection().execute(update(Thread).where(Thread.id == tid, Thread.title == "").values(title=clean_text(title)[:512]))
+                session.connection().execute(update(Thread).where(Thread.id == tid, Thread.title == "").values(title=clean_field(title, 512)))
         self.cache.threads[key] = tid
         return int(tid)
 
@@ -547,7 +556,7 @@ class Recorder:
             update(Message)
             .where(Message.chat_id == rec.chat_id, Message.external_id == (ev.message_id or ""))
             .values(edited_at=ev.at, text=stored, text_truncated=truncated, text_length=len(text),
-                    links=list(ev.links), mentions=list(ev.mentions))
+                    links=[clean_text(u) for u in ev.links], mentions=[clean_text(m) for m in ev.mentions])
         )
         return rec
 
@@ -574,7 +583,7 @@ class Recorder:
         new = insert_ignore(
             session, table_of(Reaction),
             {"chat_id": rec.chat_id, "message_external_id": ev.message_id or "", "member_id": rec.member_id,
-             "target_member_id": target, "emoji": clean_text(ev.emoji)[:64], "at": ev.at},
+             "target_member_id": target, "emoji": clean_field(ev.emoji, 64), "at": ev.at},
         )
         if not new:
             # Re-added after a removal, or a redelivery that came with a new time (Discord's
@@ -582,7 +591,7 @@ class Recorder:
             readded = session.connection().execute(
                 update(Reaction)
                 .where(Reaction.chat_id == rec.chat_id, Reaction.message_external_id == (ev.message_id or ""),
-                       Reaction.member_id == rec.member_id, Reaction.emoji == clean_text(ev.emoji)[:64],
+                       Reaction.member_id == rec.member_id, Reaction.emoji == clean_field(ev.emoji, 64),
                        Reaction.removed_at.is_not(None))
                 .values(removed_at=None)
             ).rowcount
@@ -597,7 +606,7 @@ class Recorder:
         session.connection().execute(
             update(Reaction)
             .where(Reaction.chat_id == rec.chat_id, Reaction.message_external_id == (ev.message_id or ""),
-                   Reaction.member_id == rec.member_id, Reaction.emoji == clean_text(ev.emoji)[:64])
+                   Reaction.member_id == rec.member_id, Reaction.emoji == clean_field(ev.emoji, 64))
             .values(removed_at=ev.at)
         )
         msg_id, target = self._reaction_target(session, rec, ev.target_user_id)
@@ -606,7 +615,7 @@ class Recorder:
     def _on_reaction_count(self, session: Session, rec: Recorded) -> Recorded:
         ev = rec.event
         assert isinstance(ev, ReactionCountChanged)
-        emoji = clean_text(ev.emoji)[:64]
+        emoji = clean_field(ev.emoji, 64)
         if not insert_ignore(
             session, table_of(ReactionCount),
             {"chat_id": rec.chat_id, "message_external_id": ev.message_id or "", "emoji": emoji,
@@ -641,7 +650,7 @@ class Recorder:
         assert isinstance(ev, ThreadOpened)
         if rec.thread_id is not None:
             session.connection().execute(update(Thread).where(Thread.id == rec.thread_id).values(
-                title=clean_text(ev.title)[:512], created_by=rec.member_id))
+                title=clean_field(ev.title, 512), created_by=rec.member_id))
         self._log(session, rec, "thread_opened")
         return rec
 
