@@ -160,7 +160,7 @@ class DiscordAdapter:
         )
 
     def _channel_info(self, channel_id: str) -> ChannelInfo | None:
-        if not channel_id.isdigit():
+        if not (channel_id.isascii() and channel_id.isdigit()):
             return None
         channel = self.client.get_channel(int(channel_id))
         if channel is None:
@@ -172,7 +172,7 @@ class DiscordAdapter:
         return ChannelInfo(channel_id, getattr(channel, "name", "") or "")
 
     def _guild_name(self, guild_id: str) -> str:
-        guild = self.client.get_guild(int(guild_id)) if guild_id.isdigit() else None
+        guild = self.client.get_guild(int(guild_id)) if guild_id.isascii() and guild_id.isdigit() else None
         return guild.name if guild else ""
 
     def feed(self, event_type: str, data: Any) -> list[Event]:

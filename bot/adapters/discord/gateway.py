@@ -120,7 +120,7 @@ def snowflake(value: Any) -> str | None:
         return None
     if isinstance(value, int):
         return str(value) if value >= 0 else None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         return value
     return None
 
