@@ -18,6 +18,7 @@ from typing import Any
 from bot.markup import esc
 from bot.ports import Button, Messenger, PlatformError, Role, SentMessage
 from engine.events import CommandInvoked, Event
+from engine.refusal import Refusal
 from engine.store.writer import Notice, Outcome
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ RoleLookup = Callable[[Event, Messenger], Awaitable[Role]]
 NoticeSink = Callable[[Notice, Event, Messenger], Awaitable[None]]
 
 
-class UsageError(Exception):
+class UsageError(Refusal):
     """A user-caused problem; its message is replied in the chat as is (markup allowed)."""
 
 

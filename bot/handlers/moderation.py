@@ -19,10 +19,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.args import duration_arg, int_arg
 from bot.handlers.privacy import caller_member, clock
 from bot.markup import bold, esc
 from bot.ports import Capability, Messenger, Moderating, NotReachable, PlatformError, Role, Unsupported
 from bot.router import CommandContext, Router, UsageError
+from engine.args import looks_like_duration
 from engine.members.lookup import (
     MemberBrief,
     community_ext_of,
@@ -46,8 +48,8 @@ from engine.store.store import Store
 
 AUDIT_DEFAULT = 10
 AUDIT_MAX = 50
-_MEMBER_TOKEN = re.compile(r"@\S+|\d+|<@!?\d+>")
-_DURATION = re.compile(r"(\d+)([mhd])")
+_MEMBER_TOKEN = re.compile(r"@\S+|\d+|<@!?\d+>", re.ASCII)
+MUTE_MIN, MUTE_MAX = timedelta(minutes=1), timedelta(days=366)
 
 # Cohort's stored role ints must match the bot's Role values.
 assert MODERATOR_ROLE == Role.MODERATOR and MEMBER_ROLE == Role.MEMBER
@@ -169,9 +171,9 @@ def _describe(line: AuditLine) -> str:
 async def audit(ctx: CommandContext, store: Store) -> None:
     limit = AUDIT_DEFAULT
     if ctx.args:
-        if not ctx.args[0].isdigit() or int(ctx.args[0]) < 1:
+        if len(ctx.args) > 1:
             raise UsageError(f"Usage: /audit [n] — n is how many entries, 1 to {AUDIT_MAX}.")
-        limit = min(int(ctx.args[0]), AUDIT_MAX)
+        limit = int_arg(ctx.args[0], lo=1, hi=AUDIT_MAX, what="how many entries")
     community_id = await _community(store, ctx)
     lines = await store.read(lambda s: recent_audit(s, community_id, limit))
     if not lines:
@@ -196,9 +198,10 @@ async def _platform_action(ctx: CommandContext, store: Store, messenger: Messeng
     token, rest = _split_target(ctx, ctx.args)
     target = await _target(store, ctx, community_id, token, verb)
     until = None
-    if verb == "mute" and rest and (m := _DURATION.fullmatch(rest[0].lower())):
-        unit = {"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
-        until = clock(app) + timedelta(**{unit: int(m.group(1))})
+    if verb == "mute" and rest and looks_like_duration(rest[0]):
+        # Something that starts like a count is a duration attempt: parse it strictly, so
+        # "-5m" or "999y" gets a clear refusal rather than an indefinite mute.
+        until = clock(app) + duration_arg(rest[0], lo=MUTE_MIN, hi=MUTE_MAX, what="the mute duration")
         rest = rest[1:]
     reason = " ".join(rest).strip()
     assert target.user_ext is not None  # resolved on this platform, so it has an account here
@@ -252,6 +255,6 @@ def register(router: Router, app: Any) -> None:
     router.command("audit", audit, min_role=Role.MODERATOR, summary="recent moderation log",
                    usage="/audit [n]")
     router.command("mute", mute, min_role=Role.MODERATOR, summary="mute a member (where the platform allows)",
-                   usage="/mute @member [10m|2h|1d] [reason]")
+                   usage="/mute @member [10m|2h|1d|1w] [reason]")
     router.command("ban", ban, min_role=Role.MODERATOR, summary="ban a member (where the platform allows)",
                    usage="/ban @member [reason]")

@@ -81,7 +81,7 @@ async def test_bad_badge_season_config_input(app: App, world: FakeMessenger) -> 
         (("season", "start"), "Give the season a name"),
         (("season", "pause"), "Usage: /season"),
         (("config", "points.daily_cap", "abc"), "whole number"),
-        (("config", "points.daily_cap", "-3"), "between 0 and 100000"),
+        (("config", "points.daily_cap", "-3"), "from 0 to 100000"),
         (("config", "points.nope", "1"), "valid keys"),
         (("config", "other.key", "1"), "Settings you can change"),  # the general /config answers
         (("config",), "Community settings"),

@@ -126,7 +126,7 @@ def snowflake(value: Any) -> str | None:
         return None
     if isinstance(value, int):
         return str(value) if value >= 0 else None
-    if isinstance(value, str) and value.isascii() and value.isdigit():  # "²".isdigit() is True
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:  # "²".isdigit() is True
         return value
     return None
 
