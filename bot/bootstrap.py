@@ -88,9 +88,10 @@ def build_app(settings: Settings, *, engine: Engine | None = None) -> App:
         ),
     )
     store.writer.max_batch = settings.storage.max_batch
-    router = Router(store.record, RoleResolver(store, settings.owner_ids))
+    roles = RoleResolver(store, settings.owner_ids)
+    router = Router(store.record, roles)
     app = App(settings, store, router)
-    router.provide(store=store, settings=settings, app=app)
+    router.provide(store=store, settings=settings, app=app, roles=roles)
     for name in PROJECTION_MODULES:
         store.writer.add_projection(importlib.import_module(name).make_projection(app))
     for name in HANDLER_MODULES:
