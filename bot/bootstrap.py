@@ -107,13 +107,14 @@ def build_app(settings: Settings, *, engine: Engine | None = None,
         ),
     )
     store.writer.max_batch = settings.storage.max_batch
-    router = Router(store.record, RoleResolver(store, settings.owner_ids))
+    roles = RoleResolver(store, settings.owner_ids)
+    router = Router(store.record, roles)
     notifier = OutboxNotifier(store, options_from(settings.notifier))
     mods = tuple(capabilities() if modules is None else modules)
     validate_modules(mods)
     app = App(settings, store, router, notifier, mods)
     services: dict[str, object] = {"store": store, "settings": settings, "notifier": notifier}
-    router.provide(**services, app=app)
+    router.provide(**services, app=app, roles=roles)
     for module in mods:
         for name, factory in module.provides.items():
             check_injectable(f"{module.name}: {name}", factory, services)

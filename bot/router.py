@@ -201,9 +201,15 @@ class Router:
             log.exception("role lookup failed on %s", event.dedup_key)
             role = Role.MEMBER
         if role < spec.min_role:
+            why = ""
+            if not event.user_id:  # Telegram: an anonymous admin or a channel posting as itself
+                why = (" You are posting as a chat (anonymously or as a channel), so I can't tell who you"
+                       " are; turn off “Remain anonymous” to use it.")
+            elif event.is_bot:
+                why = " Bots can't use it."
             await self._safe_reply(
                 messenger, event,
-                f"/{esc(spec.name)} is for {spec.min_role.name.lower()}s and above.",
+                f"/{esc(spec.name)} is for {spec.min_role.name.lower()}s and above.{why}",
             )
             return
         ctx = CommandContext(event, messenger, role, outcome)
