@@ -105,7 +105,7 @@ def describe(params) -> str:
 
 
 def movielens_table(device: str, seeds: int, with_tune: bool, als_grid: dict[str, list[float]]) -> None:
-    from engine.recsys.threads import default_threads, training_threads
+    from engine.recsys.torch_threads import default_threads, training_threads
     from engine.recsys.torch_model import CohortParams, CohortRecommender
     from engine.recsys.tune import tune
 
@@ -115,7 +115,7 @@ def movielens_table(device: str, seeds: int, with_tune: bool, als_grid: dict[str
     defaults = CohortParams()
     print(f"MovieLens-100k, per-user 80/20 random split, split seeds 0..{seeds - 1}, full ranking, "
           f"train items masked; OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}; "
-          f"Cohort trains on {default_threads(80_000)} thread(s) (engine/recsys/threads.py)")
+          f"Cohort trains on {default_threads(80_000)} thread(s) (engine/recsys/torch_threads.py)")
     print(f"ALS grid (tuned per seed on a 20% holdout of train): {als_grid}, iterations={ALS_ITERATIONS}")
     print(f"Cohort shipped defaults: {describe(defaults)}")
 
