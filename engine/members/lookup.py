@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.store.models import Account, Community, CommunityMember, Member
+from engine.store.models import Account, Chat, Community, CommunityMember, Member, Message
 
 # Discord renders a mention in message text as <@123> or <@!123> (nickname form).
 _DISCORD_MENTION = re.compile(r"<@!?(\d+)>")
@@ -138,3 +138,36 @@ def member_brief(session: Session, member_id: int, platform: str) -> MemberBrief
         return MemberBrief(member_id, member.display_name, None, "", False)
     name = account.display_name or member.display_name or account.username
     return MemberBrief(member_id, name, account.external_id, account.username, account.is_bot)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCommunity:
+    platform: str
+    external_id: str
+    title: str
+    members: int
+    messages: int
+    busiest_chat: str  # the external id of the chat with the most messages ("" without messages)
+
+
+def find_communities(session: Session, ref: str | None) -> list[StoredCommunity]:
+    """Communities matching ``ref`` — ``platform:external_id``, or an external id on any
+    platform — or every community when ``ref`` is None, largest first."""
+    query = select(Community.id, Community.platform, Community.external_id, Community.title)
+    if ref is not None:
+        platform, sep, external = ref.partition(":")
+        exact = Community.external_id == ref
+        query = query.where(((Community.platform == platform) & (Community.external_id == external)) | exact
+                            if sep else exact)
+    found = []
+    for cid, platform, external, title in session.execute(query):
+        members = session.scalar(select(func.count()).select_from(CommunityMember)
+                                 .where(CommunityMember.community_id == cid)) or 0
+        busiest = session.execute(
+            select(Chat.external_id, func.count(Message.id)).join(Message, Message.chat_id == Chat.id)
+            .where(Message.community_id == cid, Chat.is_private.is_(False))
+            .group_by(Chat.external_id).order_by(func.count(Message.id).desc()).limit(1)).first()
+        messages = session.scalar(select(func.count()).select_from(Message).where(Message.community_id == cid)) or 0
+        found.append(StoredCommunity(str(platform), str(external), str(title or ""), int(members), int(messages),
+                                     str(busiest[0]) if busiest else ""))
+    return sorted(found, key=lambda c: (-c.messages, c.platform, c.external_id))
