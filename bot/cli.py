@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from bot import __version__
+from bot.adapters.base import Finding
 from bot.bootstrap import App, build_adapters, build_app
 from bot.settings import Settings, SettingsError, load_settings, redacted
 
@@ -300,18 +301,26 @@ def doctor() -> None:
     application = build_app(s)
 
     async def check() -> int:
+        from bot.doctor import local_findings
+
         worst = 0
-        typer.echo("\n".join(await _dead_letter_lines(application)))
-        adapters = build_adapters(application)
-        if not adapters:
-            typer.echo("no TELEGRAM_TOKEN or DISCORD_TOKEN set: only the console would run")
-        for adapter in adapters:
-            for f in await adapter.doctor():
+
+        def show(source: str, findings: list[Finding]) -> None:
+            nonlocal worst
+            for f in findings:
                 mark = {"ok": "✓", "warning": "!", "error": "✗"}[f.severity]
-                typer.echo(f"{mark} [{adapter.name}] {f.check}: {f.detail}")
+                typer.echo(f"{mark} [{source}] {f.check}: {f.detail}")
                 if f.fix:
                     typer.echo(f"    fix: {f.fix}")
                 worst = max(worst, {"ok": 0, "warning": 0, "error": 1}[f.severity])
+
+        local = await asyncio.to_thread(local_findings, s, application.store.engine)
+        show("cohort", local)
+        if any(f.check == "database" and f.severity == "error" for f in local):
+            return 1
+        typer.echo("\n".join(await _dead_letter_lines(application)))
+        for adapter in build_adapters(application):
+            show(adapter.name, await adapter.doctor())
         return worst
 
     raise typer.Exit(asyncio.run(check()))
