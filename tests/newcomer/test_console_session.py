@@ -107,3 +107,18 @@ def test_an_imported_community_opens_in_the_console(db: Path) -> None:
                              .where(Message.text.like("hello from the console%"))).all()
     engine.dispose()
     assert len(typed) == 1 and typed[0][0].startswith("console-") and typed[0][1] == "stackexchange"
+
+
+async def test_members_are_found_by_handle_id_or_display_name(app: App) -> None:
+    out: list[str] = []
+    state = ConsoleState(community="g1", user="owner")
+    state.roles["owner"] = Role.OWNER
+    console = ConsoleAdapter(app.dispatch, state, write=out.append)
+    await console.handle_line("/as u5")
+    await console.handle_line("hello everyone, I am the fifth member here")
+    await console.handle_line("/as owner")
+    for ref in ("@u5", "u5"):
+        await console.handle_line(f"/points give {ref} 3 welcome")
+        assert "Gave 3 points to u5" in "\n".join(out[-3:]), out[-3:]
+    await console.handle_line("/points give @nobody 3 welcome")
+    assert "I don't know @nobody" in "\n".join(out[-3:])
