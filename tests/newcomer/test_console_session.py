@@ -122,3 +122,21 @@ async def test_members_are_found_by_handle_id_or_display_name(app: App) -> None:
         assert "Gave 3 points to u5" in "\n".join(out[-3:]), out[-3:]
     await console.handle_line("/points give @nobody 3 welcome")
     assert "I don't know @nobody" in "\n".join(out[-3:])
+
+
+async def test_an_opt_out_follows_the_member_into_communities_joined_later(app: App) -> None:
+    from engine.members.lookup import community_id_of, member_of_account
+    from engine.members.privacy import is_opted_out
+
+    out: list[str] = []
+    state = ConsoleState(community="g1", user="ann")
+    console = ConsoleAdapter(app.dispatch, state, write=out.append)
+    await console.handle_line("hello, a first message in g1")
+    await console.handle_line("/optout")
+    assert "including ones you join later" in "\n".join(out[-2:])
+    state.community = "g2"
+    await console.handle_line("hello, now I am in g2 as well")
+    member = await app.store.read(lambda s: member_of_account(s, "console", "ann"))
+    g2 = await app.store.read(lambda s: community_id_of(s, "console", "g2"))
+    assert member is not None and g2 is not None
+    assert await app.store.read(lambda s: is_opted_out(s, member, g2))
