@@ -219,6 +219,22 @@ class OutboxNotifier:
     async def _send_to(self, row: OutboxRow, target: DmTarget, refused: list[str]) -> Delivery | None:
         """Send the row's remaining parts to ``target``; None when the account refused
         (the caller tries the next account)."""
+        heartbeat = asyncio.create_task(self._heartbeat(row.key), name=f"cohort-outbox-heartbeat-{row.key}")
+        try:
+            return await self._send_parts(row, target, refused)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self, key: str) -> None:
+        """Keep the row fresh while its send is in flight, however long the platform takes,
+        so no one takes it over as stale while this process is alive."""
+        while True:
+            await asyncio.sleep(self.options.stale_after.total_seconds() / 3)  # real time, like the lease
+            await self._touch(key, None)
+
+    async def _send_parts(self, row: OutboxRow, target: DmTarget, refused: list[str]) -> Delivery | None:
         messenger = self._messengers[target.platform]
         parts = _parts(row)
         done = row.parts_done
@@ -265,7 +281,7 @@ class OutboxNotifier:
         now = self._clock()
         await self.store.write(lambda s: outbox.progress(s, key, parts_done=done, platform=platform, now=now))
 
-    async def _touch(self, key: str, error: str) -> None:
+    async def _touch(self, key: str, error: str | None) -> None:
         now = self._clock()
         await self.store.write(lambda s: outbox.touch(s, key, now, error=error))
 

@@ -3,9 +3,10 @@
 ``scheduler URL POLL``: the app's scheduler with one 1-second job that records a tick
 (its fire time and this pid); prints ``leading`` or ``standby`` and keeps running.
 
-``outbox URL BASE_URL KEYS...``: plans one nudge per ``member_id:key`` to Telegram members
+``outbox URL BASE_URL KEYS...``: one nudge per ``member_id:key`` to Telegram members
 through the real Notifier and TelegramMessenger (PTB against the fake Bot API at
-BASE_URL), after resuming what an earlier process left; prints ``done`` and the outcomes.
+BASE_URL); its sweep resumes what an earlier (killed) process left. Prints ``planned``
+then ``done`` and the outcomes.
 """
 
 from __future__ import annotations
@@ -47,22 +48,21 @@ async def run_outbox(url: str, base_url: str, specs: list[str]) -> None:
     from bot.notify import Notification, Purpose
     from tests.fakes.telegram_api import TOKEN
 
-    settings = load_settings(storage={"url": url}, telegram={"base_url": base_url},
-                             notifier={"stale_after": 0.5, "retry_delay": 0.01, "max_attempts": 1})
+    settings = load_settings(storage={"url": url}, telegram={"base_url": base_url, "request_timeout": 90.0},
+                             notifier={"stale_after": 0.5, "sweep_interval": 0.1, "max_attempts": 1})
     settings = settings.model_copy(update={"telegram_token": SecretStr(TOKEN)})
     app = build_app(settings)
     app.start()
     adapter = TelegramAdapter(settings, app.dispatch, retry_delay=0.001, max_attempts=1)
     await adapter._app.initialize()  # the Bot API client only: no polling in this process
     app.notifier.attach(adapter.messenger)
-    await asyncio.sleep(0.6)  # let a 'sending' row left by a killed process become stale
-    resumed = await app.notifier.resume()
-    print(f"resumed {resumed}", flush=True)
+    await app.notifier.start()  # resumes planned rows now, stale 'sending' rows once stale
     notes = [Notification(key, int(mid), None, Purpose.NUDGE, f"come back ({key})")
              for mid, key in (s.split(":", 1) for s in specs)]
     print("planned", flush=True)
     outcomes = await app.notifier.notify_all(notes)
     print("done " + " ".join(str(o) for o in outcomes), flush=True)
+    await app.notifier.stop()
     await adapter._app.shutdown()
     app.stop()
 
