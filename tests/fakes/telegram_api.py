@@ -92,6 +92,7 @@ class FakeTelegram:
         self.rights: dict[tuple[int, int], dict[str, bool]] = {}  # an administrator's granted rights
         self.webhook: dict[str, Any] = {}
         self.served: dict[int, float] = {}  # update_id → monotonic time first served
+        self.confirmed_below = 0  # the highest getUpdates offset seen: every id below it is acknowledged
         self._pending: list[dict[str, Any]] = []
         self._forced: list[dict[str, Any]] = []
         self._arrived = asyncio.Event()
@@ -249,6 +250,7 @@ class FakeTelegram:
     async def _m_getUpdates(self, p: dict[str, Any]) -> Any:
         offset = int(p.get("offset") or 0)
         limit = int(p.get("limit") or 100)
+        self.confirmed_below = max(self.confirmed_below, offset)
         wait = min(float(p.get("timeout") or 0), self.max_poll_wait)
         deadline = time.monotonic() + wait
         while True:
