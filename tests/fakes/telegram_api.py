@@ -93,6 +93,7 @@ class FakeTelegram:
         self.webhook: dict[str, Any] = {}
         self.served: dict[int, float] = {}  # update_id → monotonic time first served
         self.delivered: list[dict[str, Any]] = []  # every message the fake accepted (sent, not refused)
+        self.confirmed_below = 0  # the highest getUpdates offset seen: every id below it is acknowledged
         self._pending: list[dict[str, Any]] = []
         self._forced: list[dict[str, Any]] = []
         self._arrived = asyncio.Event()
@@ -254,6 +255,7 @@ class FakeTelegram:
     async def _m_getUpdates(self, p: dict[str, Any]) -> Any:
         offset = int(p.get("offset") or 0)
         limit = int(p.get("limit") or 100)
+        self.confirmed_below = max(self.confirmed_below, offset)
         wait = min(float(p.get("timeout") or 0), self.max_poll_wait)
         deadline = time.monotonic() + wait
         while True:
