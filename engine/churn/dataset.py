@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.churn.features import FeatureBuilder, Snapshot
-from engine.churn.guards import SKEW_TOLERANCE_DAYS, recent_gap
+from engine.churn.guards import SKEW_TOLERANCE_DAYS, recent_gap, usual_silence
 
 STEP_DAYS = 7.0
 
@@ -74,10 +74,11 @@ def snapshot_times(builder: FeatureBuilder, window_days: float, horizon_days: fl
     first, last = float(times.min()), min(float(times.max()), now)
     # the last snapshot whose horizon is fully observed; then back in weekly steps
     t = np.floor(last - horizon_days)
+    usual = usual_silence(builder.log, now)
     out: list[float] = []
     while t - window_days >= np.floor(first):
         end = t + horizon_days
-        if recent_gap(builder.log, end, window_days + horizon_days, gap_days) is None:
+        if recent_gap(builder.log, end, window_days + horizon_days, gap_days, usual) is None:
             out.append(float(t))
         t -= STEP_DAYS
     return sorted(out)

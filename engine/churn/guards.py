@@ -52,20 +52,27 @@ def log_gaps(times: np.ndarray, lo: float, hi: float, gap_days: float) -> list[G
     return [Gap(float(edges[i]), float(edges[i + 1])) for i in holes]
 
 
-def recent_gap(log: ActivityLog, now: float, window_days: float, gap_days: float) -> Gap | None:
-    """A gap in the ``window_days`` before ``now`` that is unusual for this community, or None.
+def usual_silence(log: ActivityLog, now: float) -> float:
+    """The 99th percentile of the silences between consecutive events up to ``now`` (days)."""
+    times = np.sort(log.act_t[log.act_t <= now + SKEW_TOLERANCE_DAYS])
+    if len(times) < 20:
+        return 0.0
+    return float(np.percentile(np.diff(times), 99))
 
-    A quiet community can have empty days; a stretch is a gap when the community's usual
-    volume (events per day over its active days) makes that many silent days very unlikely
-    (Poisson: expected events over the stretch ≥ 8) and it lasts at least ``gap_days``.
+
+def recent_gap(log: ActivityLog, now: float, window_days: float, gap_days: float,
+               usual: float | None = None) -> Gap | None:
+    """The latest gap in the ``window_days`` before ``now`` unusual for this community, or None.
+
+    Quiet communities have silent days, so a stretch is a gap when it lasts at least
+    ``gap_days`` *and* three times the community's usual longest silences (99th percentile
+    of its silences between events): a busy group silent for 3 days is a gap, a Stack
+    Exchange meta site quiet over a weekend is not.
     """
     times = log.act_t[log.act_t <= now + SKEW_TOLERANCE_DAYS]
     if not len(times):
         return None
-    span_lo = max(float(times.min()), now - 4 * window_days)
-    days_active = len(np.unique(np.floor(times[times >= span_lo])))
-    rate = np.count_nonzero(times >= span_lo) / max(days_active, 1)
-    for gap in reversed(log_gaps(times, now - window_days, now, gap_days)):
-        if gap.days * rate >= 8.0:
-            return gap
-    return None
+    usual = usual_silence(log, now) if usual is None else usual
+    threshold = max(float(gap_days), 3.0 * usual)
+    gaps = log_gaps(times, now - window_days, now, threshold)
+    return gaps[-1] if gaps else None

@@ -40,6 +40,7 @@ from engine.store.models import Community, Interaction
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 POOLED = "pooled"
+EXPLAINED_AT_LEAST = 50
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -197,8 +198,10 @@ def score_community(session: Session, community_id: int, now: datetime, model_di
                          f"are flagged at once: the {len(flagged)} riskiest were")
     run.flagged = len(flagged)
     reference = model.reference if isinstance(model, FittedModel) else np.median(rows.X, axis=0)
-    words = explain(rows.X[flagged], lambda X: model.risk(X, np.full(len(X), t)), reference)
-    reasons = {int(i): w for i, w in zip(flagged.tolist(), words, strict=True)}
+    # reasons for the flagged, and for the riskiest few even when nobody is over the threshold
+    worded = order[: max(len(flagged), min(EXPLAINED_AT_LEAST, len(order)))]
+    words = explain(rows.X[worded], lambda X: model.risk(X, np.full(len(X), t)), reference)
+    reasons = {int(i): w for i, w in zip(worded.tolist(), words, strict=True)}
     run.risks = [MemberRisk(member_id=int(data.log.member_ids[rows.member[i]]), risk=float(risk[i]),
                             reasons=reasons.get(int(i), ()), scored_on=run.scored_on,
                             last_active=None if not np.isfinite(rows.last_active[i]) else from_days(rows.last_active[i]))

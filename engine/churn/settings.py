@@ -18,7 +18,7 @@ class ChurnSettingError(ValueError):
 class ChurnSettings:
     window_days: int = 28        # W: a member counts if active (or joined) within W days before
     horizon_days: int = 14       # H: ... and is churned if silent for the next H days
-    flag_threshold: float = 0.5  # risk at or above this flags a member
+    flag_threshold: float = 0.3  # calibrated risk at or above this flags a member
     max_flag_share: float = 0.3  # never flag more than this share of scored members at once
     gap_days: int = 3            # this many days with no event from anyone is a gap in the log
     min_train_examples: int = 200  # fewer labelled examples: train on the pooled communities
