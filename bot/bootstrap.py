@@ -36,6 +36,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "bot.handlers.points",
     "bot.handlers.catalog",
     "bot.handlers.recommend",
+    "bot.handlers.churn",
 )
 
 # Each module exposes ``make_projection(app) -> Projection`` for the writer's transaction.
@@ -48,6 +49,7 @@ PROJECTION_MODULES: tuple[str, ...] = (
 # Each module exposes ``jobs(app) -> list[JobSpec]`` for the scheduler.
 JOB_MODULES: tuple[str, ...] = (
     "bot.jobs",
+    "bot.handlers.churn",
 )
 
 

@@ -68,6 +68,7 @@ class SchedulerSettings(_Section):
     enabled: bool = True
     timezone: str = "UTC"
     recsys_train_at: str = Field("03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM, daily
+    churn_score_at: str = Field("04:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM, daily
 
 
 class Settings(BaseSettings):
