@@ -37,6 +37,7 @@ def capabilities(settings: Settings) -> list[Module]:
     from bot import jobs, notifier
     from bot.handlers import (
         catalog,
+        churn,
         community_settings,
         help,
         linking,
@@ -57,6 +58,7 @@ def capabilities(settings: Settings) -> list[Module]:
         legacy("points", register=points.register, make_projection=points_projection.make_projection),
         legacy("catalog", register=catalog.register, make_projection=catalog_projection.make_projection),
         legacy("recommend", register=recommend.register),
+        churn.module(settings),
         jobs.recsys_training(settings),
         notifier.MODULE,
     ]

@@ -356,6 +356,7 @@ CLI_MODULES: tuple[str, ...] = (
     "bot.history_cli",
     "bot.recsys_cli",
     "bot.handlers.catalog",
+    "bot.churn_cli",
 )
 
 
