@@ -90,4 +90,4 @@ async def test_bad_settings_are_refused_and_not_written(app: App, clock: Clock) 
     for i in range(4):
         await app.dispatch(cmd("mia", "warn", "@bob", f"w{i}"), m)
     assert m.actions == []
-    assert T0 == clock.now
+    assert clock.now == T0
