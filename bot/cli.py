@@ -357,6 +357,7 @@ CLI_MODULES: tuple[str, ...] = (
     "bot.recsys_cli",
     "bot.handlers.catalog",
     "bot.churn_cli",
+    "bot.audit_cli",
 )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from bot.adapters.base import Dispatch, Finding, Severity
 from bot.markup import to_plain
-from bot.ports import Button, Capability, ChatRef, Role, SentMessage
+from bot.ports import Button, Capability, ChatRef, Purged, Role, SentMessage
 from engine.args import is_ascii_number
 from engine.events import (
     ButtonClicked,
@@ -67,6 +67,16 @@ class ConsoleState:
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     last: int = 0  # the number given to the latest message
+    # user → (mute|ban, until or None): what moderators did here; the console enforces it
+    restricted: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)
+
+    def restriction(self, user: str) -> tuple[str, datetime | None] | None:
+        """The user's standing mute or ban, dropping one whose time has run out."""
+        found = self.restricted.get(user)
+        if found is not None and found[1] is not None and found[1] <= self.clock():
+            del self.restricted[user]
+            return None
+        return found
 
     @property
     def private(self) -> bool:
@@ -207,7 +217,7 @@ class ConsoleMessenger:
 
     capabilities = frozenset(
         {Capability.REPLY, Capability.SEND, Capability.DM, Capability.PICTURE, Capability.DOCUMENT,
-         Capability.BUTTONS, Capability.EDIT}
+         Capability.BUTTONS, Capability.EDIT, Capability.MODERATE}
     )
 
     def __init__(self, state: ConsoleState, write: Callable[[str], None], files_dir: Path) -> None:
@@ -254,6 +264,43 @@ class ConsoleMessenger:
 
     async def role_of(self, community_id: str, user_id: str) -> Role:
         return self.state.roles.get(user_id, Role.MEMBER)
+
+    # -- moderation: kept in the console's state (the handler records it in the database) ------
+    def _note(self, text: str) -> None:
+        self.write(f"  · {text}")
+
+    async def mute(self, community_id: str, user_id: str, *, until: datetime | None, reason: str) -> datetime | None:
+        self.state.restricted[user_id] = ("mute", until)
+        self._note(f"{user_id} is muted " + (f"until {until:%Y-%m-%d %H:%M} UTC" if until else "until unmuted"))
+        return until
+
+    async def unmute(self, community_id: str, user_id: str) -> None:
+        if self.state.restricted.get(user_id, ("", None))[0] == "mute":
+            del self.state.restricted[user_id]
+        self._note(f"{user_id} may speak again")
+
+    async def ban(self, community_id: str, user_id: str, *, reason: str,
+                  until: datetime | None = None) -> datetime | None:
+        self.state.restricted[user_id] = ("ban", until)
+        self._note(f"{user_id} is banned " + (f"until {until:%Y-%m-%d %H:%M} UTC" if until else "for good"))
+        return until  # the console ends it by itself (ConsoleState.restriction)
+
+    async def unban(self, community_id: str, user_id: str) -> None:
+        if self.state.restricted.get(user_id, ("", None))[0] == "ban":
+            del self.state.restricted[user_id]
+        self._note(f"{user_id} is no longer banned")
+
+    async def kick(self, community_id: str, user_id: str, *, reason: str) -> None:
+        self._note(f"{user_id} was removed from {community_id} (they may /join again)")
+
+    async def delete_messages(self, chat: ChatRef, messages: Sequence[tuple[str, datetime]]) -> Purged:
+        gone: list[str] = []
+        for mid, _ in messages:
+            if mid.isdigit() and int(mid) in self.state.messages:
+                del self.state.messages[int(mid)]
+                gone.append(mid)
+        self._note("deleted " + (", ".join(f"[{mid}]" for mid in gone) or "nothing"))
+        return Purged(len(gone))
 
 
 class ConsoleAdapter:
@@ -303,6 +350,13 @@ class ConsoleAdapter:
 
     async def handle_line(self, line: str) -> bool:
         """Process one typed line; returns False when the person asked to quit."""
+        standing = self.state.restriction(self.state.user) if not self.state.private else None
+        if standing is not None and line.strip() and line.split()[0].lower().lstrip("/") not in CONSOLE_COMMANDS:
+            kind, until = standing
+            when = f"until {until:%Y-%m-%d %H:%M} UTC" if until else "until a moderator lifts it"
+            self.write(f"  · {self.state.user} is {'muted' if kind == 'mute' else 'banned'} {when}; "
+                       "nothing was posted (/as NAME to be someone else)")
+            return True
         parsed = parse_line(line, self.state)
         if isinstance(parsed, ConsoleNote):
             self.write(f"  · {parsed.text}")

@@ -460,5 +460,8 @@ def register(router: Router, app: Any) -> None:
     config_name = "config" if router.spec("config") is None else "pointsconfig"
     router.command(config_name, cmds.config, min_role=mod, summary=en["config"],
                    usage=f"/{config_name} points.KEY VALUE", hidden=config_name != "config")
-    router.command("modlog", cmds.modlog, min_role=mod, summary=en["modlog"], usage="/modlog")
+    # /modlog is the moderation module's full log when it runs; then ours is /pointslog.
+    log_name = "modlog" if router.spec("modlog") is None else "pointslog"
+    router.command(log_name, cmds.modlog, min_role=mod, summary=en["modlog"], usage=f"/{log_name}",
+                   hidden=log_name != "modlog")
     router.on_notice(cmds.announce)
