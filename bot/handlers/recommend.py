@@ -99,6 +99,10 @@ async def _stats(ctx: CommandContext, store: Store, service: RecommenderService)
         metrics = model.manifest.get("metrics", {})
         ndcg = metrics.get("validation_ndcg@10")
         detail = f", validation NDCG@10 {ndcg:.3f}" if isinstance(ndcg, int | float) else ""
+        if isinstance(metrics.get("candidate"), str):
+            count = len(metrics.get("candidates") or {})
+            detail = f" — {esc(metrics['candidate'])} (family {esc(str(metrics.get('family', '?')))}" + (
+                f", best of {count} candidates on time-aware validation" if count else "") + ")" + detail
         lines.append(f"model: {esc(model.path.name if model.path else model.model_name)}{detail}")
     note = service.note(where.community_id)
     if note:

@@ -118,3 +118,33 @@ async def test_trained_artifact_is_served_then_corrupt_one_falls_back(app: App, 
     reply = await say(app, tg, user, "recommend", "3")
     assert "Recommended for you" in reply and "members who" not in reply
     assert "corrupt" in await say(app, tg, "mod", "recommend", "stats")
+
+
+async def test_training_chooses_a_family_on_validation_and_stats_show_it(app: App, tg: RecordingMessenger) -> None:
+    import json
+
+    from engine.recsys.community import evaluate_community
+
+    sim = simulate_community(11, members=40, days=40, language="en", community_id="g1")
+    rows = [{"key": i.key, "title": i.title, "url": i.url, "kind": "lesson", "tags": list(i.tags),
+             "description": i.description, "prerequisites": list(i.prerequisites), "points": i.points}
+            for i in sim.catalog]
+    cid = await load_rows(app, rows)
+    for event in sim.events:
+        await app.dispatch(event, tg)
+    stages: list[str] = []
+    path = train_community(app.store, cid, Path(app.settings.recsys.artifact_dir), "cpu", progress=stages.append)
+    metrics = json.loads((path / "manifest.json").read_text())["metrics"]
+    scores = metrics["candidates"]
+    assert {"popularity (recency-weighted)", "content tf-idf"} <= set(scores)
+    assert metrics["validation_ndcg@10"] == max(scores.values())
+    assert metrics["family"] in ("cohort", "ease", "itemknn", "popularity", "content", "blend")
+    assert any(s.startswith("validation origin") for s in stages) and stages[-1] == "writing the artifact"
+    app.services["recsys"].refresh_seconds = 0
+    stats = await say(app, tg, "mod", "recommend", "stats")
+    assert f"family {metrics['family']}" in stats and "time-aware validation" in stats
+
+    report = evaluate_community(app.store, cid, device="cpu")
+    assert sum(c.chosen for c in report.candidates) == 1
+    assert all(c.low <= c.test_ndcg <= c.high for c in report.candidates)
+    assert report.beats_best_other is not None
