@@ -252,6 +252,33 @@ def evaluate_community(
     Raises :class:`NotEnoughData` when the split leaves no test members or too little
     training data.
     """
+    engine = _engine_of(store_or_engine)
+    with Session(engine) as session:
+        weights, half_life = recsys_settings(session, community_id)
+        item_ids, texts, created = catalog_of(session, community_id)
+        rows = [r for r in item_interactions(session, community_id) if r.kind in weights]
+    return evaluate_log(rows, item_ids, kind_weights=weights, half_life=half_life, item_texts=texts,
+                        item_created=created, test_fraction=test_fraction, device=device, k=k, seed=seed,
+                        progress=progress, label=f"community {community_id}")
+
+
+def evaluate_log(
+    rows: list[Interaction],
+    item_ids: list[str],
+    *,
+    kind_weights: dict[str, float],
+    half_life: float | None,
+    item_texts: dict[str, str] | None = None,
+    item_created: dict[str, datetime] | None = None,
+    test_fraction: float = 0.2,
+    device: str = "auto",
+    k: int = 10,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+    label: str = "log",
+) -> EvalReport:
+    """:func:`evaluate_community` on a time-ordered interaction log (any member × item data,
+    e.g. member × tag). Raises :class:`NotEnoughData` as it does."""
     from engine.recsys.selection import (
         Selection,
         bootstrap_interval,
@@ -264,13 +291,10 @@ def evaluate_community(
     )
 
     say = progress or (lambda _text: None)
-    engine = _engine_of(store_or_engine)
-    with Session(engine) as session:
-        weights, half_life = recsys_settings(session, community_id)
-        item_ids, texts, created = catalog_of(session, community_id)
-        rows = [r for r in item_interactions(session, community_id) if r.kind in weights]
+    weights, texts, created = kind_weights, item_texts or {}, item_created
+    community_id = label
     if len(rows) < MIN_INTERACTIONS * 2:
-        raise NotEnoughData(f"community {community_id}: only {len(rows)} item interactions logged")
+        raise NotEnoughData(f"{community_id}: only {len(rows)} item interactions logged")
     stamps = [r.at for r in rows]
     cutoff = stamps[min(len(stamps) - 1, int(len(stamps) * (1.0 - test_fraction)))]
     if cutoff == stamps[0]:
@@ -278,14 +302,14 @@ def evaluate_community(
     test = make_window(rows, cutoff, None, item_ids, weights, half_life, created)
     train_rows = [r for r in rows if r.at < cutoff]
     if test is None or test.fit.nnz < MIN_INTERACTIONS:
-        raise NotEnoughData(f"community {community_id}: the temporal split leaves no test members")
+        raise NotEnoughData(f"{community_id}: the temporal split leaves no test members")
     try:
         selection = select_model(train_rows, item_ids, kind_weights=weights, half_life=half_life, item_texts=texts,
                                  item_created=created, device=device, seed=seed, progress=say)
     except ValueError as exc:
-        raise NotEnoughData(f"community {community_id}: {exc}") from exc
+        raise NotEnoughData(f"{community_id}: {exc}") from exc
     results: list[tuple[CandidateResult, np.ndarray]] = []
-    item_texts = [texts.get(i, "") for i in test.item_ids]
+    test_texts = [texts.get(i, "") for i in test.item_ids]
     content = None
     if selection.content is not None:
         column = {item: n for n, item in enumerate(item_ids)}
@@ -294,7 +318,7 @@ def evaluate_community(
     for score in selection.scores:
         say(f"test period: {score.candidate.name}")
         single = Selection(chosen=score.candidate, scores=[score], origins=selection.origins, content=content)
-        arrays = fit_chosen(single, test.fit, test.popularity, item_texts, device=device, seed=seed)
+        arrays = fit_chosen(single, test.fit, test.popularity, test_texts, device=device, seed=seed)
         values = per_user_ndcg(score_rows(arrays, test.rows), test.fit[test.rows], test.target, k=k)
         low, high = bootstrap_interval(values, seed=seed)
         results.append((CandidateResult(score.candidate.name, score.candidate.family, score.ndcg,
