@@ -26,6 +26,7 @@ from engine.recsys.recommend import (
     record_impressions,
     slot_stats,
 )
+from engine.recsys.routing import questions_you_could_answer
 from engine.store.store import Store
 
 DEFAULT_N = 5
@@ -78,6 +79,11 @@ async def recommend_command(ctx: CommandContext, store: Store, app: Any) -> None
         return
     ids = await store.write(lambda s: record_impressions(s, where.community_id, where.member_id, recs.picks, now))
     lines = [_line(i, pick) for i, pick in enumerate(recs.picks, 1)]
+    answerable = await store.read(
+        lambda s: questions_you_could_answer(s, where.community_id, where.member_id, now))
+    if answerable:
+        lines.append("\n<b>Questions you could answer</b>")
+        lines += [f"• {esc(q.title)}\n   <i>{esc(q.reason)}</i>" for q in answerable]
     buttons = [b for i, (pick, imp) in enumerate(zip(recs.picks, ids, strict=True), 1) for b in _buttons(i, pick, imp)]
     await ctx.reply("<b>Recommended for you</b>\n" + "\n".join(lines), buttons=buttons)
 

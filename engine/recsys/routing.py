@@ -22,7 +22,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import scipy.sparse as sp
@@ -251,5 +251,58 @@ def question_history(session: Session, community_id: int, *, since: datetime | N
     return list(questions.values()), answers
 
 
-__all__ = ["LikelyAnswerer", "PastAnswer", "Question", "RoutingWeights", "TextIndex", "likely_answerers",
-           "most_active_answerers", "question_history", "tags_of"]
+@dataclass(frozen=True, slots=True)
+class AnswerableQuestion:
+    """An open question the member could answer, with the thread's title and the reason."""
+
+    thread_id: int
+    title: str
+    reason: str
+    rank: int
+
+
+def questions_you_could_answer(session: Session, community_id: int, member_id: int, now: datetime, *,
+                               limit: int = 3, top: int = 5, open_days: float = 30.0,
+                               history_days: float = 365.0) -> list[AnswerableQuestion]:
+    """Open questions (asked in the last ``open_days``, no reply from anyone but the asker)
+    for which the member is among the ``top`` likely answerers; best rank first.
+
+    Empty for members who never answered in the last ``history_days`` (the slot is for helpers).
+    """
+    questions, past = question_history(session, community_id, since=now - timedelta(days=history_days))
+    member = str(member_id)
+    if not any(a.member_id == member for a in past):
+        return []
+    answered = {a.thread_id for a in past}
+    start = now - timedelta(days=open_days)
+    open_questions = [q for q in questions if start <= q.at <= now and q.thread_id not in answered
+                      and q.asker_id != member][-20:]
+    if not open_questions:
+        return []
+    titles = {int(i): str(t) for i, t in session.execute(select(Thread.id, Thread.title).where(
+        Thread.id.in_([int(q.thread_id) for q in open_questions])))}
+    index = TextIndex([a.text for a in past])
+    out = []
+    for q in open_questions:
+        ranked = likely_answerers(Question(q.thread_id, q.asker_id, q.text, q.tags, now), past, k=top,
+                                  text_index=index)
+        for rank, r in enumerate(ranked, 1):
+            if r.member_id == member:
+                out.append(AnswerableQuestion(int(q.thread_id), titles.get(int(q.thread_id), "") or q.text[:80],
+                                              r.reason, rank))
+    return sorted(out, key=lambda a: a.rank)[:limit]
+
+
+__all__ = [
+    "AnswerableQuestion",
+    "LikelyAnswerer",
+    "PastAnswer",
+    "Question",
+    "RoutingWeights",
+    "TextIndex",
+    "likely_answerers",
+    "most_active_answerers",
+    "question_history",
+    "questions_you_could_answer",
+    "tags_of",
+]

@@ -148,3 +148,27 @@ async def test_training_chooses_a_family_on_validation_and_stats_show_it(app: Ap
     assert sum(c.chosen for c in report.candidates) == 1
     assert all(c.low <= c.test_ndcg <= c.high for c in report.candidates)
     assert report.beats_best_other is not None
+
+
+async def test_helpers_get_questions_they_could_answer(app: App, tg: RecordingMessenger) -> None:
+    from engine.events import MessagePosted, ThreadOpened
+    from tests.doubles.events import base
+
+    await load_rows(app, COURSE)
+
+    def question(user: str, thread: str, title: str, text: str, minutes: float) -> list:
+        return [ThreadOpened(**base(user, minutes=minutes, thread_id=thread), title=title),
+                MessagePosted(**base(user, minutes=minutes, thread_id=thread), message_id=f"q{thread}", text=text,
+                              is_topic_start=True)]
+
+    events = [*question("bob", "t1", "Brake squeal", "my disc brake squeals\n#brakes", 1),
+              MessagePosted(**base("ann", minutes=2, thread_id="t1"), message_id="a1",
+                            text="clean the pads", reply_to_message_id="qt1", reply_to_user_id="bob"),
+              *question("cid", "t2", "Brakes rubbing", "rear disc brake rubs\n#brakes", 60)]
+    for event in events:
+        await app.dispatch(event, tg)
+    reply = await say(app, tg, "ann", "recommend", "3", minutes=90)
+    assert "Questions you could answer" in reply and "Brakes rubbing" in reply
+    assert "answers questions tagged #brakes" in reply
+    # someone who never helped gets no such slot; the asker is never sent to their own question
+    assert "Questions you could answer" not in await say(app, tg, "cid", "recommend", "3", minutes=91)
