@@ -82,6 +82,8 @@ def collaborative_candidates(n_items: int) -> list[Candidate]:
 
 
 FAMILIES = ("cohort", "ease", "itemknn", "popularity", "content", "blend")
+# Simplest first: the order ties are broken in when validation cannot tell candidates apart.
+SIMPLICITY = ("popularity", "itemknn", "ease", "content", "cohort", "blend")
 
 
 # ---------------------------------------------------------------------------------- families
@@ -283,7 +285,8 @@ def select_model(
     progress: Progress | None = None,
 ) -> Selection:
     """Score every candidate on rolling-origin validation of ``rows`` (time-ordered training
-    log) and choose the best mean NDCG@10 (ties: the simpler family, popularity first).
+    log) and choose: the best mean NDCG@10, or, among the candidates a paired bootstrap over
+    the validation members cannot tell from it, the simplest family (:data:`SIMPLICITY`).
 
     Returns a :class:`Selection`. Raises ``ValueError`` when no origin leaves both history
     and members to validate on.
@@ -343,9 +346,15 @@ def select_model(
                     scores += content_w * _z((window.fit[window.rows] @ contents[n]).toarray())
                 values.append(per_user_ndcg(scores, window.fit[window.rows], window.target))
             results[blend] = np.concatenate(values)
-    order = sorted(results, key=lambda c: (-round(float(results[c].mean()), 6), FAMILIES.index(c.family)))
+    order = sorted(results, key=lambda c: (-round(float(results[c].mean()), 6), SIMPLICITY.index(c.family)))
     ranked = [CandidateScore(c, float(results[c].mean()), results[c]) for c in order]
-    return Selection(chosen=order[0], scores=ranked, origins=[w.origin for w in windows], content=catalog_content)
+    # One-standard-error style rule: a community's validation set is small, so among the
+    # candidates the best cannot be told apart from (paired bootstrap over the same
+    # members), take the simplest family — popularity unless something clearly beats it.
+    best = order[0]
+    tied = [c for c in order if c is best or not distinguishable(results[best], results[c], seed=seed)]
+    chosen = min(tied, key=lambda c: (SIMPLICITY.index(c.family), -results[c].mean()))
+    return Selection(chosen=chosen, scores=ranked, origins=[w.origin for w in windows], content=catalog_content)
 
 
 def _z(block: np.ndarray) -> np.ndarray:

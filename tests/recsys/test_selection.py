@@ -65,8 +65,7 @@ def test_collaborative_family_beats_popularity_on_planted_groups() -> None:
                   Candidate("item-knn", "itemknn", {"neighbors": 10, "shrink": 1.0})]
     selection = select_model(rows, items, kind_weights=WEIGHTS, half_life=None, candidates=candidates)
     by_name = {s.candidate.name: s.ndcg for s in selection.scores}
-    assert selection.chosen.family in ("ease", "itemknn", "blend")
-    assert by_name[selection.chosen.name] == max(by_name.values())
+    assert selection.chosen.family in ("ease", "itemknn", "blend")  # clearly better than popularity: not it
     assert by_name["ease l2=5"] > by_name["popularity"] + 0.05
     assert len(selection.origins) == 3
 
@@ -88,3 +87,16 @@ def test_bootstrap_interval_and_paired_difference() -> None:
     assert low < values.mean() < high and high - low < 0.1
     assert not distinguishable(values, values + rng.normal(0, 0.01, 400))
     assert distinguishable(values + 0.2, values)
+
+
+def test_when_validation_cannot_tell_candidates_apart_the_simplest_family_wins() -> None:
+    rows = blocks_log(members=12, items=30, days=60, seed=2)
+    rows = [Interaction(r.member_id, "0" if n % 3 == 0 else r.item_id, r.kind, r.at) for n, r in enumerate(rows)]
+    items = [str(i) for i in range(30)]
+    same = [Candidate("ease a", "ease", {"l2": 50.0}), Candidate("popularity", "popularity")]
+    selection = select_model(rows, items, kind_weights=WEIGHTS, half_life=None, candidates=same)
+    best, other = selection.scores[0], selection.scores[1]
+    if not distinguishable(best.per_user, other.per_user):
+        assert selection.chosen.family == "popularity"
+    else:
+        assert selection.chosen is best.candidate
