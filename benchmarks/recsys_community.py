@@ -205,6 +205,7 @@ def main() -> int:
     ap.add_argument("--db", type=Path, help="an already imported bicycles-meta SQLite file (skips the import)")
     ap.add_argument("--sim-db", type=Path, help="an already imported simulator community (skips its import)")
     ap.add_argument("--skip-sim", action="store_true")
+    ap.add_argument("--skip-bicycles", action="store_true")
     ap.add_argument("--sim-members", type=int, default=300)
     ap.add_argument("--sim-days", type=int, default=180)
     args = ap.parse_args()
@@ -213,7 +214,9 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} (1-min average) at start; "
           f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
     with tempfile.TemporaryDirectory() as tmp:
-        if BICYCLES.is_dir() or args.db:
+        if args.skip_bicycles:
+            pass
+        elif BICYCLES.is_dir() or args.db:
             db = args.db
             if db is None:
                 db = Path(tmp) / "bicycles-meta.db"
