@@ -38,6 +38,7 @@ def capabilities() -> list[Module]:
     from bot.handlers import (
         catalog,
         community_settings,
+        digest,
         help,
         linking,
         moderation,
@@ -58,6 +59,7 @@ def capabilities() -> list[Module]:
         legacy("catalog", register=catalog.register, make_projection=catalog_projection.make_projection),
         legacy("recommend", register=recommend.register),
         notifier.MODULE,
+        digest.MODULE,
     ]
 
 

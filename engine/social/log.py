@@ -130,7 +130,7 @@ def load_activity(session: Session, community_id: int, start: datetime, end: dat
     )
     for (mid, author, at, text, ext, chat_ext, thread_id, thread_ext, title,
          reply_ext, reply_author, topic_start) in post_rows:
-        if author in bots:
+        if author is None or author in bots:
             continue
         log.posts.append(Post(mid, author, at, text or "", ext, chat_ext, thread_id, thread_ext,
                               title or "", reply_ext, reply_author, bool(topic_start)))
@@ -138,7 +138,7 @@ def load_activity(session: Session, community_id: int, start: datetime, end: dat
     inter = session.execute(
         select(Interaction.member_id, Interaction.target_member_id, Interaction.kind, Interaction.at)
         .where(Interaction.community_id == community_id, Interaction.at >= since,
-               Interaction.at < end, Interaction.kind.in_(kinds))
+               Interaction.at < end, Interaction.kind.in_(kinds), Interaction.item_id.is_(None))
     ).all()
     edge_index = {k: i for i, k in enumerate(EDGE_KINDS)}
     edges: list[tuple[int, int, int, int]] = []

@@ -29,15 +29,9 @@ _LATIN = re.compile(r"[a-z][a-z0-9_+#.-]*[a-z0-9_+#]|[a-z]{2}")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _URL = re.compile(r"https?://\S+")
 EN_STOP = frozenset(
-    "the a an and or but if then so to of in on at for with from by is are was were be been am "
-    "it its this that these those i you he she we they me my your our their them what which who "
-    "how why when where do does did not no yes can could should would will just very too also "
-    "there here have has had get got any some all more most much many one two about into out up "
-    "down over than as like don doesn isn im it's i'm i've thanks thank please hi hello ok okay "
-    "still really now way me try".split()
+    ["the", "a", "an", "and", "or", "but", "if", "then", "so", "to", "of", "in", "on", "at", "for", "with", "from", "by", "is", "are", "was", "were", "be", "been", "am", "it", "its", "this", "that", "these", "those", "i", "you", "he", "she", "we", "they", "me", "my", "your", "our", "their", "them", "what", "which", "who", "how", "why", "when", "where", "do", "does", "did", "not", "no", "yes", "can", "could", "should", "would", "will", "just", "very", "too", "also", "there", "here", "have", "has", "had", "get", "got", "any", "some", "all", "more", "most", "much", "many", "one", "two", "about", "into", "out", "up", "down", "over", "than", "as", "like", "don", "doesn", "isn", "im", "it's", "i'm", "i've", "thanks", "thank", "please", "hi", "hello", "ok", "okay", "still", "really", "now", "way", "me", "try"]
 )
-ZH_STOP = frozenset("的 了 是 我 你 他 她 它 们 在 有 和 就 不 也 都 这 那 吗 呢 吧 啊 一个 什么 怎么 "
-                    "还是 但 很 没有 可以 一下 这个 那个 为什么 如何 就是 自己 因为 所以 然后".split())
+ZH_STOP = frozenset(["的", "了", "是", "我", "你", "他", "她", "它", "们", "在", "有", "和", "就", "不", "也", "都", "这", "那", "吗", "呢", "吧", "啊", "一个", "什么", "怎么", "还是", "但", "很", "没有", "可以", "一下", "这个", "那个", "为什么", "如何", "就是", "自己", "因为", "所以", "然后", "之前", "不是", "里面", "看看", "的话", "出来", "有人", "某个", "一些", "已经", "大家", "知道", "觉得", "现在"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +110,7 @@ def trending_topics(posts: list[Post], *, topics: int = 5, keywords: int = 5, se
         if not words or not len(members):
             continue
         best = members[np.argmax(weights[members, t])]
-        found.append(Topic(words, int(len(members)), chosen[keep[int(best)]]))
+        found.append(Topic(words, len(members), chosen[keep[int(best)]]))
     report.topics = sorted(found, key=lambda t: -t.posts)
     return report
 
