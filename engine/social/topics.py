@@ -2,10 +2,12 @@
 
 Chinese has no spaces, so words must be found. Two tokenisers are offered:
 
-* ``"jieba"`` — the jieba segmenter (dictionary + HMM) when installed: topics read as
-  words (「装饰器」, 「列表推导式」);
+* ``"jieba"`` — the jieba segmenter (dictionary + HMM) when installed: keywords are
+  words (「字典 · 列表 · 排序」), though its general dictionary splits course jargon
+  (「装饰器」 → 「装饰」);
 * ``"chars"`` — character 2–3-grams of every CJK run: needs nothing, but keywords are
-  fragments (「装饰」, 「饰器」) and one word fills several of a topic's slots.
+  fragments that cross word boundaries (「间结果 · 间结 · 话先」) and one phrase fills
+  several of a topic's slots.
 
 On the demo's Chinese text jieba reads better (``benchmarks/social.py --compare-zh``
 prints both side by side), so it is the default when importable; ``chars`` is the
@@ -17,6 +19,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,6 +83,7 @@ def trending_topics(posts: list[Post], *, topics: int = 5, keywords: int = 5, se
     """Topics of ``posts`` (at most ``max_posts`` of the newest); fewer topics when there is
     too little text. Posts with no usable token (emoji only, links only) are ignored."""
     from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     name, tokens = tokenizer(kind)
@@ -99,7 +103,9 @@ def trending_topics(posts: list[Post], *, topics: int = 5, keywords: int = 5, se
     vocab = vectorizer.get_feature_names_out()
     n_topics = max(1, min(topics, matrix.shape[1] // 3, len(keep) // 3))
     model = NMF(n_components=n_topics, init="nndsvd", random_state=seed, max_iter=300)
-    weights = model.fit_transform(matrix)
+    with warnings.catch_warnings():  # a topic list does not need NMF to converge to 1e-4
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weights = model.fit_transform(matrix)
     main = weights.argmax(axis=1)
     strength = weights.max(axis=1)
     found: list[Topic] = []
