@@ -6,8 +6,8 @@ and renders; this file only asks, checks who may see it and hands it to the Noti
 from __future__ import annotations
 
 import logging
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 

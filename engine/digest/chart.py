@@ -14,14 +14,26 @@ CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Sourc
              "SimHei", "Microsoft YaHei", "PingFang SC", "DejaVu Sans"]
 
 
+def _has_cjk_font() -> bool:
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return any(name in names for name in CJK_FONTS[:-1])
+
+
 def render_chart(d: Digest, *, dpi: int = 110) -> bytes:
-    """The PNG bytes of the digest's chart (an empty period draws flat lines, not an error)."""
+    """The PNG bytes of the digest's chart (an empty period draws flat lines, not an error).
+
+    Chinese labels need a CJK font; on a machine without one the chart is labelled in
+    English (boxes instead of characters read worse than the other language)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    w = words(d.language)
+    cjk = _has_cjk_font()
+    w = words(d.language if cjk else "en")
+    title = d.title if cjk or d.title.isascii() else "".join(c for c in d.title if c.isascii()).strip() or "Cohort"
     days: list[Any] = [x.day for x in d.days]  # matplotlib plots dates; its stubs say floats
     fig = Figure(figsize=(7.2, 3.4), dpi=dpi)
     with matplotlib.rc_context({"font.family": "sans-serif", "font.sans-serif": CJK_FONTS}):
@@ -38,7 +50,7 @@ def render_chart(d: Digest, *, dpi: int = 110) -> bytes:
         ax2.set_ylabel(w["chart_active"])
         ax.set_ylim(bottom=0)
         ax2.set_ylim(bottom=0)
-        ax.set_title(w["chart_title"].format(title=d.title), fontsize=11)
+        ax.set_title(w["chart_title"].format(title=title), fontsize=11)
         ax.tick_params(axis="x", labelsize=8, rotation=30)
         ax.spines[["top"]].set_visible(False)
         handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
