@@ -165,11 +165,29 @@ class OutboxNotifier:
 
     # -- delivery -------------------------------------------------------------------------
     async def _deliver(self, key: str) -> Delivery:
+        """Claim and send ``key``; if another task or process holds it, wait for its outcome
+        (taking the row over once it is stale, i.e. its sender died)."""
+        deadline = self._monotonic() + 2 * self.options.stale_after.total_seconds()
+        while True:
+            row = await self._claim(key)
+            if row is not None:
+                return await self._send_row(row)
+            state = await self.store.read(lambda s: outbox.state_of(s, key))
+            if state is None:
+                return Delivery.FAILED  # the member was forgotten meanwhile
+            if state in _DELIVERY:
+                return _DELIVERY[state]
+            if self._monotonic() > deadline:
+                return Delivery.FAILED
+            await self._sleep(0.05)
+
+    async def _claim(self, key: str) -> OutboxRow | None:
         now = self._clock()
         stale_before = now - self.options.stale_after
-        row = await self.store.write(lambda s: outbox.claim(s, key, now, stale_before=stale_before))
-        if row is None:
-            return await self._outcome_elsewhere(key)
+        return await self.store.write(lambda s: outbox.claim(s, key, now, stale_before=stale_before))
+
+    async def _send_row(self, row: OutboxRow) -> Delivery:
+        key = row.key
         blocked = Purpose(row.purpose) in OPT_OUT_BLOCKS
         if blocked and await self.store.read(lambda s: is_opted_out(s, row.member_id, row.community_id)):
             await self._finish(key, outbox.OPTED_OUT)
@@ -254,20 +272,6 @@ class OutboxNotifier:
     async def _record_reachable(self, target: DmTarget, reachable: bool) -> None:
         now = self._clock()
         await self.store.write(lambda s: mark_reachability(s, target.platform, target.external_id, reachable, now))
-
-    async def _outcome_elsewhere(self, key: str) -> Delivery:
-        """The row was final, forgotten, or is being sent by another task/process: wait
-        (bounded by ``stale_after``) for its outcome."""
-        deadline = self._monotonic() + self.options.stale_after.total_seconds()
-        while True:
-            state = await self.store.read(lambda s: outbox.state_of(s, key))
-            if state is None:
-                return Delivery.FAILED  # the member was forgotten meanwhile
-            if state in _DELIVERY:
-                return _DELIVERY[state]
-            if self._monotonic() > deadline:
-                return Delivery.FAILED
-            await self._sleep(0.05)
 
     async def _pace(self, platform: str) -> None:
         """At most one DM per ``pace[platform]`` seconds from this process."""

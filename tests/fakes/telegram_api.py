@@ -92,6 +92,7 @@ class FakeTelegram:
         self.rights: dict[tuple[int, int], dict[str, bool]] = {}  # an administrator's granted rights
         self.webhook: dict[str, Any] = {}
         self.served: dict[int, float] = {}  # update_id → monotonic time first served
+        self.delivered: list[dict[str, Any]] = []  # every message the fake accepted (sent, not refused)
         self._pending: list[dict[str, Any]] = []
         self._forced: list[dict[str, Any]] = []
         self._arrived = asyncio.Event()
@@ -151,6 +152,10 @@ class FakeTelegram:
         """Set a member's status; for an administrator, ``rights`` grants e.g. can_restrict_members."""
         self.statuses[(int(chat_id), int(user_id))] = status
         self.rights[(int(chat_id), int(user_id))] = rights
+
+    def delivered_to(self, chat_id: int | str) -> list[dict[str, Any]]:
+        """Messages accepted for ``chat_id`` (a refused or unanswered call is not one)."""
+        return [m for m in self.delivered if str(m["chat"]["id"]) == str(chat_id)]
 
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -299,6 +304,7 @@ class FakeTelegram:
             msg["is_topic_message"] = True
         if p.get("reply_markup"):
             msg["reply_markup"] = p["reply_markup"]
+        self.delivered.append(msg)
         return msg
 
     async def _m_sendMessage(self, p: dict[str, Any]) -> Any:
