@@ -60,7 +60,7 @@ def capabilities(settings: Settings) -> list[Module]:
         legacy("recommend", register=recommend.register),
         jobs.recsys_training(settings),
         notifier.MODULE,
-        digest.MODULE,
+        digest.module(settings),
     ]
 
 

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from bot.handlers.moderation import _community, _split_target, _target
 from bot.handlers.privacy import caller_member, clock
 from bot.markup import bold, esc
-from bot.modules import CommunityRef, Daily, JobSpec, Module
+from bot.modules import CommunityRef, Daily, JobSpec, Module, SettingSpec
 from bot.notify import Delivery, Notification, Notifier, Purpose
 from bot.ports import ChatRef, Role
 from bot.router import CommandContext, CommandSpec, UsageError
+from bot.scheduler import parse_hhmm
 from bot.settings import Settings
 from engine.digest import owners as owner_store
 from engine.digest import tables as digest_tables
@@ -223,17 +224,28 @@ def digest_cli(
     typer.echo(f"wrote {out}")
 
 
-MODULE = Module(
-    name="digest",
-    tables=digest_tables,
-    commands=(
-        CommandSpec("owner", owner, Role.ADMIN, "who receives the weekly digest",
-                    "/owner add @member · /owner remove @member · /owner list"),
-        CommandSpec("digest", digest, Role.MEMBER, "the community's digest (owners and admins)",
-                    "/digest [week|month]"),
-    ),
-    jobs=(JobSpec("digest.weekly", Daily(at="09:00", setting="digest.send_at", days_of_week="mon"),
-                  weekly_digest, per_community=True, summary="owners' weekly digest"),),
-    cli=cli,
-    cli_name=CLI_NAME,
-)
+def _hhmm(value: str) -> str:
+    parse_hhmm(value)
+    return value
+
+
+def module(settings: Settings) -> Module:
+    """The digest capability; weekly at ``digest.send_day`` / ``digest.send_at`` (the
+    community's local time; a community may move the time with its ``digest.send_at``)."""
+    return Module(
+        name="digest",
+        tables=digest_tables,
+        commands=(
+            CommandSpec("owner", owner, Role.ADMIN, "who receives the weekly digest",
+                        "/owner add @member · /owner remove @member · /owner list"),
+            CommandSpec("digest", digest, Role.MEMBER, "the community's digest (owners and admins)",
+                        "/digest [week|month]"),
+        ),
+        jobs=(JobSpec("digest.weekly",
+                      Daily(at=settings.digest.send_at, setting="digest.send_at", days_of_week=settings.digest.send_day),
+                      weekly_digest, per_community=True, summary="owners' weekly digest"),),
+        settings=(SettingSpec("digest.send_at", str, settings.digest.send_at, validate=_hhmm,
+                              help="local time of the weekly digest, HH:MM"),),
+        cli=cli,
+        cli_name=CLI_NAME,
+    )
