@@ -39,7 +39,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_SE = ROOT.parent / "shared" / "data" / "stackexchange" / "bicycles-meta"
+# ../shared beside the repository (a worktree may sit one level deeper)
+DEFAULT_SE = next((p / "shared" / "data" / "stackexchange" / "bicycles-meta" for p in ROOT.parents
+                   if (p / "shared" / "data" / "stackexchange" / "bicycles-meta").exists()),
+                  ROOT.parent / "shared" / "data" / "stackexchange" / "bicycles-meta")
 T = TypeVar("T")
 
 _EN = ["How do I {t} in Python?", "Why does {t} give a TypeError?", "Here is how to {t}: use the standard library",

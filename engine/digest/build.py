@@ -47,9 +47,11 @@ class Period:
 
 
 def period_ending(kind: str, end: datetime, tz: tzinfo, *, whole_days: bool = False) -> Period:
-    """The ``kind`` period ("week" = 7 days, "month" = 30) ending at ``end`` (or, with
-    ``whole_days``, at the local midnight that starts ``end``'s day — what scheduled
-    digests use, so a re-run covers the same days). Raises PeriodError."""
+    """The ``kind`` period ("week" = 7 local days, "month" = 30) up to ``end``: from the
+    local midnight 6 (29) days before ``end``'s day to ``end`` itself, so today counts
+    so far. With ``whole_days`` it ends at the local midnight that starts ``end``'s day
+    (the 7 full days before it) — what scheduled digests use, so a re-run covers the
+    same days. Raises PeriodError."""
     days = PERIODS.get(kind.lower().strip()) if isinstance(kind, str) else None
     if days is None:
         raise PeriodError(f"unknown period {kind!r}: use week or month")
@@ -57,7 +59,7 @@ def period_ending(kind: str, end: datetime, tz: tzinfo, *, whole_days: bool = Fa
         end = midnight(end.astimezone(tz).date(), tz)
         start = midnight(end.astimezone(tz).date() - timedelta(days=days), tz)
     else:
-        start = end - timedelta(days=days)
+        start = midnight(end.astimezone(tz).date() - timedelta(days=days - 1), tz)
     return Period(kind.lower().strip(), start, end)
 
 

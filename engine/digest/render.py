@@ -116,9 +116,9 @@ def sections(d: Digest) -> list[Section]:
         examples = ", ".join(d.name(m) for m in seg.examples)
         c = seg.centroid
         s.lines.append(Line(
-            f"{w['seg_' + seg.name]}: {seg.size} — {c['posts']:g} {w['posts']}, "
-            f"{c['replies_given']:g} → / {c['questions']:g} ?, {c['active_days']:g} d"
-            + (f" ({examples})" if examples else "")))
+            w["seg_line"].format(name=w["seg_" + seg.name], size=seg.size, posts=c["posts"],
+                                 replies=c["replies_given"], questions=c["questions"], days=c["active_days"])
+            + (f" — {examples}" if examples else "")))
     if not d.segments.segments:
         s.lines.append(Line(w["na"]))
     if d.segment_moves is None:
