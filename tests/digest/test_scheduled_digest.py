@@ -4,7 +4,7 @@ the loopback fake Bot API) and on Discord (discord.py through dpytest)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import discord.ext.test as dpytest
 
