@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session
 
-from bot.handlers.moderation import _community, _split_target, _target
+from bot.handlers.moderation import _community, _split_target
 from bot.handlers.privacy import caller_member, clock
 from bot.markup import bold, esc
 from bot.modules import CommunityRef, Daily, JobSpec, Module, SettingSpec
@@ -28,6 +28,7 @@ from engine.digest import tables as digest_tables
 from engine.digest.build import Digest, PeriodError, build_digest, period_ending, record_segments
 from engine.digest.chart import render_chart
 from engine.digest.render import render_html, render_json, render_markdown, render_markup
+from engine.members.lookup import MemberBrief, member_brief, resolve_member_in
 from engine.points.days import zone_of
 from engine.store.models import Community
 from engine.store.store import Store
@@ -56,6 +57,25 @@ def _dm_text(d: Digest) -> str:
 
 
 # -- /owner -----------------------------------------------------------------------------------
+async def _owner_target(store: Store, ctx: CommandContext, community_id: int, token: str | None) -> MemberBrief:
+    """The named member (oneself included: an admin may receive the digest), or
+    UsageError for nobody named, an unknown member or a bot."""
+    if not token:
+        raise UsageError("Who? Name a member (@username or user id) or reply to their message.")
+    platform = str(ctx.event.platform)
+
+    def find(session: Session) -> MemberBrief | None:
+        member_id = resolve_member_in(session, platform, community_id, token)
+        return member_brief(session, member_id, platform) if member_id is not None else None
+
+    target = await store.read(find)
+    if target is None:
+        raise UsageError(f"I don't know {esc(token)} in this community.")
+    if target.is_bot:
+        raise UsageError(f"{esc(target.display_name)} is a bot; bots get no digest.")
+    return target
+
+
 async def owner(ctx: CommandContext, store: Store, app: Any) -> None:
     sub = ctx.args[0].lower() if ctx.args else "list"
     community_id = await _community(store, ctx)
@@ -72,7 +92,7 @@ async def owner(ctx: CommandContext, store: Store, app: Any) -> None:
     if sub not in ("add", "remove"):
         raise UsageError("Usage: /owner add @member, /owner remove @member or /owner list")
     token, _ = _split_target(ctx, ctx.args[1:])
-    target = await _target(store, ctx, community_id, token, "make an owner of" if sub == "add" else "remove")
+    target = await _owner_target(store, ctx, community_id, token)
     actor = await caller_member(store, ctx.event)
     now = clock(app)
     if sub == "add":

@@ -187,6 +187,10 @@ async def test_digest_command_is_for_owners_and_admins(app: App) -> None:
     assert "for admins and above" in m.replies_to("bob")[-1]
     await app.dispatch(command("ann", "owner", "remove", "@cat", platform=TG), m)
     assert "no longer receives" in m.replies_to("ann")[-1]
+    await app.dispatch(command("ann", "owner", "add", "@ann", platform=TG), m)  # an admin may receive it
+    assert "now receives the weekly digest" in m.replies_to("ann")[-1]
+    await app.dispatch(command("ann", "owner", "add", "@nobody", platform=TG), m)
+    assert "I don't know @nobody" in m.replies_to("ann")[-1]
     await app.dispatch(command("ann", "owner", "frobnicate", platform=TG), m)
     assert "Usage: /owner add" in m.replies_to("ann")[-1]
 
@@ -262,3 +266,28 @@ async def test_build_digest_unknown_community(app: App) -> None:
     with pytest.raises(LookupError):
         await app.store.read(lambda s: build_digest(s, 999, period_ending("week", NOW, UTC)))
     assert Account  # the models import is used by other tests in this module
+
+
+async def test_at_risk_members_and_their_reasons_when_churn_has_scored(app: App) -> None:
+    from engine.churn.tables import ChurnScore
+
+    await _small_community(app)
+    cid = await _cid(app)
+    cat, dan = await _member(app, "cat"), await _member(app, "dan")
+    reason = {"feature": "days_idle", "text_en": "quiet for 9 days", "text_zh": "9 天没有发言", "weight": 0.3}
+
+    def scores(s: object) -> None:
+        for day, risk_cat in ((NOW.date() - timedelta(days=3), 0.4), (NOW.date() - timedelta(days=1), 0.8)):
+            s.add(ChurnScore(community_id=cid, member_id=cat, scored_on=day, risk=risk_cat,  # type: ignore[attr-defined]
+                             reasons=[reason], model="test"))
+            s.add(ChurnScore(community_id=cid, member_id=dan, scored_on=day, risk=0.2,  # type: ignore[attr-defined]
+                             reasons=[], model="test"))
+
+    await app.store.write(scores)
+    d = await app.store.read(lambda s: make_digest(s, cid, "week", NOW, app.settings))
+    assert d.at_risk is not None and [r.name for r in d.at_risk] == ["Cat"] and d.at_risk_total == 1
+    by_day = dict(d.at_risk_by_day or [])
+    assert by_day[NOW.date() - timedelta(days=3)] == 0 and by_day[NOW.date()] == 1
+    assert "Cat — 80%: quiet for 9 days" in render_markdown(d)
+    assert json.loads(render_json(d))["at_risk"]["total"] == 1
+    assert render_chart(d)[:4] == b"\x89PNG"
