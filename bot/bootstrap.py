@@ -39,6 +39,7 @@ def capabilities(settings: Settings) -> list[Module]:
         catalog,
         churn,
         community_settings,
+        digest,
         help,
         linking,
         moderation,
@@ -61,6 +62,7 @@ def capabilities(settings: Settings) -> list[Module]:
         churn.module(settings),
         jobs.recsys_training(settings),
         notifier.MODULE,
+        digest.module(settings),
     ]
 
 

@@ -358,6 +358,7 @@ CLI_MODULES: tuple[str, ...] = (
     "bot.handlers.catalog",
     "bot.churn_cli",
     "bot.audit_cli",
+    "bot.handlers.digest",
 )
 
 

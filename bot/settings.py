@@ -84,6 +84,12 @@ class NotifierSettings(_Section):
     discord_interval: float = Field(0.0, ge=0)  # the Discord messenger paces by dm_interval
 
 
+class DigestSettings(_Section):
+    send_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"  # weekly, community's local day
+    send_at: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM, community's local time
+    answer_hours: float = Field(24.0, gt=0, le=24 * 30)  # a question with no reply this long is unanswered
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="COHORT_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -99,6 +105,7 @@ class Settings(BaseSettings):
     recsys: RecsysSettings = RecsysSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     notifier: NotifierSettings = NotifierSettings()
+    digest: DigestSettings = DigestSettings()
 
     telegram_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("TELEGRAM_TOKEN", "COHORT_TELEGRAM_TOKEN")

@@ -73,6 +73,7 @@ PRIVACY_MODULES: tuple[str, ...] = (
     "engine.points.service",
     "engine.catalog.service",
     "engine.ingest.privacy",
+    "engine.digest.owners",
 )
 
 
