@@ -7,3 +7,4 @@ from engine.catalog import tables as catalog_tables  # noqa: F401
 from engine.members import tables as members_tables  # noqa: F401
 from engine.points import tables as points_tables  # noqa: F401
 from engine.store import models  # noqa: F401
+from engine.nudge import tables as nudge_tables  # noqa: F401
