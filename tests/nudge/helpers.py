@@ -18,6 +18,7 @@ from engine.store.models import Account, Community, CommunityMember, Member
 from engine.store.store import Store
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+TODAY = NOW.date()
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ class FakeRisk:
     member_id: int
     risk: float
     reasons: tuple[FakeReason, ...] = ()
-    scored_on: date = NOW.date()
+    scored_on: date = TODAY
     last_active: datetime | None = None
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from engine.members.moderation import write_audit
 from engine.nudge.campaign import plan_campaign, record_deliveries, set_opt_out, undelivered
@@ -127,9 +127,9 @@ def test_who_is_excluded_and_why(engine) -> None:  # type: ignore[no-untyped-def
                     details={"until": (NOW - timedelta(days=8)).isoformat()})
         set_opt_out(s, ids["opted"], True, NOW - timedelta(days=3))
         from engine.store.models import Account
-        s.execute(Account.__table__.update().where(Account.member_id == ids["closed"]).values(dm_reachable=False))
-        s.execute(Account.__table__.update().where(Account.member_id == ids["bot"]).values(is_bot=True))
-        s.execute(Account.__table__.update().where(Account.member_id == ids["never_tried"]).values(dm_reachable=None))
+        s.execute(update(Account).where(Account.member_id == ids["closed"]).values(dm_reachable=False))
+        s.execute(update(Account).where(Account.member_id == ids["bot"]).values(is_bot=True))
+        s.execute(update(Account).where(Account.member_id == ids["never_tried"]).values(dm_reachable=None))
         old = NudgeCampaign(community_id=c, run_on=(NOW - timedelta(days=3)).date(), created_at=NOW - timedelta(days=3),
                             seed=1, control_fraction=0.2, policy={}, counts={})
         s.add(old)
@@ -193,3 +193,18 @@ def test_deliveries_are_recorded_and_the_campaign_closes(engine) -> None:  # typ
         record_deliveries(s, plan.campaign_id, {pending[-1][0]: "unreachable"}, NOW)
         assert undelivered(s, plan.campaign_id) == []
         assert s.get(NudgeCampaign, plan.campaign_id).status == "sent"  # type: ignore[union-attr]
+
+
+def test_plans_from_the_real_churn_scores(engine) -> None:  # type: ignore[no-untyped-def]
+    from engine.churn.scores import MemberRisk, Reason, latest_risks, store_scores
+    c, members, _ = _world(engine, n=6)
+    reason = Reason("recency", "no activity for 20 days", "20 天没有活动", 0.3)
+    with session_of(engine) as s:
+        store_scores(s, c, NOW.date() - timedelta(days=1), "test",
+                     [MemberRisk(m, 0.9 if i < 4 else 0.1, (reason,), NOW.date(), NOW - timedelta(days=20))
+                      for i, m in enumerate(members)])
+    with session_of(engine) as s:
+        plan = plan_campaign(s, c, NOW, risks=latest_risks)
+        features = s.scalars(select(NudgeAssignment.features)).first()
+    assert {m.member_id for m in plan.members} == set(members[:4])
+    assert features is not None and features["reason:recency"] == 0.3 and features["days_inactive"] == 20.0
