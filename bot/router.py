@@ -112,6 +112,11 @@ class Router:
             self._commands[key] = spec
         self._command_params[name] = _param_names(handler)
 
+    def add(self, spec: CommandSpec) -> None:
+        """Register a command a capability module declared."""
+        self.command(spec.name, spec.handler, min_role=spec.min_role, summary=spec.summary, usage=spec.usage,
+                     aliases=spec.aliases, hidden=spec.hidden)
+
     def on_notice(self, sink: NoticeSink) -> None:
         """Receive notices (badges, level-ups) that projections produced for an event."""
         self._notice_sinks.append(sink)
