@@ -34,7 +34,7 @@ def capabilities() -> list[Module]:
 
     Adding a capability: write its package with a ``Module`` and add one line here.
     """
-    from bot import notifier
+    from bot import notifier, nudges
     from bot.handlers import (
         catalog,
         community_settings,
@@ -58,6 +58,7 @@ def capabilities() -> list[Module]:
         legacy("catalog", register=catalog.register, make_projection=catalog_projection.make_projection),
         legacy("recommend", register=recommend.register),
         notifier.MODULE,
+        nudges.MODULE,
     ]
 
 

@@ -275,6 +275,7 @@ CLI_MODULES: tuple[str, ...] = (
     "bot.history_cli",
     "bot.recsys_cli",
     "bot.handlers.catalog",
+    "bot.nudges.cli",
 )
 
 

@@ -72,6 +72,7 @@ PRIVACY_MODULES: tuple[str, ...] = (
     "engine.members.linking",
     "engine.points.service",
     "engine.catalog.service",
+    "engine.nudge.privacy",
 )
 
 

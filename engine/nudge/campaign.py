@@ -36,7 +36,9 @@ DM_PLATFORMS = ("telegram", "discord", "console")
 
 EXCLUSION_REASONS = ("left", "banned", "muted", "opted_out", "unreachable", "cooldown", "bot")
 
-UpliftRanker = Callable[[Session, int, Sequence[RiskLike]], Mapping[int, float] | None]
+# (session, community id, today's eligible risks, now) → member id → estimated uplift, or
+# None to rank by risk (too few outcomes yet, or the community chose risk).
+UpliftRanker = Callable[[Session, int, Sequence[RiskLike], datetime], Mapping[int, float] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +245,7 @@ def plan_campaign(session: Session, community_id: int, now: datetime, *, risks: 
     counts = dict(Counter(excluded.values()))
     ranking = "risk"
     if policy.ranking != "risk" and uplift is not None and eligible:
-        estimates = uplift(session, community_id, [by_member[s.member_id] for s in eligible])
+        estimates = uplift(session, community_id, [by_member[s.member_id] for s in eligible], now)
         if estimates is not None:
             ranking = "uplift"
             eligible = [Scored(s.member_id, s.risk, estimates.get(s.member_id)) for s in eligible]

@@ -224,6 +224,8 @@ def apply_setting(stored: Mapping[str, Any] | None, key: str, raw: str) -> dict[
     updated[key] = setting.stored(value)
     if key == "threshold":
         updated["top_percent"] = None  # choosing a threshold switches back from top-k %
+    if key == "local_hour":
+        updated["send_at"] = f"{value:02d}:00"  # the scheduler's per-community daily time (HH:MM)
     candidate = policy_from({k: v for k, v in updated.items() if k not in ("quiet_hours", "local_hour")})
     quiet = parse_quiet(str(updated["quiet_hours"])) if "quiet_hours" in updated else candidate.quiet_hours
     hour = int(updated.get("local_hour", candidate.local_hour))
