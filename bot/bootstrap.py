@@ -108,13 +108,14 @@ def build_app(settings: Settings, *, engine: Engine | None = None,
         ),
     )
     store.writer.max_batch = settings.storage.max_batch
-    router = Router(store.record, RoleResolver(store, settings.owner_ids))
+    roles = RoleResolver(store, settings.owner_ids)
+    router = Router(store.record, roles)
     notifier = OutboxNotifier(store, options_from(settings.notifier))
     mods = tuple(capabilities() if modules is None else modules)
     validate_modules(mods)
     app = App(settings, store, router, notifier, mods)
     services: dict[str, object] = {"store": store, "settings": settings, "notifier": notifier}
-    router.provide(**services, app=app)
+    router.provide(**services, app=app, roles=roles)
     for module in mods:
         for name, factory in module.provides.items():
             check_injectable(f"{module.name}: {name}", factory, services)
@@ -139,14 +140,16 @@ def build_adapters(app: App) -> list[Adapter]:
     s = app.settings
     if s.telegram_token is not None:
         from bot.adapters.telegram import TelegramAdapter, known_chats_reader, reachability_hook
+        from engine.ingest.dead_letters import dead_letter_hook
 
         secret = s.telegram_webhook_secret
         adapters.append(
             TelegramAdapter(
                 s,
-                app.dispatch,
+                app.router,  # stores, then reacts: acknowledged only after the commit
                 known_chats=known_chats_reader(app.store),
                 on_reachability=reachability_hook(app.store),
+                on_quarantine=dead_letter_hook(app.store),
                 webhook_secret=secret.get_secret_value() if secret is not None else None,
                 max_in_flight=s.telegram.max_in_flight,
                 request_timeout=s.telegram.request_timeout,

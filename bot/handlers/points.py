@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from bot.handlers.points_i18n import LANGUAGES, badge_description, badge_name, t
 from bot.markup import esc
 from bot.ports import Capability, ChatRef, Messenger, Role
+from bot.roles import RoleResolver
 from bot.router import CommandContext, Router, UsageError
+from engine.args import is_ascii_number
 from engine.events import Event
 from engine.members.lookup import community_id_of, home_community
 from engine.points import rules as R
@@ -109,9 +111,9 @@ def _split_target(ctx: CommandContext, args: list[str]) -> tuple[str | None, lis
     if args and args[0].startswith("@"):
         return args[0], args[1:]
     reply_user = ctx.event.reply_to_user_id
-    if args and args[0].isdigit() and not reply_user:
+    if args and args[0].isascii() and args[0].isdigit() and not reply_user:
         return args[0], args[1:]
-    if args and args[0].isdigit() and len(args) > 1 and args[1].isdigit():
+    if args and args[0].isascii() and args[0].isdigit() and len(args) > 1 and is_ascii_number(args[1]):
         return args[0], args[1:]  # "/points give 12345 10 ..." while replying: an explicit id wins
     if reply_user:
         return reply_user, args
@@ -142,7 +144,7 @@ class PointsCommands:
             raise UsageError(t(self.default_lang, "err.no_community"))
         return where
 
-    async def _target(self, ctx: CommandContext, where: Where, ref: str | None) -> Target:
+    async def _target(self, ctx: CommandContext, where: Where, ref: str | None, roles: RoleResolver) -> Target:
         if ref is None:
             raise UsageError(t(where.lang, "err.no_member"))
         found = await self.store.read(
@@ -153,6 +155,8 @@ class PointsCommands:
             raise UsageError(t(where.lang, "err.bot"))
         if found.member_id == where.member_id:
             raise UsageError(t(where.lang, "err.self"))
+        await roles.ensure_outranks(ctx, where.community_id, found.member_id, found.name,
+                                    actor_member_id=where.member_id)
         return found
 
     def _error(self, lang: str, exc: PointsError, **names: Any) -> UsageError:
@@ -254,7 +258,7 @@ class PointsCommands:
             await self.announce(notice, ev, messenger)
 
     # moderators --------------------------------------------------------------------------
-    async def points(self, ctx: CommandContext, messenger: Messenger) -> None:
+    async def points(self, ctx: CommandContext, messenger: Messenger, roles: RoleResolver) -> None:
         """``/points give|take @member N reason``."""
         where = await self._where(ctx)
         args = list(ctx.args)
@@ -264,15 +268,16 @@ class PointsCommands:
         ref, rest = _split_target(ctx, args)
         if not rest:
             raise UsageError(t(where.lang, "points.usage") if ref else t(where.lang, "err.no_member"))
-        target = await self._target(ctx, where, ref)
+        target = await self._target(ctx, where, ref, roles)
         raw = rest[0]
-        # Digits only: no sign, no decimals, no exponent; bounded before int() of a huge string.
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= MAX_AMOUNT:
+        # ASCII digits only (give/take says which way), at most 9 of them, then the range.
+        if not is_ascii_number(raw) or not 1 <= int(raw) <= MAX_AMOUNT:
             raise UsageError(t(where.lang, "points.bad_amount", max=MAX_AMOUNT))
+        magnitude = int(raw)
         reason = " ".join(rest[1:]).strip()
         if not reason:
             raise UsageError(t(where.lang, "points.need_reason"))
-        amount = int(raw) if action == "give" else -int(raw)
+        amount = magnitude if action == "give" else -magnitude
         ev = ctx.event
         try:
             result = await self.store.write(lambda s: self.projection.adjust(
@@ -285,7 +290,7 @@ class PointsCommands:
         for notice in result.notices:
             await self.announce(notice, ev, messenger)
 
-    async def badge(self, ctx: CommandContext, messenger: Messenger) -> None:
+    async def badge(self, ctx: CommandContext, messenger: Messenger, roles: RoleResolver) -> None:
         """``/badge grant|revoke @member badge``."""
         where = await self._where(ctx)
         args = list(ctx.args)
@@ -298,7 +303,7 @@ class PointsCommands:
         key = rest[0].lower()
         if key not in BADGE_KEYS:
             raise UsageError(t(where.lang, "badge.unknown", badges=", ".join(sorted(BADGE_KEYS))))
-        target = await self._target(ctx, where, ref)
+        target = await self._target(ctx, where, ref, roles)
         reason = " ".join(rest[1:])[:500]
         ev = ctx.event
         names = {"name": esc(target.name), "badge": esc(badge_name(where.lang, key))}

@@ -150,7 +150,7 @@ def role_from_permissions(is_owner: bool, perms: discord.Permissions) -> Role:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 20 else None
 
 
 class DiscordMessenger:

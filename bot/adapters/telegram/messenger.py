@@ -124,7 +124,7 @@ class TelegramMessenger:
         the bot: NotReachable).
         """
         chat = ChatRef.of(to)
-        reply_to = int(to.message_id) if to.message_id and to.message_id.lstrip("-").isdigit() else None
+        reply_to = int(to.message_id) if to.message_id and to.message_id.lstrip("-").isascii() and to.message_id.lstrip("-").isdigit() else None
         dm_user = to.chat_id if to.is_private else None
         return await self._send_text(chat, text, buttons, reply_to=reply_to, dm_user=dm_user)
 
