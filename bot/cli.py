@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,6 +25,9 @@ app.add_typer(config_app, name="config")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="a TOML file with your settings")]
 _state: dict[str, Path | None] = {"config": None}
+
+if TYPE_CHECKING:
+    from bot.scheduler import Scheduler
 
 log = logging.getLogger("cohort")
 
@@ -127,6 +130,7 @@ async def run_console(
     state.counter = itertools.count(first)
     console = ConsoleAdapter(application.dispatch, state)
     application.services["console"] = console
+    application.notifier.attach(console.messenger)
     typer.echo(banner or (
         "Cohort console. You are the owner; type messages or commands (/help).\n"
         "Console: /as NAME [role] · /in #chat | /in dm · /topic NAME · /reply N text · /react N 👍 · /click N · /quit"
@@ -169,16 +173,26 @@ async def run_demo_console(
                       community=info.community_id)
 
 
-def start_scheduler(application: App) -> None:
-    """Start the scheduler on the running loop when enabled in the settings."""
-    if application.settings.scheduler.enabled:
-        from bot.bootstrap import build_scheduler
+async def start_outbound(application: App) -> Scheduler | None:
+    """After the adapters exist: resume the outbox, then start the scheduler (when enabled;
+    only one process per database runs its jobs). Returns the scheduler, if any."""
+    await application.notifier.start()
+    if not application.settings.scheduler.enabled:
+        return None
+    from bot.bootstrap import build_scheduler
 
-        build_scheduler(application).start()
+    scheduler = build_scheduler(application)
+    await scheduler.start()
+    return scheduler
+
+
+async def stop_outbound(application: App, scheduler: Scheduler | None) -> None:
+    if scheduler is not None:
+        await scheduler.stop()
+    await application.notifier.stop()
 
 
 async def run_adapters(application: App) -> None:
-    start_scheduler(application)
     adapters = build_adapters(application)
     for adapter in adapters:
         for finding in await adapter.doctor():
@@ -186,15 +200,15 @@ async def run_adapters(application: App) -> None:
             log.log(level, "%s: %s%s", finding.check, finding.detail, f" — fix: {finding.fix}" if finding.fix else "")
         await adapter.start()
         log.info("%s adapter running", adapter.name)
+    scheduler = await start_outbound(application)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    await stop_outbound(application, scheduler)
     for adapter in reversed(adapters):
         await adapter.stop()
-    if "scheduler" in application.services:
-        application.services["scheduler"].shutdown()
 
 
 DemoOpt = Annotated[bool | None, typer.Option(

@@ -68,6 +68,8 @@ class SchedulerSettings(_Section):
     enabled: bool = True
     timezone: str = "UTC"
     recsys_train_at: str = Field("03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM, daily
+    leader_poll: float = Field(15.0, gt=0, le=50)  # a standby takes over within this (one per DB)
+    sync_every: float = Field(60.0, gt=0)  # per-community jobs follow new communities / settings
 
 
 class NotifierSettings(_Section):
