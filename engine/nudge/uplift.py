@@ -14,14 +14,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sqlalchemy.orm import Session
 
 from engine.nudge.campaign import UpliftRanker, community_nudge_settings, risk_features
 from engine.nudge.report import outcome_table
 from engine.nudge.risk import RiskLike
+
+if TYPE_CHECKING:  # scikit-learn loads only once there are enough outcomes to fit (~60 MB RSS)
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ def fit_two_model(table: Sequence[tuple[Mapping[str, float], bool, bool]], *, mi
     if len(treated) < min_per_arm or len(control) < min_per_arm:
         return None
     names = tuple(sorted({k for f, _, _ in table for k in f}))
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
     def fit(rows: list[tuple[Mapping[str, float], bool]]) -> HistGradientBoostingClassifier:
         model = HistGradientBoostingClassifier(max_iter=100, max_depth=3, learning_rate=0.1,
