@@ -187,3 +187,19 @@ async def test_the_stop_button_opts_out_and_confirms(app: App, tg: FakeMessenger
     other = next(u for u in USERS if u != user)
     await app.dispatch(click(other, stop.data), tg)  # someone else's button does nothing
     assert await app.store.read(lambda s: opted_out(s, [ids[other]])) == set()
+
+
+async def test_the_per_community_job_runs_the_campaign_once_per_local_day(app: App, tg: FakeMessenger) -> None:
+    from bot.bootstrap import build_scheduler
+    cid, _ = await _community(app, tg)
+    app.notifier.attach(tg)
+    app.notifier.options = NotifierOptions(pace={}, retry_delay=0.0)
+    scheduler = build_scheduler(app)
+    assert "nudge.daily" in scheduler.specs and scheduler.specs["nudge.daily"].per_community
+    assert await scheduler.run("nudge.daily", cid, T0)
+    sent = len(tg.of("dm"))
+    assert sent == 24
+    assert not await scheduler.run("nudge.daily", cid, T0 + timedelta(minutes=30))  # same local day
+    assert len(tg.of("dm")) == sent
+    await app.dispatch(cmd("mod", "nudge", "report"), tg)
+    assert "window open" in tg.last_reply("mod")
