@@ -114,3 +114,20 @@ def test_clicks_are_recorded_once_and_stop_opts_out(tmp_path: Path) -> None:
         assert record_click(s, a.id, "stop", ann, NOW) == "stopped"
         assert opted_out(s, [ann]) == {ann}
         assert s.scalar(select(func.count()).select_from(NudgeClick)) == 2
+
+
+def test_no_recommender_model_yet_still_recommends_from_the_catalog(tmp_path: Path) -> None:
+    from engine.catalog.tables import CatalogItem
+    from engine.recsys.recommend import RecommenderService
+    engine = schema_engine(tmp_path)
+    with session_of(engine) as s:
+        c = add_community(s, "py")
+        ann = add_member(s, c, "Ann")
+        for i in range(4):
+            s.add(CatalogItem(community_id=c, key=f"lesson-{i}", title=f"Lesson {i}", kind="lesson",
+                              created_at=NOW, updated_at=NOW))
+        s.flush()
+        msg = compose(s, c, ann, NOW, language="en", recommender=RecommenderService(tmp_path / "no-models"))
+    assert len(msg.context.picks) == 3
+    assert "Picked for you" in msg.text and "new in the catalog" in msg.text
+    assert len([b for b in msg.buttons if "like-" in b.data]) == 3
