@@ -34,7 +34,7 @@ def capabilities(settings: Settings) -> list[Module]:
 
     Adding a capability: write its package with a ``Module`` and add one line here.
     """
-    from bot import jobs, notifier
+    from bot import jobs, notifier, nudges
     from bot.handlers import (
         catalog,
         churn,
@@ -63,6 +63,7 @@ def capabilities(settings: Settings) -> list[Module]:
         jobs.recsys_training(settings),
         notifier.MODULE,
         digest.module(settings),
+        nudges.MODULE,
     ]
 
 

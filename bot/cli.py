@@ -359,6 +359,7 @@ CLI_MODULES: tuple[str, ...] = (
     "bot.churn_cli",
     "bot.audit_cli",
     "bot.handlers.digest",
+    "bot.nudges.cli",
 )
 
 

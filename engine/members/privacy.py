@@ -74,6 +74,7 @@ PRIVACY_MODULES: tuple[str, ...] = (
     "engine.catalog.service",
     "engine.ingest.privacy",
     "engine.digest.owners",
+    "engine.nudge.privacy",
 )
 
 

@@ -18,8 +18,10 @@ its admins (see :meth:`FakeTelegram.set_status`); a ban leaves the member "kicke
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -56,6 +58,18 @@ class Call:
 
 
 @dataclass
+class SendLimits:
+    """Telegram's flood limits, enforced when given to :class:`FakeTelegram`: at most
+    ``per_second`` sends in any sliding second overall and one per chat per
+    ``per_chat_interval`` seconds; beyond, 429 with ``retry_after`` (whole seconds, as
+    Telegram sends it). Only accepted sends count toward the window."""
+
+    per_second: int = 30
+    per_chat_interval: float = 1.0
+    methods: frozenset[str] = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
+
+
+@dataclass
 class Fault:
     """An injected failure: matches ``method`` (and ``chat_id`` if set) ``times`` times."""
 
@@ -82,8 +96,15 @@ def _admin(user: dict[str, Any], status: str, granted: dict[str, bool] | None = 
 class FakeTelegram:
     """The fake server. ``privacy_off``/``admins``/``faults`` shape its answers."""
 
-    def __init__(self, *, token: str = TOKEN, privacy_off: bool = True, max_poll_wait: float = 0.2) -> None:
+    def __init__(self, *, token: str = TOKEN, privacy_off: bool = True, max_poll_wait: float = 0.2,
+                 limits: SendLimits | None = None) -> None:
         self.token = token
+        self.limits = limits
+        self.too_many: list[Call] = []  # sends refused with 429 by ``limits``
+        self.accepted_sends: list[Call] = []  # sends ``limits`` let through (time-stamped)
+        self.blocked: set[int] = set()  # private chats answering 403 "bot was blocked by the user"
+        self._window: collections.deque[float] = collections.deque()
+        self._chat_last: dict[Any, float] = {}
         self.privacy_off = privacy_off
         self.max_poll_wait = max_poll_wait
         self.calls: list[Call] = []
@@ -228,10 +249,33 @@ class FakeTelegram:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
+        if method.startswith("send") and params.get("chat_id") in self.blocked:
+            return _error(403, BLOCKED)
+        if self.limits is not None and method in self.limits.methods:
+            refused = self._over_limit(params.get("chat_id"))
+            if refused is not None:
+                self.too_many.append(self.calls[-1])
+                return _error(429, f"Too Many Requests: retry after {refused}", {"retry_after": refused})
+            self.accepted_sends.append(self.calls[-1])
         result = await handler(params)
         if isinstance(result, web.Response):
             return result
         return web.json_response({"ok": True, "result": result})
+
+    def _over_limit(self, chat_id: Any) -> int | None:
+        """None when a send may go now (and count it), else the retry_after to answer."""
+        assert self.limits is not None
+        now = time.monotonic()
+        while self._window and self._window[0] <= now - 1.0:
+            self._window.popleft()
+        last = self._chat_last.get(chat_id)
+        if last is not None and now - last < self.limits.per_chat_interval:
+            return max(1, math.ceil(self.limits.per_chat_interval - (now - last)))
+        if len(self._window) >= self.limits.per_second:
+            return max(1, math.ceil(self._window[0] + 1.0 - now))
+        self._window.append(now)
+        self._chat_last[chat_id] = now
+        return None
 
     def _fault(self, method: str, params: dict[str, Any]) -> Fault | None:
         for fault in self.faults:
