@@ -27,6 +27,7 @@ from telegram.error import Forbidden, InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.adapters.base import Dispatch, Finding, Severity
+from bot.adapters.telegram.logs import quiet_handled_flood_waits
 from bot.settings import Settings
 from engine.events import ButtonClicked, Event
 
@@ -120,6 +121,7 @@ class TelegramAdapter:
         self.updates_skipped = 0  # redeliveries caught by the update_id LRU
         self._running = False
 
+        quiet_handled_flood_waits()  # the messenger below handles 429s and logs them once
         builder = (
             Application.builder()
             .token(settings.telegram_token.get_secret_value())
