@@ -152,3 +152,13 @@ class Moderating(Protocol):
                    reason: str) -> datetime | None: ...
 
     async def ban(self, community_id: str, user_id: str, *, reason: str) -> None: ...
+
+
+@runtime_checkable
+class DirectPictures(Protocol):
+    """What a messenger that can DM a picture shown inline (not as a file) also offers.
+
+    Raises like :meth:`Messenger.dm` (``NotReachable``, ``PlatformError``)."""
+
+    async def dm_picture(self, user_id: str, png: bytes, *, filename: str = "chart.png",
+                         caption: str = "") -> SentMessage: ...

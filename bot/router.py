@@ -113,6 +113,11 @@ class Router:
             self._commands[key] = spec
         self._command_params[name] = _param_names(handler)
 
+    def add(self, spec: CommandSpec) -> None:
+        """Register a command a capability module declared."""
+        self.command(spec.name, spec.handler, min_role=spec.min_role, summary=spec.summary, usage=spec.usage,
+                     aliases=spec.aliases, hidden=spec.hidden)
+
     def on_notice(self, sink: NoticeSink) -> None:
         """Receive notices (badges, level-ups) that projections produced for an event."""
         self._notice_sinks.append(sink)
@@ -148,9 +153,23 @@ class Router:
         A duplicate delivery stops here. A handler that raises is logged with the event's
         key and the remaining handlers still run. Raises only if storing failed.
         """
-        outcome = await self._record(event)
+        outcome = await self.record(event)
+        await self.react(event, messenger, outcome)
+        return outcome
+
+    async def record(self, event: Event) -> Outcome:
+        """Store the event; returns once its transaction has committed (raises if it failed).
+
+        Adapters that acknowledge a platform only after the commit call this, then
+        :meth:`react`, instead of :meth:`dispatch`.
+        """
+        return await self._record(event)
+
+    async def react(self, event: Event, messenger: Messenger, outcome: Outcome) -> None:
+        """Run handlers, notice sinks and the command for a recorded event (nothing for a
+        duplicate). Never raises: each failure is logged with the event's key."""
         if outcome.duplicate:
-            return outcome
+            return
         per_call = {"event": event, "messenger": messenger, "outcome": outcome, "router": self}
         for sub in self._subs:
             if isinstance(event, sub.types):
@@ -166,7 +185,6 @@ class Router:
                     log.exception("notice sink failed on %s", event.dedup_key)
         if isinstance(event, CommandInvoked):
             await self._run_command(event, messenger, outcome, per_call)
-        return outcome
 
     async def _run_command(
         self, event: CommandInvoked, messenger: Messenger, outcome: Outcome, per_call: dict[str, Any]
@@ -183,9 +201,15 @@ class Router:
             log.exception("role lookup failed on %s", event.dedup_key)
             role = Role.MEMBER
         if role < spec.min_role:
+            why = ""
+            if not event.user_id:  # Telegram: an anonymous admin or a channel posting as itself
+                why = (" You are posting as a chat (anonymously or as a channel), so I can't tell who you"
+                       " are; turn off “Remain anonymous” to use it.")
+            elif event.is_bot:
+                why = " Bots can't use it."
             await self._safe_reply(
                 messenger, event,
-                f"/{esc(spec.name)} is for {spec.min_role.name.lower()}s and above.",
+                f"/{esc(spec.name)} is for {spec.min_role.name.lower()}s and above.{why}",
             )
             return
         ctx = CommandContext(event, messenger, role, outcome)

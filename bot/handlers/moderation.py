@@ -23,6 +23,7 @@ from bot.args import duration_arg, int_arg
 from bot.handlers.privacy import caller_member, clock
 from bot.markup import bold, esc
 from bot.ports import Capability, Messenger, Moderating, NotReachable, PlatformError, Role, Unsupported
+from bot.roles import RoleResolver
 from bot.router import CommandContext, Router, UsageError
 from engine.args import looks_like_duration
 from engine.members.lookup import (
@@ -79,9 +80,10 @@ def _split_target(ctx: CommandContext, args: tuple[str, ...]) -> tuple[str | Non
     return None, args
 
 
-async def _target(store: Store, ctx: CommandContext, community_id: int, token: str | None,
-                  verb: str) -> MemberBrief:
-    """The named member, or UsageError for nobody named, unknown, a bot or oneself."""
+async def _target(store: Store, roles: RoleResolver, ctx: CommandContext, community_id: int,
+                  token: str | None, verb: str) -> MemberBrief:
+    """The named member, or UsageError for nobody named, unknown, a bot, oneself, or
+    someone who ranks at or above the caller (the rank rule, :mod:`bot.roles`)."""
     if not token:
         raise UsageError(f"Who? Name a member (@username or user id) or reply to their message to {verb} them.")
     platform = str(ctx.event.platform)
@@ -98,11 +100,12 @@ async def _target(store: Store, ctx: CommandContext, community_id: int, token: s
     me = await caller_member(store, ctx.event)
     if target.member_id == me:
         raise UsageError(f"You can't {verb} yourself.")
+    await roles.ensure_outranks(ctx, community_id, target.member_id, target.display_name, actor_member_id=me)
     return target
 
 
 # -- /mod -------------------------------------------------------------------------------------
-async def mod(ctx: CommandContext, store: Store, app: Any) -> None:
+async def mod(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
     sub = ctx.args[0].lower() if ctx.args else "list"
     community_id = await _community(store, ctx)
     if sub == "list":
@@ -115,7 +118,7 @@ async def mod(ctx: CommandContext, store: Store, app: Any) -> None:
     if sub not in ("add", "remove"):
         raise UsageError("Usage: /mod add @member, /mod remove @member or /mod list")
     token, _ = _split_target(ctx, ctx.args[1:])
-    target = await _target(store, ctx, community_id, token, "change the role of")
+    target = await _target(store, roles, ctx, community_id, token, "change the role of")
     actor = await caller_member(store, ctx.event)
     role = MODERATOR_ROLE if sub == "add" else MEMBER_ROLE
     now = clock(app)
@@ -131,10 +134,10 @@ async def mod(ctx: CommandContext, store: Store, app: Any) -> None:
 
 
 # -- /warn ------------------------------------------------------------------------------------
-async def warn(ctx: CommandContext, store: Store, messenger: Messenger, app: Any) -> None:
+async def warn(ctx: CommandContext, store: Store, roles: RoleResolver, messenger: Messenger, app: Any) -> None:
     community_id = await _community(store, ctx)
     token, rest = _split_target(ctx, ctx.args)
-    target = await _target(store, ctx, community_id, token, "warn")
+    target = await _target(store, roles, ctx, community_id, token, "warn")
     reason = " ".join(rest).strip()
     if not reason:
         raise UsageError("Add a reason: /warn @member reason")
@@ -187,7 +190,8 @@ def _can(messenger: Messenger) -> bool:
     return Capability.MODERATE in messenger.capabilities and isinstance(messenger, Moderating)
 
 
-async def _platform_action(ctx: CommandContext, store: Store, messenger: Messenger, app: Any, verb: str) -> None:
+async def _platform_action(ctx: CommandContext, store: Store, roles: RoleResolver, messenger: Messenger,
+                           app: Any, verb: str) -> None:
     if not _can(messenger):
         await ctx.reply(
             f"This platform adapter can't {verb} members yet. Please use {esc(ctx.event.platform)}'s own "
@@ -196,7 +200,7 @@ async def _platform_action(ctx: CommandContext, store: Store, messenger: Messeng
         return
     community_id = await _community(store, ctx)
     token, rest = _split_target(ctx, ctx.args)
-    target = await _target(store, ctx, community_id, token, verb)
+    target = await _target(store, roles, ctx, community_id, token, verb)
     until = None
     if verb == "mute" and rest and looks_like_duration(rest[0]):
         # Something that starts like a count is a duration attempt: parse it strictly, so
@@ -239,12 +243,12 @@ async def _platform_action(ctx: CommandContext, store: Store, messenger: Messeng
         await ctx.reply(f"{name} is muted until {until:%Y-%m-%d %H:%M} UTC.")
 
 
-async def mute(ctx: CommandContext, store: Store, messenger: Messenger, app: Any) -> None:
-    await _platform_action(ctx, store, messenger, app, "mute")
+async def mute(ctx: CommandContext, store: Store, roles: RoleResolver, messenger: Messenger, app: Any) -> None:
+    await _platform_action(ctx, store, roles, messenger, app, "mute")
 
 
-async def ban(ctx: CommandContext, store: Store, messenger: Messenger, app: Any) -> None:
-    await _platform_action(ctx, store, messenger, app, "ban")
+async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, messenger: Messenger, app: Any) -> None:
+    await _platform_action(ctx, store, roles, messenger, app, "ban")
 
 
 def register(router: Router, app: Any) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bot.handlers.points_i18n import LANGUAGES, badge_description, badge_name, t
 from bot.markup import esc
 from bot.ports import Capability, ChatRef, Messenger, Role
+from bot.roles import RoleResolver
 from bot.router import CommandContext, Router, UsageError
 from engine.args import is_ascii_number
 from engine.events import Event
@@ -143,7 +144,7 @@ class PointsCommands:
             raise UsageError(t(self.default_lang, "err.no_community"))
         return where
 
-    async def _target(self, ctx: CommandContext, where: Where, ref: str | None) -> Target:
+    async def _target(self, ctx: CommandContext, where: Where, ref: str | None, roles: RoleResolver) -> Target:
         if ref is None:
             raise UsageError(t(where.lang, "err.no_member"))
         found = await self.store.read(
@@ -154,6 +155,8 @@ class PointsCommands:
             raise UsageError(t(where.lang, "err.bot"))
         if found.member_id == where.member_id:
             raise UsageError(t(where.lang, "err.self"))
+        await roles.ensure_outranks(ctx, where.community_id, found.member_id, found.name,
+                                    actor_member_id=where.member_id)
         return found
 
     def _error(self, lang: str, exc: PointsError, **names: Any) -> UsageError:
@@ -255,7 +258,7 @@ class PointsCommands:
             await self.announce(notice, ev, messenger)
 
     # moderators --------------------------------------------------------------------------
-    async def points(self, ctx: CommandContext, messenger: Messenger) -> None:
+    async def points(self, ctx: CommandContext, messenger: Messenger, roles: RoleResolver) -> None:
         """``/points give|take @member N reason``."""
         where = await self._where(ctx)
         args = list(ctx.args)
@@ -265,7 +268,7 @@ class PointsCommands:
         ref, rest = _split_target(ctx, args)
         if not rest:
             raise UsageError(t(where.lang, "points.usage") if ref else t(where.lang, "err.no_member"))
-        target = await self._target(ctx, where, ref)
+        target = await self._target(ctx, where, ref, roles)
         raw = rest[0]
         # ASCII digits only (give/take says which way), at most 9 of them, then the range.
         if not is_ascii_number(raw) or not 1 <= int(raw) <= MAX_AMOUNT:
@@ -287,7 +290,7 @@ class PointsCommands:
         for notice in result.notices:
             await self.announce(notice, ev, messenger)
 
-    async def badge(self, ctx: CommandContext, messenger: Messenger) -> None:
+    async def badge(self, ctx: CommandContext, messenger: Messenger, roles: RoleResolver) -> None:
         """``/badge grant|revoke @member badge``."""
         where = await self._where(ctx)
         args = list(ctx.args)
@@ -300,7 +303,7 @@ class PointsCommands:
         key = rest[0].lower()
         if key not in BADGE_KEYS:
             raise UsageError(t(where.lang, "badge.unknown", badges=", ".join(sorted(BADGE_KEYS))))
-        target = await self._target(ctx, where, ref)
+        target = await self._target(ctx, where, ref, roles)
         reason = " ".join(rest[1:])[:500]
         ev = ctx.event
         names = {"name": esc(target.name), "badge": esc(badge_name(where.lang, key))}

@@ -145,7 +145,7 @@ async def test_me_badges_private_and_chinese(app: App, world: FakeMessenger) -> 
     await app.dispatch(cmd("ann", "me", at=T0 + minutes(1)), tg)
     me = tg.last
     assert me.startswith("Ann — 4 points") and "Level 0 ▱" in me and "Rank: #1" in me
-    assert "Streak: 1 days" in me and "First words" in me
+    assert "Streak: 1 day (best 1)" in me and "First words" in me
     await app.dispatch(cmd("ann", "me", at=T0 + minutes(2), private=True), tg)
     assert tg.last == me  # a private chat resolves her most recently active community
     await app.dispatch(cmd("nobody", "me", at=T0 + minutes(2), private=True), tg)

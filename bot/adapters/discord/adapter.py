@@ -171,7 +171,16 @@ class DiscordAdapter:
             command_names=self._names,
             channel=self._channel_info,
             guild_name=self._guild_name,
+            member_name=self._member_name,
         )
+
+    def _member_name(self, guild_id: str, user_id: str) -> tuple[str, str]:
+        """(display name, username) of a guild member from the cache; blanks when unknown."""
+        if not (guild_id.isascii() and guild_id.isdigit() and user_id.isascii() and user_id.isdigit()):
+            return "", ""
+        guild = self.client.get_guild(int(guild_id))
+        member = guild.get_member(int(user_id)) if guild else None
+        return (member.display_name, member.name) if member else ("", "")
 
     def _channel_info(self, channel_id: str) -> ChannelInfo | None:
         if not (channel_id.isascii() and channel_id.isdigit()):

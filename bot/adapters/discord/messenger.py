@@ -368,6 +368,12 @@ class DiscordMessenger:
         PlatformError for anything else Discord refuses. Paced by ``dm_interval``."""
         return await self._direct(user_id, text, buttons, None, "dm")
 
+    async def dm_picture(self, user_id: str, png: bytes, *, filename: str = "chart.png",
+                         caption: str = "") -> SentMessage:
+        """DM a PNG (Discord shows an attached image inline). Raises like :meth:`dm`."""
+        file = discord.File(io.BytesIO(png), filename=filename[:100] or "chart.png")
+        return await self._direct(user_id, caption, (), file, "dm_picture")
+
     async def send_document(self, user_id: str, filename: str, data: bytes, caption: str = "") -> SentMessage:
         """DM a file (``/mydata``). Raises like :meth:`dm`."""
         file = discord.File(io.BytesIO(data), filename=filename[:100] or "cohort.dat")

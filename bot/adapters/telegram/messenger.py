@@ -156,6 +156,21 @@ class TelegramMessenger:
         )
         return SentMessage(chat, str(msg.message_id))
 
+    async def dm_picture(self, user_id: str, png: bytes, *, filename: str = "chart.png",
+                         caption: str = "") -> SentMessage:
+        """DM a PNG shown inline (sendPhoto). Raises NotReachable (recorded) or PlatformError."""
+        msg = await self._call(
+            "sendPhoto",
+            lambda: self.bot.send_photo(
+                chat_id=_chat_id(user_id), photo=InputFile(png, filename=filename),
+                caption=cut_markup(caption, CAPTION_LIMIT) or None,
+                parse_mode=ParseMode.HTML if caption else None,
+            ),
+            dm_user=user_id, idempotent=False,
+        )
+        await self._report(user_id, True)
+        return SentMessage(ChatRef(self.platform, "", user_id), str(msg.message_id))
+
     async def send_document(self, user_id: str, filename: str, data: bytes, caption: str = "") -> SentMessage:
         """DM a file. Raises NotReachable (recorded) or PlatformError."""
         msg = await self._call(
