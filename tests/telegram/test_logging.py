@@ -71,7 +71,7 @@ async def test_token_and_secret_never_reach_the_log_or_output(
             sleeps.append(seconds)
 
         # Polling: start, an update, a reply, a DM, a 429 on a send.
-        polling = TelegramAdapter(_settings(settings, fake), app.dispatch, poll_timeout=1, retry_delay=0.001,
+        polling = TelegramAdapter(_settings(settings, fake), app.router, poll_timeout=1, retry_delay=0.001,
                                   sleep=sleep)
         await polling.start()
         try:
@@ -88,7 +88,7 @@ async def test_token_and_secret_never_reach_the_log_or_output(
         port = free_port()
         hook = TelegramAdapter(_settings(settings, fake, mode="webhook", listen="127.0.0.1", port=port,
                                          webhook_url="https://bot.example.test/tg/hook"),
-                               app.dispatch, webhook_secret=SECRET, retry_delay=0.001)
+                               app.router, webhook_secret=SECRET, retry_delay=0.001)
         await hook.start()
         try:
             assert fake.calls_to("setWebhook")[0].params["secret_token"] == SECRET
