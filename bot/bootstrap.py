@@ -158,6 +158,7 @@ def build_adapters(app: App) -> list[Adapter]:
         )
     if s.discord_token is not None:
         from bot.adapters.discord import DiscordAdapter, reachability_hook
+        from bot.adapters.discord.backfill import resume_points_reader
 
         adapters.append(
             DiscordAdapter(
@@ -166,6 +167,7 @@ def build_adapters(app: App) -> list[Adapter]:
                 commands=app.router.commands,
                 on_reachability=reachability_hook(app.store),
                 dm_interval=s.discord.dm_interval,
+                resume_points=resume_points_reader(app.store),
             )
         )
     app.adapters = adapters

@@ -17,6 +17,7 @@ import typer
 from bot import __version__
 from bot.adapters.base import Finding
 from bot.bootstrap import App, build_adapters, build_app
+from bot.logs import configure_logging, redact, secrets_of
 from bot.settings import Settings, SettingsError, load_settings, redacted
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cohort: the community manager for learning communities.")
@@ -48,8 +49,7 @@ def settings_or_exit() -> Settings:
     except SettingsError as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from exc
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step is noise
+    configure_logging(settings)  # secrets masked on every logger, httpx's per-request lines quiet
     return settings
 
 
@@ -71,7 +71,9 @@ def version() -> None:
 @config_app.command("show")
 def config_show() -> None:
     """Print the effective settings, secrets redacted."""
-    typer.echo(json.dumps(redacted(settings_or_exit()), indent=2, ensure_ascii=False))
+    settings = settings_or_exit()
+    # Secrets show as set / not set; a password inside a database URL is masked too.
+    typer.echo(redact(json.dumps(redacted(settings), indent=2, ensure_ascii=False), secrets_of(settings)))
 
 
 @db_app.command("upgrade")
@@ -318,14 +320,16 @@ def doctor() -> None:
         from bot.doctor import local_findings
 
         worst = 0
+        secrets = secrets_of(s)
 
         def show(source: str, findings: list[Finding]) -> None:
             nonlocal worst
             for f in findings:
                 mark = {"ok": "✓", "warning": "!", "error": "✗"}[f.severity]
-                typer.echo(f"{mark} [{source}] {f.check}: {f.detail}")
+                # A finding can quote a platform error (URLs, parameters): never with a token.
+                typer.echo(redact(f"{mark} [{source}] {f.check}: {f.detail}", secrets))
                 if f.fix:
-                    typer.echo(f"    fix: {f.fix}")
+                    typer.echo(redact(f"    fix: {f.fix}", secrets))
                 worst = max(worst, {"ok": 0, "warning": 0, "error": 1}[f.severity])
 
         local = await asyncio.to_thread(local_findings, s, application.store.engine)

@@ -39,7 +39,7 @@ def _parse_n(args: tuple[str, ...]) -> int:
         return DEFAULT_N
     if len(args) > 1:
         raise UsageError(f"Usage: /recommend [1-{MAX_N}] — how many items, e.g. /recommend 3")
-    return int_arg(args[0], lo=1, hi=MAX_N, what="how many items to recommend")
+    return int_arg(args[0], lo=1, hi=MAX_N, what="the number of items")
 
 
 def _line(number: int, pick: Pick) -> str:

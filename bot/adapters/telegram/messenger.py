@@ -469,7 +469,7 @@ class TelegramMessenger:
                     waited_for = until  # this call sleeps it below; a longer pause is waited next
                 if wait > self.max_retry_after or attempt == tries:
                     raise PlatformError(f"{method}: flood control, retry after {wait:.0f}s") from exc
-                log.info("telegram %s: flood control, waiting %.1fs (attempt %d)", method, wait, attempt)
+                log.warning("telegram %s: flood control (429), waiting %.1fs (attempt %d)", method, wait, attempt)
                 await self._sleep(wait)
             except Forbidden as exc:
                 if dm_user is not None:
