@@ -74,7 +74,15 @@ async def test_click_round_trip_and_stats(app: App, tg: RecordingMessenger) -> N
     await click(app, tg, "eve", done)  # someone else's keyboard: not a click-through
     clicks = await item_interactions(app, "click")
     assert len(clicks) == 2 and len({i for _, i, _ in clicks}) == 1
+    answers = [s.text for s in tg.said if s.kind == "reply"][-3:]
+    assert answers[0].startswith("👍 Noted: you're interested in") and answers[1].startswith("👍 Noted")
+    assert "someone else's recommendations" in answers[2]
     await click(app, tg, "ann", done)
+    assert len(await item_interactions(app, "completion")) == 1
+    said = [s.text for s in tg.said if s.kind == "reply"]
+    assert re.match(r"✓ Done: .+ \(\+\d+ points?\)\.", said[-1]), said[-1]
+    await click(app, tg, "ann", done, n=1)
+    assert "already marked" in [s.text for s in tg.said if s.kind == "reply"][-1]
     assert len(await item_interactions(app, "completion")) == 1
     shown = await app.store.read(lambda s: list(s.execute(
         select(RecommendationImpression.slot, RecommendationImpression.clicked_at))))
