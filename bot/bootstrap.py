@@ -5,14 +5,17 @@ Nothing is built at import time; ``build_app`` does it from a Settings object.
 
 from __future__ import annotations
 
-import importlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
 
 from bot.adapters.base import Adapter
+from bot.leader import lock_for
+from bot.modules import Module, call_with, check_injectable, legacy, validate_modules
+from bot.notifier import OutboxNotifier, options_from
 from bot.ports import Messenger
 from bot.roles import RoleResolver
 from bot.router import Router
@@ -26,29 +29,42 @@ from engine.store.writer import Outcome
 
 log = logging.getLogger(__name__)
 
-# Each module exposes ``register(router, app)``; order is the order handlers run in.
-HANDLER_MODULES: tuple[str, ...] = (
-    "bot.handlers.help",
-    "bot.handlers.privacy",
-    "bot.handlers.linking",
-    "bot.handlers.moderation",
-    "bot.handlers.community_settings",
-    "bot.handlers.points",
-    "bot.handlers.catalog",
-    "bot.handlers.recommend",
-)
+def capabilities(settings: Settings) -> list[Module]:
+    """Every capability the bot runs, in the order its handlers and projections run.
 
-# Each module exposes ``make_projection(app) -> Projection`` for the writer's transaction.
-PROJECTION_MODULES: tuple[str, ...] = (
-    "engine.points.projection",
-    "engine.catalog.projection",
-)
+    Adding a capability: write its package with a ``Module`` and add one line here.
+    """
+    from bot import jobs, notifier, nudges
+    from bot.handlers import (
+        catalog,
+        churn,
+        community_settings,
+        digest,
+        help,
+        linking,
+        moderation,
+        points,
+        privacy,
+        recommend,
+    )
+    from engine.catalog import projection as catalog_projection
+    from engine.points import projection as points_projection
 
-
-# Each module exposes ``jobs(app) -> list[JobSpec]`` for the scheduler.
-JOB_MODULES: tuple[str, ...] = (
-    "bot.jobs",
-)
+    return [
+        legacy("help", register=help.register),
+        legacy("privacy", register=privacy.register),
+        legacy("linking", register=linking.register),
+        legacy("moderation", register=moderation.register),
+        legacy("community_settings", register=community_settings.register),
+        legacy("points", register=points.register, make_projection=points_projection.make_projection),
+        legacy("catalog", register=catalog.register, make_projection=catalog_projection.make_projection),
+        legacy("recommend", register=recommend.register),
+        churn.module(settings),
+        jobs.recsys_training(settings),
+        notifier.MODULE,
+        digest.module(settings),
+        nudges.MODULE,
+    ]
 
 
 @dataclass
@@ -58,6 +74,9 @@ class App:
     settings: Settings
     store: Store
     router: Router
+    notifier: OutboxNotifier
+    modules: tuple[Module, ...] = ()
+    deps: dict[str, object] = field(default_factory=dict)  # what callables get by parameter name
     adapters: list[Adapter] = field(default_factory=list)
     services: dict[str, Any] = field(default_factory=dict)
 
@@ -71,7 +90,8 @@ class App:
         self.store.stop()
 
 
-def build_app(settings: Settings, *, engine: Engine | None = None) -> App:
+def build_app(settings: Settings, *, engine: Engine | None = None,
+              modules: Sequence[Module] | None = None) -> App:
     """Build the app for ``settings`` (the database engine may be given, e.g. by tests).
 
     The schema is not touched: run ``cohort db upgrade`` (or ``Store.create_schema`` in
@@ -88,13 +108,29 @@ def build_app(settings: Settings, *, engine: Engine | None = None) -> App:
         ),
     )
     store.writer.max_batch = settings.storage.max_batch
-    router = Router(store.record, RoleResolver(store, settings.owner_ids))
-    app = App(settings, store, router)
-    router.provide(store=store, settings=settings, app=app)
-    for name in PROJECTION_MODULES:
-        store.writer.add_projection(importlib.import_module(name).make_projection(app))
-    for name in HANDLER_MODULES:
-        importlib.import_module(name).register(router, app)
+    roles = RoleResolver(store, settings.owner_ids)
+    router = Router(store.record, roles)
+    notifier = OutboxNotifier(store, options_from(settings.notifier))
+    mods = tuple(capabilities(settings) if modules is None else modules)
+    validate_modules(mods)
+    app = App(settings, store, router, notifier, mods)
+    services = app.deps
+    services.update(store=store, settings=settings, notifier=notifier)
+    router.provide(**services, app=app, roles=roles)
+    for module in mods:
+        for name, factory in module.provides.items():
+            check_injectable(f"{module.name}: {name}", factory, services)
+            services[name] = call_with(factory, services)
+            router.provide(**{name: services[name]})
+    for module in mods:
+        if module.projection is not None:
+            store.writer.add_projection(call_with(module.projection, {**services, "app": app}))
+        if module.register is not None:
+            module.register(router, app)
+        for sub in module.handlers:
+            router.on(*sub.types, handler=sub.handler)
+        for spec in module.commands:
+            router.add(spec)
     router.check()
     return app
 
@@ -122,6 +158,7 @@ def build_adapters(app: App) -> list[Adapter]:
         )
     if s.discord_token is not None:
         from bot.adapters.discord import DiscordAdapter, reachability_hook
+        from bot.adapters.discord.backfill import resume_points_reader
 
         adapters.append(
             DiscordAdapter(
@@ -130,17 +167,22 @@ def build_adapters(app: App) -> list[Adapter]:
                 commands=app.router.commands,
                 on_reachability=reachability_hook(app.store),
                 dm_interval=s.discord.dm_interval,
+                resume_points=resume_points_reader(app.store),
             )
         )
     app.adapters = adapters
+    for adapter in adapters:
+        app.notifier.attach(adapter.messenger)
     return adapters
 
 
 def build_scheduler(app: App) -> Scheduler:
-    """The scheduler with every capability's jobs, persisted in the app's database."""
-    scheduler = Scheduler(app.store.engine, timezone=app.settings.scheduler.timezone)
-    for name in JOB_MODULES:
-        for spec in importlib.import_module(name).jobs(app):
-            scheduler.add(spec)
+    """The scheduler with every capability's jobs, persisted in the app's database, led by
+    one process per database (:mod:`bot.leader`). Start it after the adapters."""
+    s = app.settings.scheduler
+    scheduler = Scheduler(app.store, services=app.deps, timezone=s.timezone, lock=lock_for(app.store.engine),
+                          leader_poll=s.leader_poll, sync_every=s.sync_every)
+    for module in app.modules:
+        scheduler.add_all(module.jobs)
     app.services["scheduler"] = scheduler
     return scheduler

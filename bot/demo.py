@@ -89,15 +89,22 @@ def simulate(options: DemoOptions) -> SimulatedCommunity:
                               community_id=options.community_id)
 
 
-def simulated_stream(options: DemoOptions, on_day: Callable[[int, int], None] | None = None) -> EventStream:
+def simulated_stream(
+    options: DemoOptions, on_day: Callable[[int, int], None] | None = None, *, now: datetime | None = None
+) -> EventStream:
     """The simulation as an EventStream; ``on_day(day, days)`` is called as simulated
-    days go by (the progress bar of ``cohort import demo``)."""
+    days go by (the progress bar of ``cohort import demo``). Events after ``now`` (default:
+    the wall clock) are left out: a seeded history never holds the future."""
     sim = simulate(options)
     start, days = options.start_at(), options.days
+    # The simulation runs whole days; what it plans after this moment has not happened yet.
+    cutoff = now or datetime.now(UTC)
 
     def events() -> Iterator[Event]:
         shown = -1
         for event in sim.events:
+            if event.at > cutoff:
+                continue
             day = min(int((event.at - start) / timedelta(days=1)), days)
             if on_day is not None and day != shown:
                 shown = day
@@ -142,11 +149,12 @@ async def community_exists(app: App, community_id: str) -> bool:
     return await app.store.read(read)
 
 
-def most_active_member(session: Session, community_id: str) -> tuple[str, str, int, int] | None:
-    """(account id, display name, members, messages) for the console community's member with
-    the most messages who has not left; None when the community has no such member."""
+def most_active_member(session: Session, community_id: str, *, platform: str = Platform.CONSOLE,
+                       ) -> tuple[str, str, int, int] | None:
+    """(account id, display name, members, messages) for the community's member with the most
+    messages who has not left; None when the community has no such member."""
     cid = session.execute(select(Community.id).where(
-        Community.platform == str(Platform.CONSOLE), Community.external_id == community_id)).scalar_one_or_none()
+        Community.platform == str(platform), Community.external_id == community_id)).scalar_one_or_none()
     if cid is None:
         return None
     row = session.execute(
@@ -155,7 +163,7 @@ def most_active_member(session: Session, community_id: str) -> tuple[str, str, i
         .join(CommunityMember, (CommunityMember.member_id == Account.member_id)
               & (CommunityMember.community_id == cid))
         .join(Message, (Message.author_id == Account.member_id) & (Message.community_id == cid))
-        .where(Account.platform == str(Platform.CONSOLE), CommunityMember.left_at.is_(None),
+        .where(Account.platform == str(platform), CommunityMember.left_at.is_(None),
                Account.is_bot.is_(False))
         .group_by(Account.external_id, Member.display_name)
         .order_by(func.count(Message.id).desc(), Account.external_id)

@@ -18,6 +18,7 @@ from typing import Any
 from bot.markup import esc
 from bot.ports import Button, Messenger, PlatformError, Role, SentMessage
 from engine.events import CommandInvoked, Event
+from engine.refusal import Refusal
 from engine.store.writer import Notice, Outcome
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ RoleLookup = Callable[[Event, Messenger], Awaitable[Role]]
 NoticeSink = Callable[[Notice, Event, Messenger], Awaitable[None]]
 
 
-class UsageError(Exception):
+class UsageError(Refusal):
     """A user-caused problem; its message is replied in the chat as is (markup allowed)."""
 
 
@@ -112,6 +113,11 @@ class Router:
             self._commands[key] = spec
         self._command_params[name] = _param_names(handler)
 
+    def add(self, spec: CommandSpec) -> None:
+        """Register a command a capability module declared."""
+        self.command(spec.name, spec.handler, min_role=spec.min_role, summary=spec.summary, usage=spec.usage,
+                     aliases=spec.aliases, hidden=spec.hidden)
+
     def on_notice(self, sink: NoticeSink) -> None:
         """Receive notices (badges, level-ups) that projections produced for an event."""
         self._notice_sinks.append(sink)
@@ -195,16 +201,26 @@ class Router:
             log.exception("role lookup failed on %s", event.dedup_key)
             role = Role.MEMBER
         if role < spec.min_role:
+            why = ""
+            if not event.user_id:  # Telegram: an anonymous admin or a channel posting as itself
+                why = (" You are posting as a chat (anonymously or as a channel), so I can't tell who you"
+                       " are; turn off “Remain anonymous” to use it.")
+            elif event.is_bot:
+                why = " Bots can't use it."
             await self._safe_reply(
                 messenger, event,
-                f"/{esc(spec.name)} is for {spec.min_role.name.lower()}s and above.",
+                f"/{esc(spec.name)} is for {spec.min_role.name.lower()}s and above.{why}",
             )
             return
         ctx = CommandContext(event, messenger, role, outcome)
         try:
             await spec.handler(**self._kwargs(self._command_params[spec.name], {**per_call, "ctx": ctx}))
-        except UsageError as exc:
+        except UsageError as exc:  # the user's to fix: a reply, not a log entry
+            log.debug("command /%s refused on %s: %s", spec.name, event.dedup_key, exc)
             await self._safe_reply(messenger, event, str(exc))
+        except PlatformError as exc:  # 403/429/timeout already mapped by the adapter: one line
+            log.warning("command /%s could not finish on %s: %s", spec.name, event.dedup_key, exc)
+            await self._safe_reply(messenger, event, "Sorry, the platform refused or timed out; try again later.")
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("command /%s failed (ref %s) on %s", spec.name, ref, event.dedup_key)
@@ -215,5 +231,7 @@ class Router:
     async def _safe_reply(self, messenger: Messenger, event: Event, text: str) -> None:
         try:
             await messenger.reply(event, text)
-        except (PlatformError, Exception):
+        except PlatformError as exc:
+            log.warning("could not reply on %s: %s", event.dedup_key, exc)
+        except Exception:
             log.exception("could not reply on %s", event.dedup_key)

@@ -68,6 +68,26 @@ class SchedulerSettings(_Section):
     enabled: bool = True
     timezone: str = "UTC"
     recsys_train_at: str = Field("03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM, daily
+    churn_score_at: str = Field("04:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM, daily
+    leader_poll: float = Field(15.0, gt=0, le=50)  # a standby takes over within this (one per DB)
+    sync_every: float = Field(60.0, gt=0)  # per-community jobs follow new communities / settings
+
+
+class NotifierSettings(_Section):
+    max_attempts: int = Field(3, ge=1, le=10)  # sends per claim for transient failures
+    retry_delay: float = Field(2.0, ge=0)  # first back-off between attempts (then ×4)
+    # A "sending" row untouched this long belongs to a dead process and is taken over.
+    stale_after: float = Field(300.0, gt=0)
+    sweep_interval: float = Field(30.0, gt=0)  # how often planned/stale rows are resumed
+    recheck_unreachable_days: float = Field(7.0, ge=0)  # retry an account that refused DMs
+    telegram_interval: float = Field(0.05, ge=0)  # seconds between DMs (Telegram: ~30/s)
+    discord_interval: float = Field(0.0, ge=0)  # the Discord messenger paces by dm_interval
+
+
+class DigestSettings(_Section):
+    send_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"  # weekly, community's local day
+    send_at: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM, community's local time
+    answer_hours: float = Field(24.0, gt=0, le=24 * 30)  # a question with no reply this long is unanswered
 
 
 class Settings(BaseSettings):
@@ -84,6 +104,8 @@ class Settings(BaseSettings):
     console: ConsoleSettings = ConsoleSettings()
     recsys: RecsysSettings = RecsysSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    notifier: NotifierSettings = NotifierSettings()
+    digest: DigestSettings = DigestSettings()
 
     telegram_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("TELEGRAM_TOKEN", "COHORT_TELEGRAM_TOKEN")

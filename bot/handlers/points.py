@@ -13,20 +13,22 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.handlers.points_i18n import LANGUAGES, badge_description, badge_name, t
 from bot.markup import esc
 from bot.ports import Capability, ChatRef, Messenger, Role
+from bot.roles import RoleResolver
 from bot.router import CommandContext, Router, UsageError
+from engine.args import is_ascii_number
 from engine.events import Event
-from engine.members.lookup import community_id_of, home_community
+from engine.members.lookup import community_id_of, home_community, resolve_member_in
 from engine.points import rules as R
 from engine.points import service
 from engine.points.badges import BADGE_KEYS, BADGES
 from engine.points.projection import MAX_AMOUNT, PointsError, PointsProjection
-from engine.store.models import Account, Chat, Community, CommunityMember, Member, Message, Thread
+from engine.store.models import Account, Chat, Community, Member, Message, Thread
 from engine.store.store import Store
 from engine.store.writer import Notice
 
@@ -82,36 +84,33 @@ def locate(session: Session, event: Event, default_lang: str) -> Where | None:
 
 
 def resolve_member(session: Session, community_id: int, platform: str, who: str) -> Target | None:
-    """A member of ``community_id`` named by ``@username`` or a platform user id.
+    """A member of ``community_id`` named by ``@username``, a platform user id, a mention or
+    a display name (engine.members.lookup's one set of rules).
 
     Only accounts that have been seen in the community count (a stranger with the same
     username elsewhere is not found). Returns None when nobody matches.
     """
-    handle = who[1:] if who.startswith("@") else who
-    if not handle:
+    member_id = resolve_member_in(session, platform, community_id, who)
+    if member_id is None:
         return None
-    cond = (func.lower(Account.username) == handle.lower()) if who.startswith("@") else or_(
-        Account.external_id == handle, func.lower(Account.username) == handle.lower())
     row = session.execute(
-        select(Account.member_id, Member.display_name, Account.is_bot)
-        .join(Member, Member.id == Account.member_id)
-        .join(CommunityMember, (CommunityMember.member_id == Account.member_id)
-              & (CommunityMember.community_id == community_id))
-        .where(Account.platform == platform, cond)
-        .order_by(Account.id).limit(1)
+        select(Member.display_name, Account.is_bot).join(Account, Account.member_id == Member.id)
+        .where(Member.id == member_id, Account.platform == platform).order_by(Account.id).limit(1)
     ).first()
-    return Target(int(row[0]), row[1] or handle, bool(row[2])) if row else None
+    return Target(member_id, (row[0] if row else "") or who.lstrip("@"), bool(row[1]) if row else False)
 
 
 def _split_target(ctx: CommandContext, args: list[str]) -> tuple[str | None, list[str]]:
     """Take the member reference off the front of ``args``: ``@name`` or an id, else the
     user the command replies to. Returns (reference or None, remaining args)."""
-    if args and args[0].startswith("@"):
+    if args and args[0].startswith(("@", "<@")):
         return args[0], args[1:]
+    if len(args) > 1 and not is_ascii_number(args[0]) and is_ascii_number(args[1]):
+        return args[0], args[1:]  # "/points give u5 10 ..." — an id or name before the amount
     reply_user = ctx.event.reply_to_user_id
-    if args and args[0].isdigit() and not reply_user:
+    if args and args[0].isascii() and args[0].isdigit() and not reply_user:
         return args[0], args[1:]
-    if args and args[0].isdigit() and len(args) > 1 and args[1].isdigit():
+    if args and args[0].isascii() and args[0].isdigit() and len(args) > 1 and is_ascii_number(args[1]):
         return args[0], args[1:]  # "/points give 12345 10 ..." while replying: an explicit id wins
     if reply_user:
         return reply_user, args
@@ -142,7 +141,7 @@ class PointsCommands:
             raise UsageError(t(self.default_lang, "err.no_community"))
         return where
 
-    async def _target(self, ctx: CommandContext, where: Where, ref: str | None) -> Target:
+    async def _target(self, ctx: CommandContext, where: Where, ref: str | None, roles: RoleResolver) -> Target:
         if ref is None:
             raise UsageError(t(where.lang, "err.no_member"))
         found = await self.store.read(
@@ -153,6 +152,8 @@ class PointsCommands:
             raise UsageError(t(where.lang, "err.bot"))
         if found.member_id == where.member_id:
             raise UsageError(t(where.lang, "err.self"))
+        await roles.ensure_outranks(ctx, where.community_id, found.member_id, found.name,
+                                    actor_member_id=where.member_id)
         return found
 
     def _error(self, lang: str, exc: PointsError, **names: Any) -> UsageError:
@@ -254,7 +255,7 @@ class PointsCommands:
             await self.announce(notice, ev, messenger)
 
     # moderators --------------------------------------------------------------------------
-    async def points(self, ctx: CommandContext, messenger: Messenger) -> None:
+    async def points(self, ctx: CommandContext, messenger: Messenger, roles: RoleResolver) -> None:
         """``/points give|take @member N reason``."""
         where = await self._where(ctx)
         args = list(ctx.args)
@@ -264,15 +265,16 @@ class PointsCommands:
         ref, rest = _split_target(ctx, args)
         if not rest:
             raise UsageError(t(where.lang, "points.usage") if ref else t(where.lang, "err.no_member"))
-        target = await self._target(ctx, where, ref)
+        target = await self._target(ctx, where, ref, roles)
         raw = rest[0]
-        # Digits only: no sign, no decimals, no exponent; bounded before int() of a huge string.
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= MAX_AMOUNT:
+        # ASCII digits only (give/take says which way), at most 9 of them, then the range.
+        if not is_ascii_number(raw) or not 1 <= int(raw) <= MAX_AMOUNT:
             raise UsageError(t(where.lang, "points.bad_amount", max=MAX_AMOUNT))
+        magnitude = int(raw)
         reason = " ".join(rest[1:]).strip()
         if not reason:
             raise UsageError(t(where.lang, "points.need_reason"))
-        amount = int(raw) if action == "give" else -int(raw)
+        amount = magnitude if action == "give" else -magnitude
         ev = ctx.event
         try:
             result = await self.store.write(lambda s: self.projection.adjust(
@@ -285,7 +287,7 @@ class PointsCommands:
         for notice in result.notices:
             await self.announce(notice, ev, messenger)
 
-    async def badge(self, ctx: CommandContext, messenger: Messenger) -> None:
+    async def badge(self, ctx: CommandContext, messenger: Messenger, roles: RoleResolver) -> None:
         """``/badge grant|revoke @member badge``."""
         where = await self._where(ctx)
         args = list(ctx.args)
@@ -298,7 +300,7 @@ class PointsCommands:
         key = rest[0].lower()
         if key not in BADGE_KEYS:
             raise UsageError(t(where.lang, "badge.unknown", badges=", ".join(sorted(BADGE_KEYS))))
-        target = await self._target(ctx, where, ref)
+        target = await self._target(ctx, where, ref, roles)
         reason = " ".join(rest[1:])[:500]
         ev = ctx.event
         names = {"name": esc(target.name), "badge": esc(badge_name(where.lang, key))}
@@ -458,5 +460,8 @@ def register(router: Router, app: Any) -> None:
     config_name = "config" if router.spec("config") is None else "pointsconfig"
     router.command(config_name, cmds.config, min_role=mod, summary=en["config"],
                    usage=f"/{config_name} points.KEY VALUE", hidden=config_name != "config")
-    router.command("modlog", cmds.modlog, min_role=mod, summary=en["modlog"], usage="/modlog")
+    # /modlog is the moderation module's full log when it runs; then ours is /pointslog.
+    log_name = "modlog" if router.spec("modlog") is None else "pointslog"
+    router.command(log_name, cmds.modlog, min_role=mod, summary=en["modlog"], usage=f"/{log_name}",
+                   hidden=log_name != "modlog")
     router.on_notice(cmds.announce)

@@ -88,8 +88,8 @@ async def optout(ctx: CommandContext, store: Store) -> None:
     member_id = await caller_member(store, ctx.event)
     await store.write(lambda s: set_dm_opt_out(s, member_id, True))
     await ctx.reply(
-        "Done: I won't send you nudges or other messages in private in any community you're in. "
-        "Send /optin to undo. (Communities you join later start with messages on.)"
+        "Done: I won't send you nudges or other private messages, in any community — "
+        "including ones you join later. Send /optin to undo."
     )
 
 
@@ -155,7 +155,7 @@ async def on_forget_click(event: ButtonClicked, store: Store, messenger: Messeng
     if not event.data.startswith(FORGET_PREFIX):
         return
     parts = event.data.split(":")
-    if len(parts) != 4 or not parts[2].isdigit():
+    if len(parts) != 4 or not (parts[2].isascii() and parts[2].isdigit()) or len(parts[2]) > 18:
         return
     action, member_id, nonce = parts[1], int(parts[2]), parts[3]
     clicker = await store.read(lambda s: member_of_account(s, str(event.platform), event.user_id))

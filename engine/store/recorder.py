@@ -56,6 +56,16 @@ _ACCOUNT_BY_EXT = select(Account.id, Account.member_id).where(
 _ACCOUNTS_BY_EXT = select(Account.external_id, Account.id, Account.member_id).where(
     Account.platform == bindparam("platform"), Account.external_id.in_(bindparam("ids", expanding=True)))
 _PREFETCH_CHUNK = 500
+# Names follow the newest event that carries them (a rename, a member first seen through a
+# nameless event); an older event replayed later (an import) never turns one back.
+_RENAME_ACCOUNT = (
+    update(table_of(Account))
+    .where(Account.id == bindparam("acc"),
+           (Account.name_at.is_(None)) | (Account.name_at <= bindparam("at")),
+           (Account.display_name != bindparam("name")) | (Account.username != bindparam("uname")))
+    .values(display_name=bindparam("name"), username=bindparam("uname"), name_at=bindparam("at"))
+)
+_RENAME_MEMBER = update(table_of(Member)).where(Member.id == bindparam("m")).values(display_name=bindparam("name"))
 _NEW_MEMBER = table_of(Member).insert().returning(table_of(Member).c.id)
 _OPTED_OUT = (
     select(CommunityMember.member_id)
@@ -123,9 +133,14 @@ class IdCache:
     memberships: set[tuple[int, int]] = field(default_factory=set)
     # Recent messages' (id, author), so replies and reactions need no lookup.
     recent: OrderedDict[tuple[int, str], tuple[int, int | None]] = field(default_factory=OrderedDict)
+    # The names and titles last written, so an unchanged one costs no statement.
+    names: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    titles: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.recent.clear()
+        self.names.clear()
+        self.titles.clear()
         self.communities.clear()
         self.accounts.clear()
         self.chats.clear()
@@ -263,6 +278,8 @@ class Recorder:
     def community(self, session: Session, platform: str, external_id: str, title: str, at: datetime) -> int:
         key = (platform, external_id)
         if (hit := self.cache.communities.get(key)) is not None:
+            if title:
+                self._retitle(session, Community, hit, ("community", platform, external_id), title)
             return hit
         cid = insert_ignore(
             session,
@@ -275,12 +292,45 @@ class Recorder:
                 select(Community.id).where(Community.platform == platform, Community.external_id == external_id)
             ).scalar_one()
         self.cache.communities[key] = cid
+        if title:
+            self._retitle(session, Community, int(cid), ("community", platform, external_id), title)
         return int(cid)
+
+    def _retitle(self, session: Session, model: type[Community] | type[Chat], row_id: int,
+                 key: tuple[str, str, str], title: str) -> None:
+        """A community's or chat's title follows the latest event that names it."""
+        title = clean_text(title)[:256]
+        if not title or self.cache.titles.get(key) == title:
+            return
+        session.connection().execute(
+            update(table_of(model)).where(model.id == row_id, model.title != title).values(title=title))
+        self.cache.titles[key] = title
+
+    def _rename(self, session: Session, event: Event, key: tuple[str, str], ids: tuple[int, int]) -> None:
+        """Account (and member) names follow the latest event that carries a name."""
+        name = clean_text(event.user_name)[:256] if event.user_name else ""
+        uname = clean_text(event.username)[:128] if event.username else ""
+        known = self.cache.names.get(key)
+        if (not name and not uname) or known == (name, uname):
+            return
+        conn = session.connection()
+        if not name or not uname:  # the event carries one of the two: keep the other as stored
+            row = conn.execute(select(Account.display_name, Account.username).where(Account.id == ids[0])).first()
+            if row is None:
+                return
+            name, uname = name or row[0], uname or row[1]
+            if known == (name, uname):
+                return
+        changed = conn.execute(_RENAME_ACCOUNT, {"acc": ids[0], "at": event.at, "name": name, "uname": uname}).rowcount
+        if changed:
+            conn.execute(_RENAME_MEMBER, {"m": ids[1], "name": name})
+        self.cache.names[key] = (name, uname)
 
     def account(self, session: Session, event: Event) -> tuple[int, int]:
         """(account id, member id) for the event's user, creating both on first sight."""
         key = (str(event.platform), event.user_id)
         if (hit := self.cache.accounts.get(key)) is not None:
+            self._rename(session, event, key, hit)
             return hit
         conn = session.connection()
         by_ext = {"platform": key[0], "external_id": key[1]}
@@ -299,6 +349,7 @@ class Recorder:
                     "display_name": name,
                     "is_bot": event.is_bot,
                     "created_at": event.at,
+                    "name_at": event.at,
                 },
                 returning=Account.id,
             )
@@ -309,14 +360,20 @@ class Recorder:
             else:
                 result = (int(acc_id), int(member_id))
                 self._new_member = result[1]
+                self.cache.names[key] = (name, clean_text(event.username)[:128])
+                self.cache.accounts[key] = result
+                return result
         else:
             result = (int(row[0]), int(row[1]))
         self.cache.accounts[key] = result
+        self._rename(session, event, key, result)
         return result
 
     def chat(self, session: Session, event: Event, community_id: int) -> int:
         key = (str(event.platform), event.chat_id)
         if (hit := self.cache.chats.get(key)) is not None:
+            if event.chat_title:
+                self._retitle(session, Chat, hit, ("chat", *key), event.chat_title)
             return hit
         chat_id = insert_ignore(
             session,
@@ -335,6 +392,8 @@ class Recorder:
                 select(Chat.id).where(Chat.platform == key[0], Chat.external_id == key[1])
             ).scalar_one()
         self.cache.chats[key] = chat_id
+        if event.chat_title:
+            self._retitle(session, Chat, int(chat_id), ("chat", *key), event.chat_title)
         return int(chat_id)
 
     def thread(self, session: Session, chat_id: int, external_id: str, at: datetime,

@@ -39,7 +39,7 @@ async def test_give_take_and_modlog(app: App, world: FakeMessenger) -> None:
     await app.dispatch(cmd("mod", "points", "give", "3", "nice", at=T0 + minutes(3), reply_to="a",
                            reply_user="bob"), tg)
     assert await points(app, "bob") == before + 23
-    await app.dispatch(cmd("mod", "modlog", at=T0 + minutes(4)), tg)
+    await app.dispatch(cmd("mod", "pointslog", at=T0 + minutes(4)), tg)
     assert "points.give" in tg.last and "points.take" in tg.last and "reason=typo" in tg.last
 
 
@@ -81,7 +81,7 @@ async def test_bad_badge_season_config_input(app: App, world: FakeMessenger) -> 
         (("season", "start"), "Give the season a name"),
         (("season", "pause"), "Usage: /season"),
         (("config", "points.daily_cap", "abc"), "whole number"),
-        (("config", "points.daily_cap", "-3"), "between 0 and 100000"),
+        (("config", "points.daily_cap", "-3"), "from 0 to 100000"),
         (("config", "points.nope", "1"), "valid keys"),
         (("config", "other.key", "1"), "Settings you can change"),  # the general /config answers
         (("config",), "Community settings"),
@@ -145,7 +145,7 @@ async def test_me_badges_private_and_chinese(app: App, world: FakeMessenger) -> 
     await app.dispatch(cmd("ann", "me", at=T0 + minutes(1)), tg)
     me = tg.last
     assert me.startswith("Ann — 4 points") and "Level 0 ▱" in me and "Rank: #1" in me
-    assert "Streak: 1 days" in me and "First words" in me
+    assert "Streak: 1 day (best 1)" in me and "First words" in me
     await app.dispatch(cmd("ann", "me", at=T0 + minutes(2), private=True), tg)
     assert tg.last == me  # a private chat resolves her most recently active community
     await app.dispatch(cmd("nobody", "me", at=T0 + minutes(2), private=True), tg)
@@ -180,7 +180,7 @@ async def test_config_changes_rules_and_level_roles(app: App, world: FakeMesseng
     tg.sent.clear()
     await app.dispatch(cmd("mod", "points", "give", "@bob", "200", "big help", at=T0 + minutes(9)), tg)
     assert tg.sent == []  # level-up not announced
-    await app.dispatch(cmd("mod", "modlog", at=T0 + minutes(10)), tg)
+    await app.dispatch(cmd("mod", "pointslog", at=T0 + minutes(10)), tg)
     assert "config.points" in tg.last
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ _SPEC = importlib.util.spec_from_file_location(
     "crash_ingest", Path(__file__).resolve().parents[2] / "benchmarks" / "crash_ingest.py")
 assert _SPEC is not None and _SPEC.loader is not None
 crash_ingest = importlib.util.module_from_spec(_SPEC)
+sys.modules["crash_ingest"] = crash_ingest  # dataclasses look their module up there
 _SPEC.loader.exec_module(crash_ingest)
 
 
