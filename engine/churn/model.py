@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, clone
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier, VotingClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -63,6 +63,9 @@ CANDIDATES: dict[str, Callable[[], BaseEstimator]] = {
     "forest": lambda: RandomForestClassifier(n_estimators=150, min_samples_leaf=5, max_features="sqrt",
                                              n_jobs=1, random_state=0),
     "logistic-all": lambda: _logistic(None, C=0.3),
+    # trees and a linear model averaged: each corrects the other's typical mistakes
+    "blend": lambda: VotingClassifier([("hgb", CANDIDATES["hgb-shallow"]()), ("lr", _logistic(None, C=0.3))],
+                                      voting="soft"),
 }
 
 RF_COLUMNS = [INDEX["days_since_active"], INDEX["active_days_28"], INDEX["active_days_total"],
