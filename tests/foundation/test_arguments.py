@@ -187,3 +187,13 @@ async def test_mute_refuses_a_bad_duration_instead_of_muting_forever(
 async def test_mute_still_takes_a_reason_that_is_a_word(app: App, able: ModeratingMessenger) -> None:
     await app.dispatch(cmd("boss", "mute", "@bob", "abusive", "language"), able)
     assert able.actions[0][3] == {"until": None, "reason": "abusive language"}
+
+
+@pytest.mark.parametrize("value", sorted(ODD_VALUES))
+async def test_done_by_item_number_with_odd_digits_is_no_such_item(
+        app: App, able: ModeratingMessenger, caplog: pytest.LogCaptureFixture, value: str) -> None:
+    caplog.set_level(logging.DEBUG)
+    await app.dispatch(cmd("boss", "done", f"#{ODD_VALUES[value]}"), able)
+    said = able.last_reply("boss")
+    assert "There is no catalog item" in said and "went wrong" not in said
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info], caplog.text
