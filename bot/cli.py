@@ -256,7 +256,7 @@ def doctor() -> None:
     async def check() -> int:
         worst = 0
         secrets = secrets_of(s)
-        typer.echo("\n".join(await _dead_letter_lines(application)))
+        typer.echo(redact("\n".join(await _dead_letter_lines(application)), secrets))
         adapters = build_adapters(application)
         if not adapters:
             typer.echo("no TELEGRAM_TOKEN or DISCORD_TOKEN set: only the console would run")
