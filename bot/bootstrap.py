@@ -5,7 +5,6 @@ Nothing is built at import time; ``build_app`` does it from a Settings object.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.adapters.base import Adapter
+from bot.leader import lock_for
 from bot.modules import Module, call_with, check_injectable, legacy, validate_modules
 from bot.notifier import OutboxNotifier, options_from
 from bot.ports import Messenger
@@ -29,15 +29,17 @@ from engine.store.writer import Outcome
 
 log = logging.getLogger(__name__)
 
-def capabilities() -> list[Module]:
+def capabilities(settings: Settings) -> list[Module]:
     """Every capability the bot runs, in the order its handlers and projections run.
 
     Adding a capability: write its package with a ``Module`` and add one line here.
     """
-    from bot import notifier
+    from bot import jobs, notifier, nudges
     from bot.handlers import (
         catalog,
+        churn,
         community_settings,
+        digest,
         help,
         linking,
         moderation,
@@ -57,14 +59,12 @@ def capabilities() -> list[Module]:
         legacy("points", register=points.register, make_projection=points_projection.make_projection),
         legacy("catalog", register=catalog.register, make_projection=catalog_projection.make_projection),
         legacy("recommend", register=recommend.register),
+        churn.module(settings),
+        jobs.recsys_training(settings),
         notifier.MODULE,
+        digest.module(settings),
+        nudges.MODULE,
     ]
-
-
-# Each module exposes ``jobs(app) -> list[JobSpec]`` for the scheduler.
-JOB_MODULES: tuple[str, ...] = (
-    "bot.jobs",
-)
 
 
 @dataclass
@@ -76,6 +76,7 @@ class App:
     router: Router
     notifier: OutboxNotifier
     modules: tuple[Module, ...] = ()
+    deps: dict[str, object] = field(default_factory=dict)  # what callables get by parameter name
     adapters: list[Adapter] = field(default_factory=list)
     services: dict[str, Any] = field(default_factory=dict)
 
@@ -110,10 +111,11 @@ def build_app(settings: Settings, *, engine: Engine | None = None,
     roles = RoleResolver(store, settings.owner_ids)
     router = Router(store.record, roles)
     notifier = OutboxNotifier(store, options_from(settings.notifier))
-    mods = tuple(capabilities() if modules is None else modules)
+    mods = tuple(capabilities(settings) if modules is None else modules)
     validate_modules(mods)
     app = App(settings, store, router, notifier, mods)
-    services: dict[str, object] = {"store": store, "settings": settings, "notifier": notifier}
+    services = app.deps
+    services.update(store=store, settings=settings, notifier=notifier)
     router.provide(**services, app=app, roles=roles)
     for module in mods:
         for name, factory in module.provides.items():
@@ -175,10 +177,12 @@ def build_adapters(app: App) -> list[Adapter]:
 
 
 def build_scheduler(app: App) -> Scheduler:
-    """The scheduler with every capability's jobs, persisted in the app's database."""
-    scheduler = Scheduler(app.store.engine, timezone=app.settings.scheduler.timezone)
-    for name in JOB_MODULES:
-        for spec in importlib.import_module(name).jobs(app):
-            scheduler.add(spec)
+    """The scheduler with every capability's jobs, persisted in the app's database, led by
+    one process per database (:mod:`bot.leader`). Start it after the adapters."""
+    s = app.settings.scheduler
+    scheduler = Scheduler(app.store, services=app.deps, timezone=s.timezone, lock=lock_for(app.store.engine),
+                          leader_poll=s.leader_poll, sync_every=s.sync_every)
+    for module in app.modules:
+        scheduler.add_all(module.jobs)
     app.services["scheduler"] = scheduler
     return scheduler

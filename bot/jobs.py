@@ -1,28 +1,22 @@
-"""Scheduled work of the bot itself (the composition root lists this in ``JOB_MODULES``)."""
+"""Scheduled work of the bot itself: nightly retraining of the recommenders."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from apscheduler.triggers.cron import CronTrigger
-
-from bot.scheduler import JobSpec, run_cli
+from bot.modules import Daily, JobSpec, Module
+from bot.scheduler import run_cli
+from bot.settings import Settings
 
 
-def jobs(app: Any) -> list[JobSpec]:
-    """Nightly retraining of every community's recommender, in a child process (torch
-    never loads in the bot); the bot hot-reloads the new artifact within a minute."""
-    s = app.settings.scheduler
-    hour, minute = (int(x) for x in s.recsys_train_at.split(":"))
+async def retrain() -> None:
+    """Retrain every community's recommender in a child process (torch never loads in the
+    bot); the bot hot-reloads the new artifact within a minute."""
+    await run_cli("recsys", "train")
 
-    async def retrain() -> None:
-        await run_cli("recsys", "train")
 
-    return [
-        JobSpec(
-            "recsys-nightly-training",
-            CronTrigger(hour=hour, minute=minute, timezone=s.timezone),
-            retrain,
-            "retrain recommenders",
-        )
-    ]
+def recsys_training(settings: Settings) -> Module:
+    """The training job, at ``scheduler.recsys_train_at`` in the scheduler's timezone."""
+    return Module(
+        name="recsys_training",
+        jobs=(JobSpec("recsys-nightly-training", Daily(at=settings.scheduler.recsys_train_at), retrain,
+                      summary="retrain recommenders"),),
+    )

@@ -88,8 +88,8 @@ async def optout(ctx: CommandContext, store: Store) -> None:
     member_id = await caller_member(store, ctx.event)
     await store.write(lambda s: set_dm_opt_out(s, member_id, True))
     await ctx.reply(
-        "Done: I won't send you nudges or other messages in private in any community you're in. "
-        "Send /optin to undo. (Communities you join later start with messages on.)"
+        "Done: I won't send you nudges or other private messages, in any community — "
+        "including ones you join later. Send /optin to undo."
     )
 
 

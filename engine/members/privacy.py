@@ -73,6 +73,9 @@ PRIVACY_MODULES: tuple[str, ...] = (
     "engine.members.linking",
     "engine.points.service",
     "engine.catalog.service",
+    "engine.ingest.privacy",
+    "engine.digest.owners",
+    "engine.nudge.privacy",
 )
 
 
@@ -149,8 +152,8 @@ def load_hooks(modules: Sequence[str] = PRIVACY_MODULES) -> list[ModuleHook]:
 def set_dm_opt_out(session: Session, member_id: int, opt_out: bool) -> int:
     """Set ``dm_opt_out`` on every membership of the member; returns memberships changed.
 
-    Memberships created later start opted in (the recorder's default), so callers should
-    tell members the setting covers the communities they are in now.
+    The choice is the person's, not a community's: :func:`is_opted_out` reads it across all
+    their memberships, so it also covers communities they join later.
     """
     return affected(
         session,
@@ -161,10 +164,13 @@ def set_dm_opt_out(session: Session, member_id: int, opt_out: bool) -> int:
 
 
 def is_opted_out(session: Session, member_id: int, community_id: int | None = None) -> bool:
-    """Whether the member opted out of DMs (in ``community_id``, or in any community)."""
+    """Whether the member opted out of private messages from Cohort.
+
+    An opt-out follows the person: a membership made after ``/optout`` (a community joined
+    later) starts with the flag off, yet any opted-out membership counts. ``community_id``
+    is accepted for callers that have one and does not narrow the answer.
+    """
     query = select(func.count()).where(CommunityMember.member_id == member_id, CommunityMember.dm_opt_out)
-    if community_id is not None:
-        query = query.where(CommunityMember.community_id == community_id)
     return bool(session.execute(query).scalar_one())
 
 

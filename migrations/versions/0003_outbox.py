@@ -1,4 +1,4 @@
-"""capabilities: notifier outbox
+"""capabilities: notifier outbox and the scheduler's run-once keys
 
 Revision ID: 0003
 Revises: 0002
@@ -47,9 +47,21 @@ def upgrade() -> None:
     )
     op.create_index("ix_outbox_state_updated", "outbox", ["state", "updated_at"], unique=False)
     op.create_index(op.f("ix_outbox_member_id"), "outbox", ["member_id"], unique=False)
+    # One row per scheduled firing that started (the scheduler's run-once key).
+    op.create_table(
+        "scheduler_runs",
+        sa.Column("job_id", sa.String(length=255), nullable=False),
+        sa.Column("run_key", sa.String(length=64), nullable=False),
+        sa.Column("holder", sa.String(length=128), nullable=False),
+        sa.Column("started_at", engine.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", engine.store.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("ok", sa.Boolean(), nullable=True),
+        sa.PrimaryKeyConstraint("job_id", "run_key", name=op.f("pk_scheduler_runs")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("scheduler_runs")
     op.drop_index(op.f("ix_outbox_member_id"), table_name="outbox")
     op.drop_index("ix_outbox_state_updated", table_name="outbox")
     op.drop_table("outbox")

@@ -18,8 +18,10 @@ its admins (see :meth:`FakeTelegram.set_status`); a ban leaves the member "kicke
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,7 +43,7 @@ IS_ADMIN = "Bad Request: user is an administrator of the chat"
 IS_OWNER = "Bad Request: can't remove chat owner"
 
 _JSON_FIELDS = {"reply_markup", "reply_parameters", "allowed_updates", "link_preview_options",
-                "entities", "caption_entities", "commands", "scope", "permissions"}
+                "entities", "caption_entities", "commands", "scope", "permissions", "message_ids"}
 _INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "user_id", "offset", "limit",
                "timeout", "max_connections", "until_date"}
 
@@ -53,6 +55,18 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class SendLimits:
+    """Telegram's flood limits, enforced when given to :class:`FakeTelegram`: at most
+    ``per_second`` sends in any sliding second overall and one per chat per
+    ``per_chat_interval`` seconds; beyond, 429 with ``retry_after`` (whole seconds, as
+    Telegram sends it). Only accepted sends count toward the window."""
+
+    per_second: int = 30
+    per_chat_interval: float = 1.0
+    methods: frozenset[str] = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 
 
 @dataclass
@@ -82,8 +96,15 @@ def _admin(user: dict[str, Any], status: str, granted: dict[str, bool] | None = 
 class FakeTelegram:
     """The fake server. ``privacy_off``/``admins``/``faults`` shape its answers."""
 
-    def __init__(self, *, token: str = TOKEN, privacy_off: bool = True, max_poll_wait: float = 0.2) -> None:
+    def __init__(self, *, token: str = TOKEN, privacy_off: bool = True, max_poll_wait: float = 0.2,
+                 limits: SendLimits | None = None) -> None:
         self.token = token
+        self.limits = limits
+        self.too_many: list[Call] = []  # sends refused with 429 by ``limits``
+        self.accepted_sends: list[Call] = []  # sends ``limits`` let through (time-stamped)
+        self.blocked: set[int] = set()  # private chats answering 403 "bot was blocked by the user"
+        self._window: collections.deque[float] = collections.deque()
+        self._chat_last: dict[Any, float] = {}
         self.privacy_off = privacy_off
         self.max_poll_wait = max_poll_wait
         self.calls: list[Call] = []
@@ -91,7 +112,10 @@ class FakeTelegram:
         self.statuses: dict[tuple[int, int], str] = {}  # (chat, user) → status; default member
         self.rights: dict[tuple[int, int], dict[str, bool]] = {}  # an administrator's granted rights
         self.webhook: dict[str, Any] = {}
+        self.deleted: dict[int, list[int]] = {}  # chat → message ids deleted by deleteMessages
         self.served: dict[int, float] = {}  # update_id → monotonic time first served
+        self.delivered: list[dict[str, Any]] = []  # every message the fake accepted (sent, not refused)
+        self.confirmed_below = 0  # the highest getUpdates offset seen: every id below it is acknowledged
         self._pending: list[dict[str, Any]] = []
         self._forced: list[dict[str, Any]] = []
         self._arrived = asyncio.Event()
@@ -151,6 +175,10 @@ class FakeTelegram:
         """Set a member's status; for an administrator, ``rights`` grants e.g. can_restrict_members."""
         self.statuses[(int(chat_id), int(user_id))] = status
         self.rights[(int(chat_id), int(user_id))] = rights
+
+    def delivered_to(self, chat_id: int | str) -> list[dict[str, Any]]:
+        """Messages accepted for ``chat_id`` (a refused or unanswered call is not one)."""
+        return [m for m in self.delivered if str(m["chat"]["id"]) == str(chat_id)]
 
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -221,10 +249,33 @@ class FakeTelegram:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
+        if method.startswith("send") and params.get("chat_id") in self.blocked:
+            return _error(403, BLOCKED)
+        if self.limits is not None and method in self.limits.methods:
+            refused = self._over_limit(params.get("chat_id"))
+            if refused is not None:
+                self.too_many.append(self.calls[-1])
+                return _error(429, f"Too Many Requests: retry after {refused}", {"retry_after": refused})
+            self.accepted_sends.append(self.calls[-1])
         result = await handler(params)
         if isinstance(result, web.Response):
             return result
         return web.json_response({"ok": True, "result": result})
+
+    def _over_limit(self, chat_id: Any) -> int | None:
+        """None when a send may go now (and count it), else the retry_after to answer."""
+        assert self.limits is not None
+        now = time.monotonic()
+        while self._window and self._window[0] <= now - 1.0:
+            self._window.popleft()
+        last = self._chat_last.get(chat_id)
+        if last is not None and now - last < self.limits.per_chat_interval:
+            return max(1, math.ceil(self.limits.per_chat_interval - (now - last)))
+        if len(self._window) >= self.limits.per_second:
+            return max(1, math.ceil(self._window[0] + 1.0 - now))
+        self._window.append(now)
+        self._chat_last[chat_id] = now
+        return None
 
     def _fault(self, method: str, params: dict[str, Any]) -> Fault | None:
         for fault in self.faults:
@@ -249,6 +300,7 @@ class FakeTelegram:
     async def _m_getUpdates(self, p: dict[str, Any]) -> Any:
         offset = int(p.get("offset") or 0)
         limit = int(p.get("limit") or 100)
+        self.confirmed_below = max(self.confirmed_below, offset)
         wait = min(float(p.get("timeout") or 0), self.max_poll_wait)
         deadline = time.monotonic() + wait
         while True:
@@ -299,6 +351,7 @@ class FakeTelegram:
             msg["is_topic_message"] = True
         if p.get("reply_markup"):
             msg["reply_markup"] = p["reply_markup"]
+        self.delivered.append(msg)
         return msg
 
     async def _m_sendMessage(self, p: dict[str, Any]) -> Any:
@@ -365,6 +418,23 @@ class FakeTelegram:
         if refused is not None:
             return refused
         self.statuses[(chat, user)] = "kicked"
+        return True
+
+    async def _m_unbanChatMember(self, p: dict[str, Any]) -> Any:
+        chat, user = int(p["chat_id"]), int(p["user_id"])
+        only_if_banned = str(p.get("only_if_banned", "")).lower() in ("true", "1")
+        if self.statuses.get((chat, user)) == "kicked":
+            self.statuses[(chat, user)] = "left"
+        elif not only_if_banned:
+            self.statuses[(chat, user)] = "left"  # Telegram removes a member when not told otherwise
+        return True
+
+    async def _m_deleteMessages(self, p: dict[str, Any]) -> Any:
+        ids = p.get("message_ids")
+        ids = json.loads(ids) if isinstance(ids, str) else ids
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+            return _error(400, "Bad Request: message_ids must contain 1-100 identifiers")
+        self.deleted.setdefault(int(p["chat_id"]), []).extend(int(i) for i in ids)
         return True
 
     async def _m_setMyCommands(self, p: dict[str, Any]) -> Any:

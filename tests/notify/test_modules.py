@@ -92,7 +92,7 @@ def test_setting_specs_parse_and_validate() -> None:
     assert SettingSpec("x.on", bool, False).clean("on") is True
 
 
-def test_the_shipped_capabilities_are_consistent() -> None:
-    mods = capabilities()
+def test_the_shipped_capabilities_are_consistent(settings: Settings) -> None:
+    mods = capabilities(settings)
     validate_modules(mods)
     assert "notifier" in {m.name for m in mods}

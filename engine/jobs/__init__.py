@@ -1,0 +1,1 @@
+"""Bookkeeping of scheduled firings: each (job, firing) runs once across processes."""

@@ -1,0 +1,205 @@
+"""Nudges end to end through the real router, store, outbox Notifier and commands (a
+recording messenger of Cohort's own port; the PTB path is in the benchmark and
+test_telegram_nudges)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.bootstrap import App
+from bot.notifier import NotifierOptions, OutboxNotifier
+from bot.notify import Delivery, Notification
+from bot.nudges.service import NudgeService
+from bot.ports import Role
+from engine.churn.scores import MemberRisk, Reason, latest_risks, store_scores
+from engine.events import Platform
+from engine.members.lookup import member_of_account
+from engine.nudge.campaign import opted_out
+from engine.nudge.tables import NudgeAssignment
+from tests.members.fakes import T0, FakeMessenger, click, cmd, msg
+from tests.notify.helpers import community_id
+from tests.nudge.test_message import FixedRecommender
+
+USERS = [f"u{i}" for i in range(30)]
+REASON = Reason("recency", "no activity for 3 weeks", "3 周没有活动", 0.4)
+
+
+@pytest.fixture
+def tg() -> FakeMessenger:
+    return FakeMessenger(Platform.TELEGRAM, roles={"boss": Role.ADMIN, "mod": Role.MODERATOR})
+
+
+def notifier_for(app: App, *messengers: FakeMessenger) -> OutboxNotifier:
+    notifier = OutboxNotifier(app.store, NotifierOptions(pace={}, retry_delay=0.0))
+    for m in messengers:
+        notifier.attach(m)
+    return notifier
+
+
+async def _community(app: App, tg: FakeMessenger) -> tuple[int, dict[str, int]]:
+    for user in ["boss", "mod", *USERS]:
+        await app.dispatch(msg(user, f"hello from {user}", minutes=-60 * 24 * 20), tg)
+    cid = await community_id(app, Platform.TELEGRAM, "tg-group")
+    ids = {}
+    for user in USERS:
+        mid = await app.store.read(lambda s, u=user: member_of_account(s, "telegram", u))  # type: ignore[misc]
+        assert mid is not None
+        ids[user] = mid
+    risks = [MemberRisk(m, 0.9 - i * 0.001, (REASON,), T0.date(), T0 - timedelta(days=20))
+             for i, m in enumerate(ids.values())]
+    await app.store.write(lambda s: store_scores(s, cid, T0.date(), "test", risks))
+    await app.dispatch(cmd("boss", "nudge", "on"), tg)
+    assert "Nudges are on" in tg.last_reply("boss")
+    return cid, ids
+
+
+def service(app: App, notifier: object) -> NudgeService:
+    return NudgeService(app.store, notifier, risks=latest_risks, recommender=FixedRecommender(),  # type: ignore[arg-type]
+                        clock=lambda: T0)
+
+
+async def _assignments(app: App) -> list[NudgeAssignment]:
+    return await app.store.read(lambda s: list(s.scalars(select(NudgeAssignment))))
+
+
+async def test_a_daily_run_nudges_the_treated_once_and_never_the_control(app: App, tg: FakeMessenger) -> None:
+    cid, ids = await _community(app, tg)
+    nudges = service(app, notifier_for(app, tg))
+    result = await nudges.run(cid, now=T0)
+    assert result.plan.status == "planned"
+    treated = {m.member_id for m in result.plan.treated}
+    control = {m.member_id for m in result.plan.control}
+    assert len(control) == 6 and len(treated) == 24
+    by_user = {v: k for k, v in ids.items()}
+    dms = Counter(o.to for o in tg.of("dm"))
+    assert dms == Counter({by_user[m]: 1 for m in treated})
+    text = tg.of("dm")[0].text
+    assert "/nudges off" in text and "Asyncio basics" in text
+    assert all(a.delivery == "sent" for a in await _assignments(app) if a.arm == "treated")
+    # a second run the same day (a restart, a second firing) sends nothing more
+    again = await nudges.run(cid, now=T0 + timedelta(hours=2))
+    assert again.plan.status == "exists" and again.deliveries == {}
+    assert len(tg.of("dm")) == len(treated)
+
+
+async def test_closed_dms_mid_campaign_are_unreachable_listed_and_not_retried(app: App, tg: FakeMessenger) -> None:
+    cid, ids = await _community(app, tg)
+    tg.unreachable = {"u3", "u4"}
+    nudges = service(app, notifier_for(app, tg))
+    result = await nudges.run(cid, now=T0)
+    treated_users = {u for u, m in ids.items() if m in {p.member_id for p in result.plan.treated}}
+    closed = treated_users & {"u3", "u4"}
+    assert result.deliveries.get("unreachable", 0) == len(closed)
+    await app.dispatch(cmd("mod", "nudge", "unreachable"), tg)
+    listing = tg.last_reply("mod")
+    for user in closed:
+        assert user.title() in listing
+    # the next run (after the cooldown) skips them as unreachable instead of trying again
+    await nudges.run(cid, now=T0 + timedelta(days=15))
+    assert not [o for o in tg.of("dm") if o.to in closed]
+
+
+class Killed(Exception):
+    """The process "dies": nothing after this point runs."""
+
+
+class DyingNotifier:
+    """Delivers the first ``alive`` notifications, then the process "dies" mid-campaign."""
+
+    def __init__(self, inner: OutboxNotifier, alive: int) -> None:
+        self.inner = inner
+        self.alive = alive
+
+    async def notify(self, notification: Notification) -> Delivery:
+        raise AssertionError("campaigns use notify_all")
+
+    async def notify_all(self, notifications: list[Notification]) -> list[Delivery]:
+        if self.alive <= 0:
+            raise Killed()
+        take = notifications[: self.alive]
+        self.alive -= len(take)
+        results = await self.inner.notify_all(take)
+        if len(take) < len(notifications):
+            raise Killed()
+        return results
+
+
+async def test_a_crash_mid_campaign_resumes_with_no_duplicate_and_no_loss(app: App, tg: FakeMessenger) -> None:
+    cid, _ = await _community(app, tg)
+    first = NudgeService(app.store, DyingNotifier(notifier_for(app, tg), alive=7), risks=latest_risks,  # type: ignore[arg-type]
+                         recommender=FixedRecommender(), clock=lambda: T0, chunk=5)
+    with pytest.raises(Killed):
+        await first.run(cid, now=T0)
+    assert 0 < len(tg.of("dm")) < 24
+    restarted = service(app, notifier_for(app, tg))
+    assert await restarted.resume() == 1
+    dms = Counter(o.to for o in tg.of("dm"))
+    assert len(dms) == 24 and set(dms.values()) == {1}
+    assert all(a.delivery == "sent" for a in await _assignments(app) if a.arm == "treated")
+
+
+async def test_commands_roles_refusals_preview_report_and_opt_out(app: App, tg: FakeMessenger) -> None:
+    _cid, ids = await _community(app, tg)
+    await app.dispatch(cmd("u1", "nudge", "report"), tg)
+    assert "for moderators" in tg.last_reply("u1")
+    await app.dispatch(cmd("mod", "nudge", "off"), tg)
+    assert "for admins" in tg.last_reply("mod")
+    for value, why in (("2", "strictly between 0 and 1"), ("-1", "strictly between 0 and 1")):
+        await app.dispatch(cmd("boss", "nudge", "set", "threshold", value), tg)
+        assert why in tg.last_reply("boss")
+    await app.dispatch(cmd("boss", "nudge", "set", "control_fraction", "0"), tg)
+    assert "without a control group" in tg.last_reply("boss")
+    await app.dispatch(cmd("boss", "nudge", "set", "control_fraction", "1"), tg)
+    assert "nobody is nudged" in tg.last_reply("boss")
+    await app.dispatch(cmd("boss", "nudge", "set", "daily_cap", "10"), tg)
+    assert "at most 10 a day" in tg.last_reply("boss")
+    await app.dispatch(cmd("mod", "nudge", "preview", "@u2"), tg)
+    preview = tg.last_reply("mod")
+    assert "Preview for" in preview and "nothing sent" in preview and "/nudges off" in preview
+    assert tg.of("dm") == []
+    await app.dispatch(cmd("mod", "nudge", "preview", "@nobody"), tg)
+    assert "I don't know @nobody" in tg.last_reply("mod")
+    await app.dispatch(cmd("mod", "nudge", "report"), tg)
+    assert "No campaign has finished" in tg.last_reply("mod")
+    await app.dispatch(cmd("u5", "nudges", "off"), tg)
+    assert "won't send you nudges" in tg.last_reply("u5")
+    assert await app.store.read(lambda s: opted_out(s, [ids["u5"]])) == {ids["u5"]}
+    await app.dispatch(cmd("u5", "nudges", "maybe"), tg)
+    assert "Usage" in tg.last_reply("u5")
+    await app.dispatch(cmd("mod", "nudge", "bogus"), tg)
+    assert "Usage" in tg.last_reply("mod")
+
+
+async def test_the_stop_button_opts_out_and_confirms(app: App, tg: FakeMessenger) -> None:
+    cid, ids = await _community(app, tg)
+    nudges = service(app, notifier_for(app, tg))
+    result = await nudges.run(cid, now=T0)
+    first = result.plan.treated[0]
+    user = next(u for u, m in ids.items() if m == first.member_id)
+    stop = next(b for b in tg.of("dm", user)[0].buttons if b.data.endswith(":stop"))
+    await app.dispatch(click(user, stop.data), tg)
+    assert "no more nudges" in tg.last_reply(user)
+    assert await app.store.read(lambda s: opted_out(s, [first.member_id])) == {first.member_id}
+    other = next(u for u in USERS if u != user)
+    await app.dispatch(click(other, stop.data), tg)  # someone else's button does nothing
+    assert await app.store.read(lambda s: opted_out(s, [ids[other]])) == set()
+
+
+async def test_the_per_community_job_runs_the_campaign_once_per_local_day(app: App, tg: FakeMessenger) -> None:
+    from bot.bootstrap import build_scheduler
+    cid, _ = await _community(app, tg)
+    app.notifier.attach(tg)
+    app.notifier.options = NotifierOptions(pace={}, retry_delay=0.0)
+    scheduler = build_scheduler(app)
+    assert "nudge.daily" in scheduler.specs and scheduler.specs["nudge.daily"].per_community
+    assert await scheduler.run("nudge.daily", cid, T0)
+    sent = len(tg.of("dm"))
+    assert sent == 24
+    assert not await scheduler.run("nudge.daily", cid, T0 + timedelta(minutes=30))  # same local day
+    assert len(tg.of("dm")) == sent
+    await app.dispatch(cmd("mod", "nudge", "report"), tg)
+    assert "window open" in tg.last_reply("mod")
