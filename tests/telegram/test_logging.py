@@ -43,7 +43,8 @@ def captured() -> Iterator[io.StringIO]:
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
-    for name in ("httpx", "httpcore", "telegram", "aiohttp"):
+    chatty = {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "telegram", "aiohttp")}
+    for name in chatty:
         logging.getLogger(name).setLevel(logging.DEBUG)
     install_redaction([TOKEN, SECRET, DISCORD])
     try:
@@ -51,6 +52,8 @@ def captured() -> Iterator[io.StringIO]:
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
+        for name, level in chatty.items():
+            logging.getLogger(name).setLevel(level)
         for h in root.handlers:
             for f in [f for f in h.filters if isinstance(f, RedactSecrets)]:
                 h.removeFilter(f)
