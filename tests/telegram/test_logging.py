@@ -108,6 +108,10 @@ async def test_token_and_secret_never_reach_the_log_or_output(
         env = {**os.environ, "TELEGRAM_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET, "DISCORD_TOKEN": "",
                "COHORT_TELEGRAM__BASE_URL": fake.base_url, "COHORT_LOG_LEVEL": "DEBUG",
                "COHORT_STORAGE__URL": f"sqlite:///{tmp_path / 'doctor.db'}"}
+        migrate = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "db", "upgrade", cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        await asyncio.wait_for(migrate.communicate(), timeout=60)
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "doctor", cwd=ROOT, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
