@@ -95,10 +95,17 @@ class Bot:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
 
-    def terminate(self, timeout: float = 60) -> int:
+    async def terminate(self, timeout: float = 120) -> int | None:
+        """SIGTERM, then wait without blocking the loop (the fake Bot API runs on it)."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self.proc.poll() is None:
+            self.kill()
+            return None
+        return self.proc.returncode
 
     @property
     def alive(self) -> bool:
@@ -203,22 +210,30 @@ async def run_mode(mode: str, updates: int, kills: int, seed: int, keep: Path | 
                     timeout=120)
                 if not started or not bot.alive:
                     break
+                if mode == "polling" and rng.random() < 0.7:
+                    # Mostly after this process confirmed a batch, so kills land between acks
+                    # too, not only before the first one (a slow start would hide those).
+                    await wait_until(lambda b=before: fake.confirmed_below > b, timeout=120)
                 await asyncio.sleep(rng.uniform(0.05, 1.2))
                 bot.kill()
                 done_kills += 1
+                print(f"  {mode}: kill {done_kills} at {time.monotonic() - t0:.0f} s, {progress()} acknowledged",
+                      file=sys.stderr)
                 if (mode == "webhook" and len(acked) == updates) or (mode == "polling" and fake.confirmed_below > updates):
                     break  # everything went through already: more kills would test nothing
             bot.start()
             finished = await wait_until(
                 (lambda: len(acked) == updates) if mode == "webhook" else (lambda: fake.confirmed_below > updates),
                 timeout=600)
-            bot.terminate()
+            clean_exit = await bot.terminate()
             stop.set()
             await asyncio.gather(*senders)
             if mode == "polling":
                 acked = set(range(1, min(fake.confirmed_below, updates + 1)))
             stored, twice = count_stored(tmp / "crash.db", updates)
-            if not finished or keep is not None:
+            if clean_exit != 0:
+                print(f"{mode}: the bot did not exit cleanly on SIGTERM (status {clean_exit})")
+            if not finished or clean_exit != 0 or keep is not None:
                 target = keep or Path(f"crash-{mode}.log")
                 target.write_bytes((tmp / "bot.log").read_bytes())
                 print(f"{mode}: bot log kept in {target}" + ("" if finished else " (did not finish)"))

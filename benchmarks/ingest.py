@@ -156,6 +156,7 @@ def main() -> None:
                 url = f"sqlite:///{Path(tmp) / f'bench-{i}.db'}" if target == "sqlite" else target
                 rows.append(run_case(label, url, case_events, args.concurrency,
                                      group_commit=group_commit, projections=projections))
+                print(f"  done: {rows[-1]['case']} {rows[-1]['msg/s']:.0f} msg/s", file=sys.stderr, flush=True)
     print(f"ingest: {args.events} events, {args.members} members, {args.chats} chats, "
           f"{args.concurrency} in flight; each acknowledged after its commit (SQLite synchronous=FULL); "
           "every case on a fresh database")

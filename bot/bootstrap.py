@@ -184,5 +184,4 @@ def build_scheduler(app: App) -> Scheduler:
                           leader_poll=s.leader_poll, sync_every=s.sync_every)
     for module in app.modules:
         scheduler.add_all(module.jobs)
-    app.services["scheduler"] = scheduler
     return scheduler

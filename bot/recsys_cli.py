@@ -112,6 +112,7 @@ def evaluate(device: DeviceOpt = "", community: CommunityOpt = None,
         try:
             report = evaluate_community(application.store, cid, test_fraction=test_fraction, device=device,
                                         progress=_progress(cid))
+            typer.echo("", err=True)
         except NotEnoughData as exc:
             typer.echo(f"community {cid}: {exc}")
             continue

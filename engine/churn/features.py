@@ -80,8 +80,11 @@ class _Sorted:
         self.key = key[order]
         self.t = t[order]
         self.member = member[order]
-        self.values = None if values is None else values[order]
-        self.prefix = None if values is None else np.concatenate([[0.0], np.cumsum(self.values)])
+        self.values: F64 | None = None
+        self.prefix: F64 | None = None
+        if values is not None:
+            self.values = values[order]
+            self.prefix = np.concatenate([[0.0], np.cumsum(values[order])])
         self.base = np.arange(n_members, dtype=np.float64) * width
         self.start = np.searchsorted(self.key, self.base, side="left")
 

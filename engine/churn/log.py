@@ -8,12 +8,14 @@ posted, and members seen only through reactions, are in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Float, cast, func, literal, select
+from sqlalchemy import Float, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -101,14 +103,14 @@ class ActivityLog:
         return None
 
 
-def _days_sql(session: Session, column: ColumnElement[datetime]) -> ColumnElement[float]:
+def _days_sql(session: Session, column: ColumnElement[datetime]) -> ColumnElement[Any]:
     """SQL for ``column`` as float days since the Unix epoch, on SQLite and PostgreSQL."""
     if session.get_bind().dialect.name == "sqlite":
         return cast(func.julianday(column), Float) - literal(2440587.5)
     return cast(func.extract("epoch", column), Float) / literal(86400.0)
 
 
-def _arr(rows: list[tuple[object, ...]], col: int, dtype: type, fill: float = np.nan) -> NDArray[np.generic]:
+def _arr(rows: Sequence[Any], col: int, dtype: type, fill: float = np.nan) -> NDArray[Any]:
     if not rows:
         return np.zeros(0, dtype)
     return np.array([fill if r[col] is None else r[col] for r in rows], dtype=dtype)
@@ -119,10 +121,13 @@ def load_log(session: Session, community_id: int) -> ActivityLog:
     days = lambda col: _days_sql(session, col)  # noqa: E731
     bots = {int(m) for m in session.scalars(select(Account.member_id).where(Account.is_bot.is_(True)))}
 
-    inter = session.execute(
-        select(Interaction.member_id, days(Interaction.at), Interaction.kind, Interaction.target_member_id)
+    # kind codes and missing targets resolved in SQL: one numeric array, no per-row Python
+    kind_code = case(*[(Interaction.kind == k, literal(v)) for k, v in _KIND_CODES.items()], else_=literal(OTHER))
+    inter_rows = session.execute(
+        select(Interaction.member_id, days(Interaction.at), kind_code, func.coalesce(Interaction.target_member_id, -1))
         .where(Interaction.community_id == community_id, Interaction.kind.not_in(_NOT_ACTIVITY))
     ).all()
+    inter = np.array(inter_rows, dtype=np.float64).reshape(-1, 4)
     memberships = session.execute(
         select(CommunityMember.member_id, days(CommunityMember.joined_at))
         .where(CommunityMember.community_id == community_id)
@@ -137,21 +142,22 @@ def load_log(session: Session, community_id: int) -> ActivityLog:
     ).all()
     questions = _questions(session, community_id)
 
-    ids = {int(r[0]) for r in inter} | {int(r[0]) for r in memberships} | {int(r[0]) for r in moves}
-    member_ids = np.array(sorted(ids - bots), dtype=np.int64)
+    ids = np.unique(np.concatenate([inter[:, 0].astype(np.int64), _arr(memberships, 0, np.int64, -1),
+                                    _arr(moves, 0, np.int64, -1)]))
+    member_ids = ids[~np.isin(ids, np.array(sorted(bots), dtype=np.int64))].astype(np.int64)
 
-    def index(raw: NDArray[np.generic]) -> tuple[I32, NDArray[np.bool_]]:
+    def index(raw: NDArray[Any]) -> tuple[I32, NDArray[np.bool_]]:
         raw = raw.astype(np.int64)
         pos = np.clip(np.searchsorted(member_ids, raw), 0, max(len(member_ids) - 1, 0))
         ok = (member_ids[pos] == raw) if len(member_ids) else np.zeros(len(raw), bool)
         return pos.astype(np.int32), ok
 
-    who, ok = index(_arr(inter, 0, np.int64, -1))
-    kinds = np.array([_KIND_CODES.get(str(r[2]), OTHER) for r in inter], dtype=np.int8)
-    tgt_raw = _arr(inter, 3, np.int64, -1)
+    who, ok = index(inter[:, 0].astype(np.int64))
+    kinds = inter[:, 2].astype(np.int8)
+    tgt_raw = inter[:, 3].astype(np.int64)
     tgt, tgt_ok = index(tgt_raw)
     tgt = np.where(tgt_ok & (tgt_raw >= 0), tgt, -1).astype(np.int32)
-    act_t = _arr(inter, 1, np.float64)
+    act_t = inter[:, 1].copy()
 
     mv_who, mv_ok = index(_arr(moves, 0, np.int64, -1))
     mv_t = _arr(moves, 1, np.float64)
@@ -222,4 +228,4 @@ def _questions(session: Session, community_id: int) -> list[tuple[int, float, fl
     for qid, at in [*in_thread, *replied]:
         if at is not None:
             first[int(qid)] = min(first.get(int(qid), np.inf), float(at))
-    return [(int(mid), float(at), first.get(int(qid), np.inf)) for qid, mid, at in q_rows]
+    return [(int(mid or 0), float(at), first.get(int(qid), np.inf)) for qid, mid, at in q_rows]

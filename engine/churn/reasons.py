@@ -129,14 +129,26 @@ def explain(X: NDArray[np.float32], risk_fn: Callable[[NDArray[np.float32]], F64
     """Reasons for each row of ``X`` (strongest first, at most ``top``)."""
     if not len(X):
         return []
-    base = risk_fn(X)
     ref = reference.astype(np.float32)
-    weights = np.zeros((len(X), len(GROUPS)))
+    # only groups where the member is worse than normal can be reasons: perturb just those,
+    # all in one model pass (the member as is, then each applicable group set to normal)
+    applies = np.array([[group.applies(row, ref) for group in GROUPS] for row in X], dtype=bool).reshape(len(X), len(GROUPS))
+    parts, where = [X], []
     for g, group in enumerate(GROUPS):
-        cols = [INDEX[f] for f in group.features]
-        normal = X.copy()
-        normal[:, cols] = ref[cols]
-        weights[:, g] = base - risk_fn(normal)
+        rows = np.nonzero(applies[:, g])[0]
+        if len(rows):
+            normal = X[rows].copy()
+            cols = [INDEX[f] for f in group.features]
+            normal[:, cols] = ref[cols]
+            parts.append(normal)
+            where.append((g, rows))
+    risks = risk_fn(np.concatenate(parts))
+    base = risks[: len(X)]
+    weights = np.full((len(X), len(GROUPS)), -np.inf)
+    at = len(X)
+    for g, rows in where:
+        weights[rows, g] = base[rows] - risks[at:at + len(rows)]
+        at += len(rows)
     out: list[tuple[Reason, ...]] = []
     for i, row in enumerate(X):
         reasons: list[Reason] = []

@@ -197,7 +197,7 @@ def score_community(session: Session, community_id: int, now: datetime, model_di
         run.notes.append(f"{len(over)} members are over the threshold but at most {s.max_flag_share:.0%} "
                          f"are flagged at once: the {len(flagged)} riskiest were")
     run.flagged = len(flagged)
-    reference = model.reference if isinstance(model, FittedModel) else np.median(rows.X, axis=0)
+    reference = model.reference if isinstance(model, FittedModel) else np.median(rows.X, axis=0).astype(np.float64)
     # reasons for the flagged, and for the riskiest few even when nobody is over the threshold
     worded = order[: max(len(flagged), min(EXPLAINED_AT_LEAST, len(order)))]
     words = explain(rows.X[worded], lambda X: model.risk(X, np.full(len(X), t)), reference)

@@ -63,5 +63,5 @@ def churn_settings(community_settings: dict[str, Any] | None) -> ChurnSettings:
             name, value = parse_setting(str(key), str(raw))
         except ChurnSettingError:
             continue
-        result = replace(result, **{name: value})
+        result = replace(result, **{name: value})  # type: ignore[arg-type]
     return result

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from engine.recsys.tfidf import CharWordTfidf
 from engine.store.models import Message, Thread
 
+MAX_SLOT_HISTORY = 2_000
 HASHTAG = re.compile(r"#([\w][\w.+-]*)")
 
 
@@ -270,6 +271,7 @@ def questions_you_could_answer(session: Session, community_id: int, member_id: i
     Empty for members who never answered in the last ``history_days`` (the slot is for helpers).
     """
     questions, past = question_history(session, community_id, since=now - timedelta(days=history_days))
+    past = past[-MAX_SLOT_HISTORY:]  # bounds the cost on the message path
     member = str(member_id)
     if not any(a.member_id == member for a in past):
         return []

@@ -108,17 +108,27 @@ def test_excerpt_is_bounded_for_huge_and_deep_payloads() -> None:
         text.encode("utf-8")  # storable
 
 
-def test_doctor_reports_dead_letters_without_a_token(
-    app: App, tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("COHORT_STORAGE__URL", settings.storage.url)
+def test_doctor_reports_dead_letters_without_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.orm import Session
+
+    from engine.store import migrate
+    from engine.store.db import make_engine
+
+    url = f"sqlite:///{tmp_path / 'doctor.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)  # a real, migrated database: what `cohort run` leaves
+    monkeypatch.setenv("COHORT_STORAGE__URL", url)
+    monkeypatch.setenv("COHORT_RECSYS__ARTIFACT_DIR", str(tmp_path / "models"))
     for var in ("TELEGRAM_TOKEN", "DISCORD_TOKEN", "COHORT_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     runner = CliRunner()
     clean = runner.invoke(cli.app, ["doctor"])
     assert "dead letters: none" in clean.output
-    app.store.writer.write_sync(lambda s: store_dead_letter(s, quarantined("telegram", 5, {"x": 1}, "chat.id is a list")))
-    app.store.writer.write_sync(lambda s: store_dead_letter(s, quarantined("telegram", 6, {}, "no update kind")))
+    with Session(engine) as session, session.begin():
+        store_dead_letter(session, quarantined("telegram", 5, {"x": 1}, "chat.id is a list"))
+    with Session(engine) as session, session.begin():
+        store_dead_letter(session, quarantined("telegram", 6, {}, "no update kind"))
+    engine.dispose()
     out = runner.invoke(cli.app, ["doctor"]).output
     assert "dead letters: 2 update(s) quarantined" in out
     assert out.index("no update kind") < out.index("chat.id is a list")  # newest first
