@@ -335,7 +335,7 @@ def doctor() -> None:
         local = await asyncio.to_thread(local_findings, s, application.store.engine)
         show("cohort", local)
         if not any(f.check == "database" and f.severity == "error" for f in local):
-            typer.echo("\n".join(await _dead_letter_lines(application)))
+            typer.echo(redact("\n".join(await _dead_letter_lines(application)), secrets))
         for adapter in build_adapters(application):
             show(adapter.name, await adapter.doctor())
         return worst

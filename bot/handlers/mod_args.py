@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from engine.args import excerpt
+
 UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
 MAX_DURATION = timedelta(days=365)
 _PART = re.compile(r"([0-9]{1,6})([wdhm])")
@@ -26,6 +28,8 @@ def parse_duration(token: str, *, maximum: timedelta = MAX_DURATION) -> timedelt
     of at least a minute and at most ``maximum``. Raises ArgError saying what is wrong."""
     raw = token.strip().lower()
     example = "Durations look like 10m, 2h, 1d, 2w or 1h30m."
+    if len(raw) > 24:  # bounded before parsing, and never echoed back whole
+        raise ArgError(f"“{excerpt(token.strip())}” is not a duration: far too long. {example}")
     if raw.startswith("-"):
         raise ArgError(f"{token} is negative. {example}")
     if not raw or any(c.isdigit() and c not in _ASCII_DIGITS for c in raw):

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from engine.args import is_ascii_number
 from engine.catalog import service
 from engine.catalog.items import ItemSpec, key_from_url, slugify, unique_key
 from engine.catalog.tables import CatalogItem, CatalogItemMessage, RecommendationImpression
@@ -40,7 +41,7 @@ def click_data(impression_id: int, action: str) -> str:
 def parse_click(data: str) -> tuple[int, str] | None:
     """``(impression id, action)`` from :func:`click_data` output, or None for other data."""
     parts = data.split(":")
-    if len(parts) == 3 and parts[0] == "rec" and parts[1].isdigit() and parts[2] in ("like", "done"):
+    if len(parts) == 3 and parts[0] == "rec" and is_ascii_number(parts[1]) and parts[2] in ("like", "done"):
         return int(parts[1]), parts[2]
     return None
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from engine.args import is_ascii_number
 from engine.catalog.items import ImportPlan, ItemError, ItemSpec, apply_edit, check_key, check_url, unique_key
 from engine.catalog.tables import CatalogCompletion, CatalogItem, CatalogRating
 from engine.recsys.paths import CatalogCycleError, validate_catalog
@@ -58,7 +59,7 @@ def find_item(session: Session, community_id: int, ref: str) -> CatalogItem | No
             return session.scalars(query.where(CatalogItem.url == check_url(ref))).first()
         except ItemError:
             return None
-    if ref.startswith("#") and ref[1:].isdigit():
+    if ref.startswith("#") and is_ascii_number(ref[1:]):  # ASCII, bounded: "#²" is no id
         return session.scalars(query.where(CatalogItem.id == int(ref[1:]))).first()
     return session.scalars(query.where(CatalogItem.key == ref.lower())).first()
 

@@ -55,7 +55,7 @@ _AUDIO = (".mp3", ".ogg", ".wav", ".m4a")
 
 def _snowflake(value: Any) -> str | None:
     text = str(value) if isinstance(value, int | str) else ""
-    return text if text.isdigit() else None
+    return text if text.isascii() and text.isdigit() else None
 
 
 def _emoji(raw: Any) -> str:

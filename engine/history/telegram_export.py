@@ -74,7 +74,7 @@ def telegram_chat_id(export_id: int | str, chat_type: str) -> str:
     types (a private chat is not a community) or a non-numeric id.
     """
     text = str(export_id)
-    if not text.lstrip("-").isdigit():
+    if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit()):
         raise HistoryFormatError(f"chat id {export_id!r} is not numeric")
     if text.startswith("-"):
         return text
@@ -92,7 +92,7 @@ def _peer(value: Any) -> tuple[str, str] | None:
     if not isinstance(value, str):
         return None
     for prefix in ("user", "channel", "chat"):
-        if value.startswith(prefix) and value[len(prefix) :].isdigit():
+        if value.startswith(prefix) and value[len(prefix) :].isascii() and value[len(prefix) :].isdigit():
             return (prefix, value[len(prefix) :])
     return None
 
@@ -202,7 +202,7 @@ class _TelegramMapper:
             self.report.skip(self.file, f"#{index}", "", "record is not an object")
             return
         raw_id = message.get("id")
-        if not isinstance(raw_id, int | str) or not str(raw_id).lstrip("-").isdigit():
+        if not isinstance(raw_id, int | str) or not (str(raw_id).lstrip("-").isascii() and str(raw_id).lstrip("-").isdigit()):
             self.report.skip(self.file, f"#{index}", "id", "missing or non-numeric message id")
             return
         record = str(raw_id)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from engine.args import ArgError, excerpt, parse_decimal, parse_int
+from engine.args import ArgError, excerpt, is_ascii_number, parse_decimal, parse_int
 from engine.points.days import day_of, load_zone, zone_name
 from engine.refusal import Refusal
 
@@ -226,7 +226,7 @@ def level_roles(points: dict[str, Any] | None) -> dict[int, str]:
     out: dict[int, str] = {}
     if isinstance(raw, dict):
         for lvl, name in raw.items():
-            if str(lvl).isdigit() and isinstance(name, str) and name:
+            if is_ascii_number(str(lvl)) and isinstance(name, str) and name:
                 out[int(lvl)] = name
     return out
 

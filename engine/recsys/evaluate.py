@@ -53,7 +53,7 @@ class RankingMetrics:
 
 def _sort_key(external_id: str) -> tuple[int, int | str]:
     # Numeric ids sort as numbers ("2" before "10"), anything else as text after them.
-    return (0, int(external_id)) if external_id.isdigit() else (1, external_id)
+    return (0, int(external_id)) if external_id.isascii() and external_id.isdigit() else (1, external_id)
 
 
 def recall_at_k(ranked: Sequence[int] | np.ndarray, relevant: Iterable[int], k: int = 10) -> float:

@@ -43,7 +43,8 @@ def captured() -> Iterator[io.StringIO]:
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
-    for name in ("httpx", "httpcore", "telegram", "aiohttp"):
+    chatty = {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "telegram", "aiohttp")}
+    for name in chatty:
         logging.getLogger(name).setLevel(logging.DEBUG)
     install_redaction([TOKEN, SECRET, DISCORD])
     try:
@@ -51,6 +52,8 @@ def captured() -> Iterator[io.StringIO]:
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
+        for name, level in chatty.items():
+            logging.getLogger(name).setLevel(level)
         for h in root.handlers:
             for f in [f for f in h.filters if isinstance(f, RedactSecrets)]:
                 h.removeFilter(f)
@@ -105,6 +108,10 @@ async def test_token_and_secret_never_reach_the_log_or_output(
         env = {**os.environ, "TELEGRAM_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET, "DISCORD_TOKEN": "",
                "COHORT_TELEGRAM__BASE_URL": fake.base_url, "COHORT_LOG_LEVEL": "DEBUG",
                "COHORT_STORAGE__URL": f"sqlite:///{tmp_path / 'doctor.db'}"}
+        migrate = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "db", "upgrade", cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        await asyncio.wait_for(migrate.communicate(), timeout=60)
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "doctor", cwd=ROOT, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
