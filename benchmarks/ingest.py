@@ -5,7 +5,10 @@ Cohort's group-commit writer it runs the peer design most bots use — one trans
 (and one fsync) per event — on the same machine, data and database, in the same run.
 
     .venv/bin/python benchmarks/ingest.py                      # SQLite
-    .venv/bin/python benchmarks/ingest.py --pg-url postgresql://cohort@127.0.0.1:54329/cohort_test
+    .venv/bin/python benchmarks/ingest.py --pg-url postgresql://cohort@127.0.0.1:54329/cohort_bench
+
+Every case (Cohort full, Cohort core only, the peer) starts on a fresh database and, unless
+``--peer-events`` says otherwise, replays the same events.
 """
 
 from __future__ import annotations
@@ -130,28 +133,32 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=2_000)
     ap.add_argument("--chats", type=int, default=50)
     ap.add_argument("--concurrency", type=int, default=256, help="events in flight at once")
-    ap.add_argument("--peer-events", type=int, default=3_000, help="events for the per-event-commit peer")
+    ap.add_argument("--peer-events", type=int, default=0,
+                    help="events for the per-event-commit peer (default 0: the same events as Cohort)")
     ap.add_argument("--pg-url", default="", help="also run on this PostgreSQL (its schema is reset)")
     args = ap.parse_args()
 
     events = list(synthetic_events(args.events, args.members, args.chats))
+    peer_events = events[: args.peer_events] if args.peer_events else events
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        backends = [("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}")]
+        backends = [("sqlite", "sqlite")]
         if args.pg_url:
             backends.append(("postgresql", args.pg_url))
-        for name, url in backends:
-            if url.startswith("sqlite"):
-                Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-            rows.append(run_case(f"cohort {name}", url, events, args.concurrency, group_commit=True))
-            rows.append(run_case(f"cohort {name} core only", url, events, args.concurrency,
-                                 group_commit=True, projections=False))
-            if url.startswith("sqlite"):
-                Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-            rows.append(run_case(f"peer {name} 1 tx/event", url, events[: args.peer_events],
-                                 args.concurrency, group_commit=False))
+        for name, target in backends:
+            cases = [
+                (f"cohort {name}", events, True, True),
+                (f"cohort {name} core only", events, True, False),
+                (f"peer {name} 1 tx/event", peer_events, False, True),
+            ]
+            for i, (label, case_events, group_commit, projections) in enumerate(cases):
+                # Every case on a fresh database: a new SQLite file; PostgreSQL's schema is reset.
+                url = f"sqlite:///{Path(tmp) / f'bench-{i}.db'}" if target == "sqlite" else target
+                rows.append(run_case(label, url, case_events, args.concurrency,
+                                     group_commit=group_commit, projections=projections))
     print(f"ingest: {args.events} events, {args.members} members, {args.chats} chats, "
-          f"{args.concurrency} in flight; each acknowledged after its commit (SQLite synchronous=FULL)")
+          f"{args.concurrency} in flight; each acknowledged after its commit (SQLite synchronous=FULL); "
+          "every case on a fresh database")
     print_table(rows)
 
 

@@ -37,7 +37,9 @@ def capabilities(settings: Settings) -> list[Module]:
     from bot import jobs, notifier, nudges
     from bot.handlers import (
         catalog,
+        churn,
         community_settings,
+        digest,
         help,
         linking,
         moderation,
@@ -57,8 +59,10 @@ def capabilities(settings: Settings) -> list[Module]:
         legacy("points", register=points.register, make_projection=points_projection.make_projection),
         legacy("catalog", register=catalog.register, make_projection=catalog_projection.make_projection),
         legacy("recommend", register=recommend.register),
+        churn.module(settings),
         jobs.recsys_training(settings),
         notifier.MODULE,
+        digest.module(settings),
         nudges.MODULE,
     ]
 
@@ -154,6 +158,7 @@ def build_adapters(app: App) -> list[Adapter]:
         )
     if s.discord_token is not None:
         from bot.adapters.discord import DiscordAdapter, reachability_hook
+        from bot.adapters.discord.backfill import resume_points_reader
 
         adapters.append(
             DiscordAdapter(
@@ -162,6 +167,7 @@ def build_adapters(app: App) -> list[Adapter]:
                 commands=app.router.commands,
                 on_reachability=reachability_hook(app.store),
                 dm_interval=s.discord.dm_interval,
+                resume_points=resume_points_reader(app.store),
             )
         )
     app.adapters = adapters
@@ -178,5 +184,4 @@ def build_scheduler(app: App) -> Scheduler:
                           leader_poll=s.leader_poll, sync_every=s.sync_every)
     for module in app.modules:
         scheduler.add_all(module.jobs)
-    app.services["scheduler"] = scheduler
     return scheduler

@@ -8,13 +8,16 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bot import __version__
+from bot.adapters.base import Finding
 from bot.bootstrap import App, build_adapters, build_app
+from bot.logs import configure_logging, redact, secrets_of
 from bot.settings import Settings, SettingsError, load_settings, redacted
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cohort: the community manager for learning communities.")
@@ -46,8 +49,7 @@ def settings_or_exit() -> Settings:
     except SettingsError as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from exc
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step is noise
+    configure_logging(settings)  # secrets masked on every logger, httpx's per-request lines quiet
     return settings
 
 
@@ -69,7 +71,9 @@ def version() -> None:
 @config_app.command("show")
 def config_show() -> None:
     """Print the effective settings, secrets redacted."""
-    typer.echo(json.dumps(redacted(settings_or_exit()), indent=2, ensure_ascii=False))
+    settings = settings_or_exit()
+    # Secrets show as set / not set; a password inside a database URL is masked too.
+    typer.echo(redact(json.dumps(redacted(settings), indent=2, ensure_ascii=False), secrets_of(settings)))
 
 
 @db_app.command("upgrade")
@@ -107,7 +111,8 @@ def db_current() -> None:
 
 
 async def run_console(
-    application: App, banner: str = "", *, user: str | None = None, community: str | None = None
+    application: App, banner: str = "", *, user: str | None = None, community: str | None = None,
+    platform: str = "console", chat: str | None = None,
 ) -> None:
     """Chat in the terminal as ``user`` (default: the ``console.user`` setting), with the
     owner role, in ``community`` (default: ``console.community``), until /quit."""
@@ -116,6 +121,8 @@ async def run_console(
     from bot.adapters.console import ConsoleAdapter, ConsoleState
     from bot.demo import console_counter_start
     from bot.ports import Role
+    from engine.events import Platform
+    from engine.store.recent import RecentMessage, recent_messages
 
     # The terminal is the chat now: only warnings and errors interrupt it.
     for handler in logging.getLogger().handlers:
@@ -123,18 +130,24 @@ async def run_console(
             handler.setLevel(logging.WARNING)
     s = application.settings
     state = ConsoleState(community=community or s.console.community, user=user or s.console.user,
-                         chat=s.console.chat)
+                         chat=chat or s.console.chat, platform=Platform(platform))
     state.roles[state.user] = Role.OWNER  # the person at the terminal runs this community
     # Message numbers go on from the last session's: reused numbers would be dropped as redeliveries.
     first = await application.store.read(lambda session: console_counter_start(session, (state.community,)))
     state.counter = itertools.count(first)
-    console = ConsoleAdapter(application.dispatch, state)
+
+    def history(community_ref: str, chat: str, thread: str | None) -> Awaitable[list[RecentMessage]]:
+        return application.store.read(
+            lambda session: recent_messages(session, state.platform, community_ref, chat, thread))
+
+    console = ConsoleAdapter(application.dispatch, state, history=history)
     application.services["console"] = console
     application.notifier.attach(console.messenger)
     typer.echo(banner or (
         "Cohort console. You are the owner; type messages or commands (/help).\n"
         "Console: /as NAME [role] · /in #chat | /in dm · /topic NAME · /reply N text · /react N 👍 · /click N · /quit"
     ))
+    await console.show_history()
     await console.run()
 
 
@@ -242,21 +255,59 @@ def run(demo: DemoOpt = None) -> None:
         application.stop()
 
 
+CommunityOpt = Annotated[str | None, typer.Option(
+    "--community", help="open a stored community, e.g. stackexchange:bicycles.meta or telegram:-1001234 "
+                        "(an imported one too); `cohort console --community list` lists them")]
+
+
 @app.command()
-def console(demo: DemoOpt = None) -> None:
+def console(demo: DemoOpt = None, community: CommunityOpt = None) -> None:
     """Chat with Cohort in this terminal, as any member, through the real handlers and store.
 
-    With --demo: seed the demo community if the database is empty and be its most active member."""
+    With --demo: seed the demo community if the database is empty and be its most active member.
+    With --community: open that stored community as its most active member."""
     s = settings_or_exit()
     application = ready_app(s)
     application.start()
     try:
-        if demo:
+        if community is not None:
+            asyncio.run(open_stored_community(application, community))
+        elif demo:
             asyncio.run(run_demo_console(application, seed_if_empty=True))
         else:
             asyncio.run(run_console(application))
     finally:
         application.stop()
+
+
+async def open_stored_community(application: App, ref: str) -> None:
+    """The console in a stored community (``platform:external_id`` or an unambiguous external
+    id), as its most active member with the owner role; ``list`` prints the choices."""
+    from bot import demo
+    from engine.members.lookup import find_communities
+
+    found = await application.store.read(lambda session: find_communities(session, None if ref == "list" else ref))
+    if ref == "list" or len(found) != 1:
+        if ref != "list":
+            typer.secho(f"No community matches {ref!r}." if not found else
+                        f"{ref!r} matches several communities; name one as platform:id.", fg="red", err=True)
+        typer.echo("Stored communities:" if found or ref == "list" else "")
+        every = found if found else await application.store.read(lambda session: find_communities(session, None))
+        for c in every:
+            typer.echo(f"  {c.platform}:{c.external_id}  {c.title or '(no title)'} — {c.members:,} members, "
+                       f"{c.messages:,} messages")
+        if ref != "list":
+            raise typer.Exit(2)
+        return
+    (target,) = found
+    active = await application.store.read(
+        lambda session: demo.most_active_member(session, target.external_id, platform=target.platform))
+    banner = (f"Cohort console in {target.platform}:{target.external_id} ({target.title or 'no title'}) — "
+              f"{target.members:,} members, {target.messages:,} messages.\n"
+              + (f"You are {active[1]} ({active[0]}), its most active member, with the owner role.\n" if active else "")
+              + "Try /me · /leaderboard · /recommend · /help; /as NAME to be someone else, /quit to leave.")
+    await run_console(application, banner, user=active[0] if active else None, community=target.external_id,
+                      platform=target.platform, chat=target.busiest_chat or None)
 
 
 @app.command()
@@ -266,18 +317,28 @@ def doctor() -> None:
     application = build_app(s)
 
     async def check() -> int:
+        from bot.doctor import local_findings
+
         worst = 0
-        typer.echo("\n".join(await _dead_letter_lines(application)))
-        adapters = build_adapters(application)
-        if not adapters:
-            typer.echo("no TELEGRAM_TOKEN or DISCORD_TOKEN set: only the console would run")
-        for adapter in adapters:
-            for f in await adapter.doctor():
+        secrets = secrets_of(s)
+
+        def show(source: str, findings: list[Finding]) -> None:
+            nonlocal worst
+            for f in findings:
                 mark = {"ok": "✓", "warning": "!", "error": "✗"}[f.severity]
-                typer.echo(f"{mark} [{adapter.name}] {f.check}: {f.detail}")
+                # A finding can quote a platform error (URLs, parameters): never with a token.
+                typer.echo(redact(f"{mark} [{source}] {f.check}: {f.detail}", secrets))
                 if f.fix:
-                    typer.echo(f"    fix: {f.fix}")
+                    typer.echo(redact(f"    fix: {f.fix}", secrets))
                 worst = max(worst, {"ok": 0, "warning": 0, "error": 1}[f.severity])
+
+        local = await asyncio.to_thread(local_findings, s, application.store.engine)
+        show("cohort", local)
+        if any(f.check == "database" and f.severity == "error" for f in local):
+            return 1
+        typer.echo("\n".join(await _dead_letter_lines(application)))
+        for adapter in build_adapters(application):
+            show(adapter.name, await adapter.doctor())
         return worst
 
     raise typer.Exit(asyncio.run(check()))
@@ -299,6 +360,9 @@ CLI_MODULES: tuple[str, ...] = (
     "bot.history_cli",
     "bot.recsys_cli",
     "bot.handlers.catalog",
+    "bot.churn_cli",
+    "bot.audit_cli",
+    "bot.handlers.digest",
     "bot.nudges.cli",
 )
 

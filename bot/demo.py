@@ -149,11 +149,12 @@ async def community_exists(app: App, community_id: str) -> bool:
     return await app.store.read(read)
 
 
-def most_active_member(session: Session, community_id: str) -> tuple[str, str, int, int] | None:
-    """(account id, display name, members, messages) for the console community's member with
-    the most messages who has not left; None when the community has no such member."""
+def most_active_member(session: Session, community_id: str, *, platform: str = Platform.CONSOLE,
+                       ) -> tuple[str, str, int, int] | None:
+    """(account id, display name, members, messages) for the community's member with the most
+    messages who has not left; None when the community has no such member."""
     cid = session.execute(select(Community.id).where(
-        Community.platform == str(Platform.CONSOLE), Community.external_id == community_id)).scalar_one_or_none()
+        Community.platform == str(platform), Community.external_id == community_id)).scalar_one_or_none()
     if cid is None:
         return None
     row = session.execute(
@@ -162,7 +163,7 @@ def most_active_member(session: Session, community_id: str) -> tuple[str, str, i
         .join(CommunityMember, (CommunityMember.member_id == Account.member_id)
               & (CommunityMember.community_id == cid))
         .join(Message, (Message.author_id == Account.member_id) & (Message.community_id == cid))
-        .where(Account.platform == str(Platform.CONSOLE), CommunityMember.left_at.is_(None),
+        .where(Account.platform == str(platform), CommunityMember.left_at.is_(None),
                Account.is_bot.is_(False))
         .group_by(Account.external_id, Member.display_name)
         .order_by(func.count(Message.id).desc(), Account.external_id)

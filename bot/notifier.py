@@ -165,11 +165,29 @@ class OutboxNotifier:
 
     # -- delivery -------------------------------------------------------------------------
     async def _deliver(self, key: str) -> Delivery:
+        """Claim and send ``key``; if another task or process holds it, wait for its outcome
+        (taking the row over once it is stale, i.e. its sender died)."""
+        deadline = self._monotonic() + 2 * self.options.stale_after.total_seconds()
+        while True:
+            row = await self._claim(key)
+            if row is not None:
+                return await self._send_row(row)
+            state = await self.store.read(lambda s: outbox.state_of(s, key))
+            if state is None:
+                return Delivery.FAILED  # the member was forgotten meanwhile
+            if state in _DELIVERY:
+                return _DELIVERY[state]
+            if self._monotonic() > deadline:
+                return Delivery.FAILED
+            await self._sleep(0.05)
+
+    async def _claim(self, key: str) -> OutboxRow | None:
         now = self._clock()
         stale_before = now - self.options.stale_after
-        row = await self.store.write(lambda s: outbox.claim(s, key, now, stale_before=stale_before))
-        if row is None:
-            return await self._outcome_elsewhere(key)
+        return await self.store.write(lambda s: outbox.claim(s, key, now, stale_before=stale_before))
+
+    async def _send_row(self, row: OutboxRow) -> Delivery:
+        key = row.key
         blocked = Purpose(row.purpose) in OPT_OUT_BLOCKS
         if blocked and await self.store.read(lambda s: is_opted_out(s, row.member_id, row.community_id)):
             await self._finish(key, outbox.OPTED_OUT)
@@ -201,6 +219,22 @@ class OutboxNotifier:
     async def _send_to(self, row: OutboxRow, target: DmTarget, refused: list[str]) -> Delivery | None:
         """Send the row's remaining parts to ``target``; None when the account refused
         (the caller tries the next account)."""
+        heartbeat = asyncio.create_task(self._heartbeat(row.key), name=f"cohort-outbox-heartbeat-{row.key}")
+        try:
+            return await self._send_parts(row, target, refused)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self, key: str) -> None:
+        """Keep the row fresh while its send is in flight, however long the platform takes,
+        so no one takes it over as stale while this process is alive."""
+        while True:
+            await asyncio.sleep(self.options.stale_after.total_seconds() / 3)  # real time, like the lease
+            await self._touch(key, None)
+
+    async def _send_parts(self, row: OutboxRow, target: DmTarget, refused: list[str]) -> Delivery | None:
         messenger = self._messengers[target.platform]
         parts = _parts(row)
         done = row.parts_done
@@ -247,27 +281,13 @@ class OutboxNotifier:
         now = self._clock()
         await self.store.write(lambda s: outbox.progress(s, key, parts_done=done, platform=platform, now=now))
 
-    async def _touch(self, key: str, error: str) -> None:
+    async def _touch(self, key: str, error: str | None) -> None:
         now = self._clock()
         await self.store.write(lambda s: outbox.touch(s, key, now, error=error))
 
     async def _record_reachable(self, target: DmTarget, reachable: bool) -> None:
         now = self._clock()
         await self.store.write(lambda s: mark_reachability(s, target.platform, target.external_id, reachable, now))
-
-    async def _outcome_elsewhere(self, key: str) -> Delivery:
-        """The row was final, forgotten, or is being sent by another task/process: wait
-        (bounded by ``stale_after``) for its outcome."""
-        deadline = self._monotonic() + self.options.stale_after.total_seconds()
-        while True:
-            state = await self.store.read(lambda s: outbox.state_of(s, key))
-            if state is None:
-                return Delivery.FAILED  # the member was forgotten meanwhile
-            if state in _DELIVERY:
-                return _DELIVERY[state]
-            if self._monotonic() > deadline:
-                return Delivery.FAILED
-            await self._sleep(0.05)
 
     async def _pace(self, platform: str) -> None:
         """At most one DM per ``pace[platform]`` seconds from this process."""

@@ -138,20 +138,45 @@ class Messenger(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What :meth:`Moderating.delete_messages` did: how many messages went, and how many it
+    left because the platform lets bots delete only younger ones (Telegram 48 h, Discord's
+    bulk delete 14 days)."""
+
+    deleted: int
+    too_old: int = 0
+
+
 @runtime_checkable
 class Moderating(Protocol):
     """What a messenger declaring :attr:`Capability.MODERATE` also offers.
 
     ``community_id`` is the platform's id of the group or server, ``user_id`` the member's
-    platform id. ``mute`` returns when the mute really ends (a platform may shorten it:
-    Discord caps timeouts at 28 days), or None for "until lifted". Both raise
-    :class:`PlatformError` with a short human reason when the platform refuses.
+    platform id. ``mute`` and ``ban`` return when the restriction really ends (a platform
+    may shorten it: Discord caps timeouts at 28 days), or None for "until lifted"; a
+    platform without timed bans returns None for a timed ``ban`` and the caller lifts it
+    when it is due. Every method raises :class:`PlatformError` with a short human reason
+    when the platform refuses (no rights, a member who ranks above the bot, ...).
     """
 
     async def mute(self, community_id: str, user_id: str, *, until: datetime | None,
                    reason: str) -> datetime | None: ...
 
-    async def ban(self, community_id: str, user_id: str, *, reason: str) -> None: ...
+    async def unmute(self, community_id: str, user_id: str) -> None: ...
+
+    async def ban(self, community_id: str, user_id: str, *, reason: str,
+                  until: datetime | None = None) -> datetime | None: ...
+
+    async def unban(self, community_id: str, user_id: str) -> None: ...
+
+    async def kick(self, community_id: str, user_id: str, *, reason: str) -> None:
+        """Remove a member who may come back (by invite link)."""
+        ...
+
+    async def delete_messages(self, chat: ChatRef, messages: Sequence[tuple[str, datetime]]) -> Purged:
+        """Delete these messages (platform id, when posted) in ``chat``."""
+        ...
 
 
 @runtime_checkable

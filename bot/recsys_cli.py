@@ -39,9 +39,20 @@ def _check_device(device: str) -> None:
         raise typer.Exit(2)
 
 
+def _progress(cid: int):
+    """One status line per stage, rewritten in place (stderr, so output stays parseable)."""
+    started = time.perf_counter()
+
+    def show(stage: str) -> None:
+        typer.echo(f"\r\033[K[{time.perf_counter() - started:6.1f}s] community {cid}: {stage[:100]}", err=True, nl=False)
+
+    return show
+
+
 @cli.command("train")
 def train(device: DeviceOpt = "", community: CommunityOpt = None,
-          tune: Annotated[bool, typer.Option("--tune/--no-tune", help="tune on validation first")] = True) -> None:
+          tune: Annotated[bool, typer.Option("--tune/--no-tune",
+                                              help="choose the model family on time-aware validation first")] = True) -> None:
     """Train every community that has a catalog (or one) and write artifacts to
     ``recsys.artifact_dir/<community id>/``. Exit 1 if a requested community failed."""
     from bot.cli import ready_app, settings_or_exit
@@ -63,7 +74,8 @@ def train(device: DeviceOpt = "", community: CommunityOpt = None,
     for cid in ids:
         started = time.perf_counter()
         try:
-            path = train_community(application.store, cid, settings.recsys.artifact_dir, device, tune=tune)
+            path = train_community(application.store, cid, settings.recsys.artifact_dir, device, tune=tune,
+                                   progress=_progress(cid))
         except NotEnoughData as exc:
             typer.echo(f"community {cid}: skipped, {exc}")
             failed += community is not None
@@ -72,6 +84,7 @@ def train(device: DeviceOpt = "", community: CommunityOpt = None,
             typer.secho(f"community {cid}: failed: {exc}", fg="red", err=True)
             failed += 1
             continue
+        typer.echo("", err=True)
         typer.echo(f"community {cid}: trained in {time.perf_counter() - started:.1f}s -> {path}")
     raise typer.Exit(1 if failed else 0)
 
@@ -97,12 +110,25 @@ def evaluate(device: DeviceOpt = "", community: CommunityOpt = None,
         raise typer.Exit(2) from exc
     for cid in ids:
         try:
-            report = evaluate_community(application.store, cid, test_fraction=test_fraction, device=device)
+            report = evaluate_community(application.store, cid, test_fraction=test_fraction, device=device,
+                                        progress=_progress(cid))
         except NotEnoughData as exc:
             typer.echo(f"community {cid}: {exc}")
             continue
         typer.echo(f"community {cid}: temporal split at {report.cutoff:%Y-%m-%d %H:%M}, "
-                   f"{report.train_interactions} training pairs, {report.test_users} test members")
-        typer.echo(f"  {'model':<12} {'NDCG@10':>8} {'Recall@10':>10}")
-        for name, m in (("cohort", report.model), ("popularity", report.popularity)):
-            typer.echo(f"  {name:<12} {m.ndcg:>8.4f} {m.recall:>10.4f}")
+                   f"{report.train_interactions} training pairs, {report.test_users} test members; "
+                   f"validation origins {', '.join(f'{o:%Y-%m-%d}' for o in report.validation_origins)}")
+        typer.echo(f"  {'candidate':<58} {'val NDCG':>8} {'test NDCG@10':>12}  95% interval")
+        for c in report.candidates:
+            mark = "→" if c.chosen else " "
+            typer.echo(f"{mark} {c.name:<58} {c.validation_ndcg:>8.4f} {c.test_ndcg:>12.4f}  "
+                       f"[{c.low:.4f}, {c.high:.4f}]")
+        chosen = report.chosen
+        if report.beats_best_other is False:
+            typer.echo(f"  chosen: {chosen.name}; {report.test_users} test members are too few to tell it apart "
+                       f"from {report.best_other} (paired bootstrap interval includes 0)")
+        elif report.beats_best_other:
+            typer.echo(f"  chosen: {chosen.name}; differs from {report.best_other} beyond the interval")
+        if report.vs_popularity is not None:
+            typer.echo(f"  vs popularity: {report.vs_popularity:+.4f} NDCG@10"
+                       + ("" if report.popularity_distinguishable else " (within the interval: a tie)"))

@@ -98,8 +98,12 @@ class RoleResolver:
             raise UsageError(f"I couldn't check {esc(name)}'s role on {esc(ctx.event.platform)}, "
                              "so I did nothing. Please try again in a moment.") from None
         if target >= ctx.role:
-            what = "an owner" if target == Role.OWNER else f"a {target.name.lower()}"
             raise UsageError(
-                f"{esc(name)} is {what} here and you are a {ctx.role.name.lower()}: moderators can't "
+                f"{esc(name)} is {_a(target)} here and you are {_a(ctx.role)}: moderators can't "
                 "act on members who rank at or above them. Nothing was changed.")
         return target
+
+
+def _a(role: Role) -> str:
+    name = role.name.lower()
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"

@@ -215,8 +215,12 @@ class Router:
         ctx = CommandContext(event, messenger, role, outcome)
         try:
             await spec.handler(**self._kwargs(self._command_params[spec.name], {**per_call, "ctx": ctx}))
-        except UsageError as exc:
+        except UsageError as exc:  # the user's to fix: a reply, not a log entry
+            log.debug("command /%s refused on %s: %s", spec.name, event.dedup_key, exc)
             await self._safe_reply(messenger, event, str(exc))
+        except PlatformError as exc:  # 403/429/timeout already mapped by the adapter: one line
+            log.warning("command /%s could not finish on %s: %s", spec.name, event.dedup_key, exc)
+            await self._safe_reply(messenger, event, "Sorry, the platform refused or timed out; try again later.")
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("command /%s failed (ref %s) on %s", spec.name, ref, event.dedup_key)
@@ -227,5 +231,7 @@ class Router:
     async def _safe_reply(self, messenger: Messenger, event: Event, text: str) -> None:
         try:
             await messenger.reply(event, text)
-        except (PlatformError, Exception):
+        except PlatformError as exc:
+            log.warning("could not reply on %s: %s", event.dedup_key, exc)
+        except Exception:
             log.exception("could not reply on %s", event.dedup_key)

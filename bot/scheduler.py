@@ -298,6 +298,15 @@ class Scheduler:
             aps.add_job(ENTRY, p.trigger, args=(p.spec.name, p.community_id), id=p.job_id,
                         name=p.spec.summary or p.spec.name, replace_existing=True)
 
+    def run_soon(self, job_id: str) -> bool:
+        """Make the stored job ``job_id`` fire now (through the job store and executor, as a
+        due firing would); False when this process does not lead or has no such job."""
+        aps = self._aps
+        if aps is None or aps.get_job(job_id) is None:
+            return False
+        aps.modify_job(job_id, next_run_time=datetime.now(UTC))
+        return True
+
     def next_runs(self) -> dict[str, Any]:
         return {job.id: job.next_run_time for job in self._aps.get_jobs()} if self._aps else {}
 

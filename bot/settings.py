@@ -68,6 +68,7 @@ class SchedulerSettings(_Section):
     enabled: bool = True
     timezone: str = "UTC"
     recsys_train_at: str = Field("03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM, daily
+    churn_score_at: str = Field("04:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM, daily
     leader_poll: float = Field(15.0, gt=0, le=50)  # a standby takes over within this (one per DB)
     sync_every: float = Field(60.0, gt=0)  # per-community jobs follow new communities / settings
 
@@ -81,6 +82,12 @@ class NotifierSettings(_Section):
     recheck_unreachable_days: float = Field(7.0, ge=0)  # retry an account that refused DMs
     telegram_interval: float = Field(0.05, ge=0)  # seconds between DMs (Telegram: ~30/s)
     discord_interval: float = Field(0.0, ge=0)  # the Discord messenger paces by dm_interval
+
+
+class DigestSettings(_Section):
+    send_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"  # weekly, community's local day
+    send_at: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM, community's local time
+    answer_hours: float = Field(24.0, gt=0, le=24 * 30)  # a question with no reply this long is unanswered
 
 
 class Settings(BaseSettings):
@@ -98,6 +105,7 @@ class Settings(BaseSettings):
     recsys: RecsysSettings = RecsysSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     notifier: NotifierSettings = NotifierSettings()
+    digest: DigestSettings = DigestSettings()
 
     telegram_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("TELEGRAM_TOKEN", "COHORT_TELEGRAM_TOKEN")

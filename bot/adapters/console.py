@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Any
 
 from bot.adapters.base import Dispatch, Finding, Severity
 from bot.markup import to_plain
-from bot.ports import Button, Capability, ChatRef, Role, SentMessage
+from bot.ports import Button, Capability, ChatRef, Purged, Role, SentMessage
 from engine.args import is_ascii_number
 from engine.events import (
     ButtonClicked,
@@ -35,6 +35,7 @@ from engine.events import (
     ReactionAdded,
     ThreadOpened,
 )
+from engine.store.recent import RecentMessage
 from engine.text import find_links
 
 CONSOLE_COMMANDS = ("as", "in", "topic", "reply", "react", "click", "join", "leave", "quit")
@@ -47,11 +48,15 @@ class ConsoleNote:
 
     text: str
     quit: bool = False
+    show_history: bool = False  # the chat changed: show what was said there lately
 
 
 @dataclass
 class ConsoleState:
     community: str = "demo"
+    # The console speaks as this platform: "console" for its own communities, or the platform
+    # of an imported one being looked at (``cohort console --community stackexchange:site``).
+    platform: Platform = Platform.CONSOLE
     user: str = "you"
     chat: str = "general"
     thread: str | None = None
@@ -61,15 +66,44 @@ class ConsoleState:
     buttons: list[tuple[str, Button, str]] = field(default_factory=list)  # (chat, button, message id)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    last: int = 0  # the number given to the latest message
+    # user → (mute|ban, until or None): what moderators did here; the console enforces it
+    restricted: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)
+
+    def restriction(self, user: str) -> tuple[str, datetime | None] | None:
+        """The user's standing mute or ban, dropping one whose time has run out."""
+        found = self.restricted.get(user)
+        if found is not None and found[1] is not None and found[1] <= self.clock():
+            del self.restricted[user]
+            return None
+        return found
 
     @property
     def private(self) -> bool:
         return self.chat == f"dm:{self.user}"
 
     def remember(self, chat: str, thread: str | None, author: str) -> str:
-        number = next(self.counter)
-        self.messages[number] = (chat, thread, str(number), author)
-        return str(number)
+        """Number a new message; returns its message id (the number, prefixed outside the
+        console's own platform so it never collides with an imported message's id)."""
+        number = self.last = next(self.counter)
+        message_id = str(number) if self.platform == Platform.CONSOLE else f"console-{number}"
+        self.messages[number] = (chat, thread, message_id, author)
+        return message_id
+
+
+def is_emoji(text: str) -> bool:
+    """Whether ``text`` is one short emoji (with its modifiers): letters, digits and words are not."""
+    if not text or len(text) > 10:
+        return False
+    for ch in text:
+        code = ord(ch)
+        if ch.isalnum() or ch.isspace() or code < 0x2000:
+            if code in (0x23, 0x2A) or 0x30 <= code <= 0x39:  # keycaps: #️⃣ 1️⃣ need the combining mark
+                if "\u20e3" not in text:
+                    return False
+                continue
+            return False
+    return True
 
 
 def _split(text: str) -> list[str]:
@@ -85,7 +119,7 @@ def parse_line(line: str, state: ConsoleState) -> list[Event] | ConsoleNote:
     if not line.strip():
         return []
     common: dict[str, Any] = {
-        "platform": Platform.CONSOLE,
+        "platform": state.platform,
         "community_id": "" if state.private else state.community,
         "chat_id": state.chat,
         "thread_id": state.thread,
@@ -128,11 +162,12 @@ def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str
             return ConsoleNote(f"you are in #{state.chat}")
         state.chat = f"dm:{state.user}" if target == "dm" else target
         state.thread = None
-        return ConsoleNote("you are in a private chat with the bot" if target == "dm" else f"you are in #{state.chat}")
+        return ConsoleNote("you are in a private chat with the bot" if target == "dm" else f"you are in #{state.chat}",
+                           show_history=True)
     if name == "topic":
         if not rest:
             state.thread = None
-            return ConsoleNote(f"back in #{state.chat}")
+            return ConsoleNote(f"back in #{state.chat}", show_history=True)
         state.thread = rest
         common = {**common, "thread_id": rest}
         return [ThreadOpened(**common, title=rest)]
@@ -143,13 +178,24 @@ def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str
         chat, thread, message_id, author = state.messages[int(parts[0])]
         common = {**common, "chat_id": chat, "thread_id": thread}
         if name == "react":
-            return [ReactionAdded(**common, message_id=message_id, emoji=parts[1].strip(), target_user_id=author)]
+            emoji = parts[1].strip()
+            if not is_emoji(emoji):
+                return ConsoleNote(f"{emoji[:20]!r} is not an emoji; try /react {parts[0]} 👍")
+            return [ReactionAdded(**common, message_id=message_id, emoji=emoji, target_user_id=author)]
         number = state.remember(chat, thread, state.user)
-        return [MessagePosted(**common, message_id=number, text=parts[1], links=find_links(parts[1]),
+        text = parts[1]
+        if text.startswith("/") and len(text) > 1:  # a command in reply, e.g. /reply 12 /solved
+            head, _, args = text[1:].partition(" ")
+            return [CommandInvoked(**common, message_id=number, name=head.lower(), args=tuple(_split(args)),
+                                   raw_text=text, reply_to_message_id=message_id, reply_to_user_id=author)]
+        return [MessagePosted(**common, message_id=number, text=text, links=find_links(text),
                               reply_to_message_id=message_id, reply_to_user_id=author)]
     if name == "click":
-        if not is_ascii_number(rest) or not 1 <= int(rest) <= len(state.buttons):
+        if not is_ascii_number(rest):
             return ConsoleNote("usage: /click N (N is a button number shown as ⟨N⟩)")
+        if not 1 <= int(rest) <= len(state.buttons):
+            shown = f"buttons shown so far: ⟨1⟩–⟨{len(state.buttons)}⟩" if state.buttons else "no buttons shown yet"
+            return ConsoleNote(f"there is no button ⟨{int(rest)}⟩ ({shown})")
         chat, button, message_id = state.buttons[int(rest) - 1]
         if button.url:
             return ConsoleNote(f"(opens {button.url})")
@@ -162,28 +208,32 @@ def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str
     return ConsoleNote(f"unknown console command /{name}")
 
 
+# (community, chat, thread) → the chat's latest messages, oldest first
+History = Callable[[str, str, str | None], Awaitable[Sequence[RecentMessage]]]
+
+
 class ConsoleMessenger:
     """Prints what the bot says. Everything a handler can ask for works here."""
 
-    platform = Platform.CONSOLE
     capabilities = frozenset(
         {Capability.REPLY, Capability.SEND, Capability.DM, Capability.PICTURE, Capability.DOCUMENT,
-         Capability.BUTTONS, Capability.EDIT}
+         Capability.BUTTONS, Capability.EDIT, Capability.MODERATE}
     )
 
     def __init__(self, state: ConsoleState, write: Callable[[str], None], files_dir: Path) -> None:
+        self.platform = state.platform
         self.state = state
         self.write = write
         self.files_dir = files_dir
 
     def _show(self, where: str, text: str, buttons: Sequence[Button], chat: str) -> SentMessage:
-        number = self.state.remember(chat, None, "cohort")
-        lines = [f"[{number}] cohort{where}: {to_plain(text)}"]
+        message_id = self.state.remember(chat, None, "cohort")
+        lines = [f"[{self.state.last}] cohort{where}: {to_plain(text)}"]
         for button in buttons:
-            self.state.buttons.append((chat, button, str(number)))
+            self.state.buttons.append((chat, button, message_id))
             lines.append(f"    ⟨{len(self.state.buttons)}⟩ {button.label}" + (f" → {button.url}" if button.url else ""))
         self.write("\n".join(lines))
-        return SentMessage(ChatRef(Platform.CONSOLE, self.state.community, chat), str(number))
+        return SentMessage(ChatRef(self.state.platform, self.state.community, chat), message_id)
 
     async def reply(self, to: Event, text: str, *, buttons: Sequence[Button] = ()) -> SentMessage:
         where = f" (to {to.user_id})" if not to.is_private else " (DM)"
@@ -215,6 +265,43 @@ class ConsoleMessenger:
     async def role_of(self, community_id: str, user_id: str) -> Role:
         return self.state.roles.get(user_id, Role.MEMBER)
 
+    # -- moderation: kept in the console's state (the handler records it in the database) ------
+    def _note(self, text: str) -> None:
+        self.write(f"  · {text}")
+
+    async def mute(self, community_id: str, user_id: str, *, until: datetime | None, reason: str) -> datetime | None:
+        self.state.restricted[user_id] = ("mute", until)
+        self._note(f"{user_id} is muted " + (f"until {until:%Y-%m-%d %H:%M} UTC" if until else "until unmuted"))
+        return until
+
+    async def unmute(self, community_id: str, user_id: str) -> None:
+        if self.state.restricted.get(user_id, ("", None))[0] == "mute":
+            del self.state.restricted[user_id]
+        self._note(f"{user_id} may speak again")
+
+    async def ban(self, community_id: str, user_id: str, *, reason: str,
+                  until: datetime | None = None) -> datetime | None:
+        self.state.restricted[user_id] = ("ban", until)
+        self._note(f"{user_id} is banned " + (f"until {until:%Y-%m-%d %H:%M} UTC" if until else "for good"))
+        return until  # the console ends it by itself (ConsoleState.restriction)
+
+    async def unban(self, community_id: str, user_id: str) -> None:
+        if self.state.restricted.get(user_id, ("", None))[0] == "ban":
+            del self.state.restricted[user_id]
+        self._note(f"{user_id} is no longer banned")
+
+    async def kick(self, community_id: str, user_id: str, *, reason: str) -> None:
+        self._note(f"{user_id} was removed from {community_id} (they may /join again)")
+
+    async def delete_messages(self, chat: ChatRef, messages: Sequence[tuple[str, datetime]]) -> Purged:
+        gone: list[str] = []
+        for mid, _ in messages:
+            if mid.isdigit() and int(mid) in self.state.messages:
+                del self.state.messages[int(mid)]
+                gone.append(mid)
+        self._note("deleted " + (", ".join(f"[{mid}]" for mid in gone) or "nothing"))
+        return Purged(len(gone))
+
 
 class ConsoleAdapter:
     """Reads lines from a terminal (or any line source) and dispatches them."""
@@ -228,11 +315,29 @@ class ConsoleAdapter:
         *,
         write: Callable[[str], None] = print,
         files_dir: Path = Path("data/console"),
+        history: History | None = None,
     ) -> None:
         self.dispatch = dispatch
         self.state = state
         self.write = write
         self.messenger = ConsoleMessenger(state, write, files_dir)
+        self.history = history
+
+    async def show_history(self) -> None:
+        """Print the chat's latest messages, numbered so they can be replied and reacted to."""
+        if self.history is None:
+            return
+        state = self.state
+        try:
+            recent = await self.history(state.community, state.chat, state.thread)
+        except Exception as exc:  # the chat still works without its history
+            self.write(f"  · could not read this chat's history: {exc}")
+            return
+        for message in recent:
+            number = next(state.counter)
+            state.messages[number] = (state.chat, state.thread, message.message_id, message.author_id)
+            text = message.text if len(message.text) <= 200 else message.text[:199] + "…"
+            self.write(f"[{number}] {message.author_name}: {text}")
 
     async def start(self) -> None:
         return None
@@ -245,15 +350,31 @@ class ConsoleAdapter:
 
     async def handle_line(self, line: str) -> bool:
         """Process one typed line; returns False when the person asked to quit."""
+        standing = self.state.restriction(self.state.user) if not self.state.private else None
+        if standing is not None and line.strip() and line.split()[0].lower().lstrip("/") not in CONSOLE_COMMANDS:
+            kind, until = standing
+            when = f"until {until:%Y-%m-%d %H:%M} UTC" if until else "until a moderator lifts it"
+            self.write(f"  · {self.state.user} is {'muted' if kind == 'mute' else 'banned'} {when}; "
+                       "nothing was posted (/as NAME to be someone else)")
+            return True
         parsed = parse_line(line, self.state)
         if isinstance(parsed, ConsoleNote):
             self.write(f"  · {parsed.text}")
+            if parsed.show_history:
+                await self.show_history()
             return not parsed.quit
         for event in parsed:
+            if isinstance(event, MessagePosted | CommandInvoked):
+                self.write(f"  [{self.state.last}]")  # what /reply and /react refer to
             try:
                 await self.dispatch(event, self.messenger)
             except Exception as exc:  # a storage failure is reported, the console goes on
                 self.write(f"  · could not store that: {exc}")
+                continue
+            if isinstance(event, MemberJoined):
+                self.write(f"  · {event.user_id} joined {event.community_id}")
+            elif isinstance(event, MemberLeft):
+                self.write(f"  · {event.user_id} left {event.community_id}")
         return True
 
     async def run(self, read: Callable[[str], str] | None = None) -> None:

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.args import int_arg
+from bot.handlers.points_i18n import words
 from bot.markup import esc, link
-from bot.ports import Role
+from bot.ports import Messenger, Role
 from bot.router import CommandContext, Router, UsageError
 from engine.catalog import service
 from engine.catalog.items import (
@@ -32,11 +33,12 @@ from engine.catalog.items import (
     unique_key,
 )
 from engine.catalog.tables import CatalogItem
-from engine.events import Event
+from engine.events import ButtonClicked, Event
 from engine.members.lookup import community_id_of, home_community, member_of_account
 from engine.recsys.paths import UnknownTargetError, learning_path
 from engine.store.models import Community
 from engine.store.store import Store
+from engine.store.writer import Notice
 
 T = TypeVar("T")
 CLI_NAME = "catalog"
@@ -239,8 +241,35 @@ def _tag_path(tag: str, prereqs: dict[str, list[str]], done: set[str], tags: dic
 # -- registration ---------------------------------------------------------------------------
 
 
+# What a catalog button press did, said back to the member who pressed it.
+_CLICK_TEXTS: dict[str, dict[str, str]] = {
+    "like": {"en": "👍 Noted: you're interested in {title}. Recommendations will take it into account.",
+             "zh": "👍 已记录：你对「{title}」感兴趣，推荐会参考这一点。"},
+    "done": {"en": "✓ Done: {title} (+{points} {points:plural:point|points}).",
+             "zh": "✓ 已完成：「{title}」（+{points} 积分）。"},
+    "already_done": {"en": "You had already marked {title} as done.", "zh": "你之前已经完成了「{title}」。"},
+    "not_yours": {"en": "These buttons belong to someone else's recommendations; try /recommend for yours.",
+                  "zh": "这些按钮属于别人的推荐；发送 /recommend 查看你自己的。"},
+    "gone": {"en": "That item is no longer in the catalog.", "zh": "该课程内容已不在目录中。"},
+}
+
+
+async def answer_click(notice: Notice, event: Event, messenger: Messenger) -> None:
+    """Answer a catalog button press (interested, done, a repeat, someone else's buttons)."""
+    if notice.kind != "click" or not isinstance(event, ButtonClicked):
+        return
+    entry = _CLICK_TEXTS.get(str(notice.data.get("action")))
+    if entry is None:
+        return
+    language = str(notice.data.get("language") or "en")
+    template = entry.get(language) or entry["en"]
+    await messenger.reply(event, words(template, title=esc(str(notice.data.get("title", ""))),
+                                       points=int(notice.data.get("points", 0))))
+
+
 def register(router: Router, app: object) -> None:
     """Add the catalog commands to the router."""
+    router.on_notice(answer_click)
     router.command("item", item_command, min_role=Role.MODERATOR, summary="add, edit or remove catalog items",
                    usage="/item add <url> [title] [#tags] | edit <key> <field> <value> | remove <key>")
     router.command("done", done_command, summary="mark a catalog item as done", usage="/done <item>")

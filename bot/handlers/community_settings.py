@@ -26,7 +26,7 @@ from engine.store.models import Community
 
 LANGUAGES = ("en", "zh")
 # A section whose keys another module validates: section → that module's command.
-SECTION_COMMANDS = {"points": "pointsconfig"}
+SECTION_COMMANDS = {"points": "pointsconfig", "moderation": "modconfig"}
 # Settings that need more than /config's own minimum role: the timezone moves every
 # member's day (streaks, daily caps), so it is the community admins' call.
 SETTING_ROLES = {"timezone": Role.ADMIN}

@@ -1,31 +1,43 @@
-"""Moderation: Cohort's own moderator list (``/mod``), ``/warn``, ``/audit``, ``/mute``, ``/ban``.
+"""Moderation: Cohort's own moderator list (``/mod``), warnings (``/warn``, ``/warns``,
+``/unwarn``), the audit log (``/audit`` = ``/modlog``), platform actions (``/mute``,
+``/unmute``, ``/ban``, ``/unban``, ``/kick``, ``/purge``) and ``/modconfig``.
 
 Members are named by ``@username``, a platform user id, a Discord mention, or by replying
-to their message. Commands sent in a private chat act on the caller's home community
-(where they were most recently active).
+to their message. Commands sent in a private chat act on the caller's home community.
+Every named target goes through :meth:`bot.roles.RoleResolver.ensure_outranks` (the rank
+rule) before anything is done; a refusal writes nothing.
 
-``/mute`` and ``/ban`` only act when the platform adapter declares
-``Capability.MODERATE`` *and* offers ``mute(community_id, user_id, *, until, reason)`` /
-``ban(community_id, user_id, *, reason)``; otherwise they say so instead of pretending.
-``mute`` may return the moment the mute really ends when the platform shortens it
-(Discord caps a timeout at 28 days); the reply and the audit log then say that moment.
+Platform actions need a messenger declaring ``Capability.MODERATE`` (:class:`Moderating`);
+the platform's refusal (no rights, ...) is replied as is and nothing is audited. A mute or
+ban the platform will not end by itself (Discord has no timed bans) is recorded with
+``cohort_lifts`` and lifted by :func:`lift_due` (a scheduled job).
 """
 
 from __future__ import annotations
 
-import re
+import logging
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.args import duration_arg, int_arg
+from bot.handlers.mod_args import ArgError, looks_like_duration, parse_count, parse_duration
 from bot.handlers.privacy import caller_member, clock
 from bot.markup import bold, esc
-from bot.ports import Capability, Messenger, Moderating, NotReachable, PlatformError, Role, Unsupported
+from bot.ports import (
+    Capability,
+    ChatRef,
+    Messenger,
+    Moderating,
+    NotReachable,
+    PlatformError,
+    Role,
+    Unsupported,
+)
 from bot.roles import RoleResolver
 from bot.router import CommandContext, Router, UsageError
-from engine.args import looks_like_duration
 from engine.members.lookup import (
     MemberBrief,
     community_ext_of,
@@ -40,17 +52,21 @@ from engine.members.moderation import (
     AuditLine,
     moderators,
     recent_audit,
-    record_warning,
     set_role,
     write_audit,
 )
 from engine.members.privacy import is_opted_out
+from engine.moderation import service
+from engine.moderation.settings import KEYS, SettingError, moderation_settings, set_setting
+from engine.points.days import zone_of
+from engine.store.models import Chat, Community, Message, Thread
 from engine.store.store import Store
+
+log = logging.getLogger(__name__)
 
 AUDIT_DEFAULT = 10
 AUDIT_MAX = 50
-_MEMBER_TOKEN = re.compile(r"@\S+|\d+|<@!?\d+>", re.ASCII)
-MUTE_MIN, MUTE_MAX = timedelta(minutes=1), timedelta(days=366)
+PURGE_MAX = 100
 
 # Cohort's stored role ints must match the bot's Role values.
 assert MODERATOR_ROLE == Role.MODERATOR and MEMBER_ROLE == Role.MEMBER
@@ -69,13 +85,17 @@ async def _community(store: Store, ctx: CommandContext) -> int:
     return found
 
 
+def _is_member_token(token: str) -> bool:
+    return token.startswith("@") or token.isdigit() or (token.startswith("<@") and token.endswith(">"))
+
+
 def _split_target(ctx: CommandContext, args: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
     """(member token, remaining args): an explicit token first, else the replied-to user."""
-    if args and _MEMBER_TOKEN.fullmatch(args[0]):
+    if args and _is_member_token(args[0]):
         return args[0], args[1:]
     if ctx.event.reply_to_user_id:
         return ctx.event.reply_to_user_id, args
-    if args:  # some other platform id format; the resolver says whether it names anyone
+    if args and not looks_like_duration(args[0]):  # another platform's id format (the console's names)
         return args[0], args[1:]
     return None, args
 
@@ -102,6 +122,41 @@ async def _target(store: Store, roles: RoleResolver, ctx: CommandContext, commun
         raise UsageError(f"You can't {verb} yourself.")
     await roles.ensure_outranks(ctx, community_id, target.member_id, target.display_name, actor_member_id=me)
     return target
+
+
+def _zone(store_settings: dict[str, Any] | None) -> ZoneInfo:
+    zone = zone_of(store_settings)
+    return zone if isinstance(zone, ZoneInfo) else ZoneInfo("UTC")
+
+
+async def _local(store: Store, community_id: int, at: datetime) -> str:
+    """``at`` in the community's timezone, e.g. ``2026-03-02 18:00 Asia/Shanghai``."""
+    stored = await store.read(lambda s: s.execute(
+        select(Community.settings).where(Community.id == community_id)).scalar_one_or_none())
+    zone = _zone(stored)
+    return f"{at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
+
+
+async def _when(store: Store, community_id: int, at: datetime) -> str:
+    """``at`` in UTC, and in the community's timezone when that is another."""
+    local = await _local(store, community_id, at)
+    utc = f"{at.astimezone(ZoneInfo('UTC')):%Y-%m-%d %H:%M} UTC"
+    return utc if local == utc else f"{utc} ({local})"
+
+
+async def _tell_member(store: Store, messenger: Messenger, target: MemberBrief, community_id: int,
+                       text: str) -> str:
+    """DM the member (respecting their opt-out); returns a note for the moderator."""
+    opted_out = await store.read(lambda s: is_opted_out(s, target.member_id, community_id))
+    if opted_out or target.user_ext is None:
+        return "They opted out of private messages, so I didn't message them."
+    try:
+        await messenger.dm(target.user_ext, text)
+        return "I've told them privately."
+    except (NotReachable, Unsupported):
+        return "I couldn't message them privately."
+    except PlatformError:
+        return "Messaging them privately failed."
 
 
 # -- /mod -------------------------------------------------------------------------------------
@@ -133,7 +188,243 @@ async def mod(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) 
                         else f"{name} isn't on Cohort's moderator list.")
 
 
-# -- /warn ------------------------------------------------------------------------------------
+# -- platform actions ---------------------------------------------------------------------------
+def _moderating(ctx: CommandContext, verb: str) -> Moderating:
+    messenger = ctx.messenger
+    if Capability.MODERATE not in messenger.capabilities or not isinstance(messenger, Moderating):
+        raise UsageError(f"I can't {verb} members on {esc(ctx.event.platform)}. Please use its own "
+                         "moderation tools; /warn records a warning in Cohort's audit log.")
+    return messenger
+
+
+async def _where(store: Store, ctx: CommandContext, community_id: int) -> str:
+    """The platform's id of the community (a command sent privately names none)."""
+    where: str | None = ctx.event.community_id
+    if ctx.event.is_private or not where:
+        where = await store.read(lambda s: community_ext_of(s, community_id))
+    if not where:
+        raise UsageError("Use this in your community's chat.")
+    return where
+
+
+def _refused(exc: Exception) -> UsageError:
+    return UsageError(f"The platform refused: {esc(exc)}. Nothing was changed.")
+
+
+async def _audit(store: Store, app: Any, action: str, community_id: int, actor: int | None,
+                 target: int | None, details: dict[str, Any]) -> None:
+    now = clock(app)
+    await store.write(lambda s: write_audit(s, action=action, at=now, community_id=community_id,
+                                            actor_id=actor, target_member_id=target, details=details))
+
+
+async def apply_mute(store: Store, app: Any, messenger: Moderating, community_id: int, where: str,
+                     target: MemberBrief, *, until: datetime | None, reason: str, actor: int | None,
+                     source: str = "moderator") -> datetime | None:
+    """Mute on the platform, record the restriction and audit it; returns the real end.
+    Raises PlatformError when the platform refuses (nothing recorded)."""
+    assert target.user_ext is not None  # resolved on this platform, so it has an account here
+    effective = await messenger.mute(where, target.user_ext, until=until, reason=reason)
+    end = effective if isinstance(effective, datetime) else until
+    now = clock(app)
+    details: dict[str, Any] = {"reason": reason} if reason else {}
+    if end is not None:
+        details["until"] = end.isoformat()
+    if source != "moderator":
+        details["source"] = source
+
+    def record(s: Session) -> None:
+        service.record_restriction(s, community_id, target.member_id, "mute", at=now, until=end,
+                                   cohort_lifts=False)
+        write_audit(s, action="mute", at=now, community_id=community_id, actor_id=actor,
+                    target_member_id=target.member_id, details=details)
+
+    await store.write(record)
+    return end
+
+
+def _take_duration(rest: tuple[str, ...]) -> tuple[timedelta | None, tuple[str, ...]]:
+    if rest and looks_like_duration(rest[0]):
+        try:
+            return parse_duration(rest[0]), rest[1:]
+        except ArgError as exc:
+            raise UsageError(esc(str(exc)) + " Nothing was changed.") from None
+    return None, rest
+
+
+async def mute(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+    messenger = _moderating(ctx, "mute")
+    community_id = await _community(store, ctx)
+    token, rest = _split_target(ctx, ctx.args)
+    length, rest = _take_duration(rest)
+    target = await _target(store, roles, ctx, community_id, token, "mute")
+    where = await _where(store, ctx, community_id)
+    until = clock(app) + length if length else None
+    try:
+        end = await apply_mute(store, app, messenger, community_id, where, target, until=until,
+                               reason=" ".join(rest).strip()[:500], actor=await caller_member(store, ctx.event))
+    except (Unsupported, PlatformError) as exc:
+        raise _refused(exc) from exc
+    name = bold(target.display_name)
+    if end is None:
+        await ctx.reply(f"{name} is muted until a moderator lifts it.")
+    else:
+        await ctx.reply(f"{name} is muted until {await _when(store, community_id, end)}.")
+
+
+async def unmute(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+    messenger = _moderating(ctx, "unmute")
+    community_id = await _community(store, ctx)
+    token, _ = _split_target(ctx, ctx.args)
+    target = await _target(store, roles, ctx, community_id, token, "unmute")
+    where = await _where(store, ctx, community_id)
+    assert target.user_ext is not None
+    try:
+        await messenger.unmute(where, target.user_ext)
+    except (Unsupported, PlatformError) as exc:
+        raise _refused(exc) from exc
+    actor, now = await caller_member(store, ctx.event), clock(app)
+
+    def record(s: Session) -> None:
+        service.lift_restrictions(s, community_id, target.member_id, "mute", at=now)
+        write_audit(s, action="unmute", at=now, community_id=community_id, actor_id=actor,
+                    target_member_id=target.member_id, details={})
+
+    await store.write(record)
+    await ctx.reply(f"{bold(target.display_name)} can speak again.")
+
+
+async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+    messenger = _moderating(ctx, "ban")
+    community_id = await _community(store, ctx)
+    token, rest = _split_target(ctx, ctx.args)
+    length, rest = _take_duration(rest)
+    target = await _target(store, roles, ctx, community_id, token, "ban")
+    where = await _where(store, ctx, community_id)
+    now = clock(app)
+    standing = await store.read(lambda s: service.active_restriction(s, community_id, target.member_id, "ban", now))
+    if standing is not None and length is None and standing.until is None:
+        await ctx.reply(f"{bold(target.display_name)} is already banned. Nothing was changed.")
+        return
+    until = now + length if length else None
+    reason = " ".join(rest).strip()[:500]
+    assert target.user_ext is not None
+    try:
+        ends = await messenger.ban(where, target.user_ext, reason=reason, until=until)
+    except (Unsupported, PlatformError) as exc:
+        raise _refused(exc) from exc
+    end = ends if isinstance(ends, datetime) else until
+    cohort_lifts = until is not None and ends is None  # the platform has no timed bans
+    actor = await caller_member(store, ctx.event)
+    details: dict[str, Any] = {"reason": reason} if reason else {}
+    if end is not None:
+        details["until"] = end.isoformat()
+
+    def record(s: Session) -> None:
+        service.record_restriction(s, community_id, target.member_id, "ban", at=now, until=end,
+                                   cohort_lifts=cohort_lifts)
+        write_audit(s, action="ban", at=now, community_id=community_id, actor_id=actor,
+                    target_member_id=target.member_id, details=details)
+
+    await store.write(record)
+    name = bold(target.display_name)
+    if end is None:
+        await ctx.reply(f"{name} is banned.")
+    else:
+        await ctx.reply(f"{name} is banned until {await _when(store, community_id, end)}.")
+
+
+async def unban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+    messenger = _moderating(ctx, "unban")
+    community_id = await _community(store, ctx)
+    token, _ = _split_target(ctx, ctx.args)
+    target = await _target(store, roles, ctx, community_id, token, "unban")
+    where = await _where(store, ctx, community_id)
+    assert target.user_ext is not None
+    try:
+        await messenger.unban(where, target.user_ext)
+    except (Unsupported, PlatformError) as exc:
+        raise _refused(exc) from exc
+    actor, now = await caller_member(store, ctx.event), clock(app)
+
+    def record(s: Session) -> None:
+        service.lift_restrictions(s, community_id, target.member_id, "ban", at=now)
+        write_audit(s, action="unban", at=now, community_id=community_id, actor_id=actor,
+                    target_member_id=target.member_id, details={})
+
+    await store.write(record)
+    await ctx.reply(f"{bold(target.display_name)} is no longer banned and may join again.")
+
+
+async def kick(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+    messenger = _moderating(ctx, "kick")
+    community_id = await _community(store, ctx)
+    token, rest = _split_target(ctx, ctx.args)
+    target = await _target(store, roles, ctx, community_id, token, "kick")
+    where = await _where(store, ctx, community_id)
+    reason = " ".join(rest).strip()[:500]
+    assert target.user_ext is not None
+    try:
+        await messenger.kick(where, target.user_ext, reason=reason)
+    except (Unsupported, PlatformError) as exc:
+        raise _refused(exc) from exc
+    await _audit(store, app, "kick", community_id, await caller_member(store, ctx.event), target.member_id,
+                 {"reason": reason} if reason else {})
+    await ctx.reply(f"{bold(target.display_name)} was removed; they may come back with an invite.")
+
+
+def _recent_messages(session: Session, ev: Any, limit: int) -> list[tuple[int, str, datetime]]:
+    """The chat's (or topic's) latest ``limit`` stored messages, newest first: (row id, platform id, posted)."""
+    query = (select(Message.id, Message.external_id, Message.posted_at)
+             .join(Chat, Chat.id == Message.chat_id)
+             .where(Chat.platform == str(ev.platform), Chat.external_id == ev.chat_id,
+                    Message.deleted_at.is_(None)))
+    if ev.thread_id:
+        query = query.join(Thread, Thread.id == Message.thread_id).where(Thread.external_id == ev.thread_id)
+    rows = session.execute(query.order_by(Message.posted_at.desc(), Message.id.desc()).limit(limit)).all()
+    return [(int(r[0]), str(r[1]), r[2]) for r in rows]
+
+
+async def purge(ctx: CommandContext, store: Store, app: Any) -> None:
+    """``/purge N``: delete the last N messages before the command (and the command)."""
+    messenger = _moderating(ctx, "delete messages of")
+    ev = ctx.event
+    if ev.is_private:
+        raise UsageError("Use /purge in the chat to clean up.")
+    if len(ctx.args) != 1:
+        raise UsageError(f"Usage: /purge N — deletes the last N messages here (1 to {PURGE_MAX}).")
+    try:
+        count = parse_count(ctx.args[0], low=1, high=PURGE_MAX, what="N")
+    except ArgError as exc:
+        raise UsageError(esc(str(exc)) + " Nothing was deleted.") from None
+    community_id = await _community(store, ctx)
+    rows = [r for r in await store.read(lambda s: _recent_messages(s, ev, count + 1))
+            if r[1] != ev.message_id][:count]
+    command = [(ev.message_id, ev.at)] if ev.message_id else []  # commands are not stored as messages
+    try:
+        done = await messenger.delete_messages(ChatRef.of(ev), command + [(ext, at) for _, ext, at in rows])
+    except (Unsupported, PlatformError) as exc:
+        raise _refused(exc) from exc
+    gone = [row_id for row_id, _, _ in rows[:max(0, done.deleted - len(command))]]  # too-old ones are oldest
+    now = clock(app)
+    actor = await caller_member(store, ev)
+
+    def record(s: Session) -> None:
+        if gone:
+            s.execute(update(Message).where(Message.id.in_(gone)).values(deleted_at=now))
+        write_audit(s, action="purge", at=now, community_id=community_id, actor_id=actor,
+                    details={"chat": ev.chat_id, "asked": count, "deleted": done.deleted, "too_old": done.too_old})
+
+    await store.write(record)
+    note = f" {done.too_old} were too old for the platform to let me delete." if done.too_old else ""
+    text = f"Deleted {done.deleted} message{'s' if done.deleted != 1 else ''} (your command included).{note}"
+    try:
+        await ctx.messenger.send(ChatRef.of(ev), text)  # the command itself is gone: no reply-to
+    except PlatformError:
+        log.warning("purge: could not confirm in %s", ev.chat_id)
+
+
+# -- warnings ---------------------------------------------------------------------------------
 async def warn(ctx: CommandContext, store: Store, roles: RoleResolver, messenger: Messenger, app: Any) -> None:
     community_id = await _community(store, ctx)
     token, rest = _split_target(ctx, ctx.args)
@@ -142,123 +433,198 @@ async def warn(ctx: CommandContext, store: Store, roles: RoleResolver, messenger
     if not reason:
         raise UsageError("Add a reason: /warn @member reason")
     actor = await caller_member(store, ctx.event)
+    await issue_warning(ctx, store, app, messenger, community_id, target, reason, actor)
+
+
+async def issue_warning(ctx: CommandContext | None, store: Store, app: Any, messenger: Messenger,
+                        community_id: int, target: MemberBrief, reason: str, actor: int | None,
+                        *, where: str | None = None, source: str = "moderator") -> str:
+    """Record a warning, mute at the community's threshold, tell the member; returns the
+    moderator-facing summary (also replied when ``ctx`` is given)."""
     now = clock(app)
-    await store.write(lambda s: record_warning(s, community_id, actor, target.member_id, reason, at=now))
-    opted_out = await store.read(lambda s: is_opted_out(s, target.member_id, community_id))
-    if opted_out or target.user_ext is None:
-        note = "They opted out of private messages, so I didn't message them."
+    settings = await store.read(lambda s: moderation_settings(s, community_id))
+    _, active = await store.write(lambda s: service.add_warning(
+        s, community_id, target.member_id, actor, reason, at=now, settings=settings, source=source))
+    title = (ctx.event.chat_title if ctx else "") or "your community"
+    escalated = ""
+    if settings.warn_mute_at and active >= settings.warn_mute_at and isinstance(messenger, Moderating) \
+            and Capability.MODERATE in messenger.capabilities:
+        place = where or (await _where(store, ctx, community_id) if ctx else None)
+        if place:
+            try:
+                end = await apply_mute(store, app, messenger, community_id, place, target,
+                                       until=now + timedelta(minutes=settings.warn_mute_minutes),
+                                       reason=f"{active} active warnings", actor=None, source="warnings")
+                escalated = (f" That is {active} active warnings: muted until "
+                             f"{await _local(store, community_id, end) if end else 'lifted'}.")
+            except (Unsupported, PlatformError) as exc:
+                escalated = f" That is {active} active warnings, but muting failed: {esc(exc)}."
+    note = await _tell_member(store, messenger, target, community_id,
+                              f"You received a warning from the moderators of {esc(title)}:\n<i>{esc(reason)}</i>"
+                              f"\nActive warnings: {active} (each expires after {settings.warn_expiry_days} days)."
+                              + (f"\nAt {settings.warn_mute_at} you are muted automatically." if settings.warn_mute_at
+                                 and not escalated else "") + escalated.replace(" That is", "\nThat is"))
+    summary = (f"Warning recorded for {bold(target.display_name)} ({active} active).{escalated} {note}")
+    if ctx is not None:
+        await ctx.reply(summary)
+    return summary
+
+
+async def warns(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+    """``/warns`` (yours) or ``/warns @member`` (moderators)."""
+    community_id = await _community(store, ctx)
+    token, _ = _split_target(ctx, ctx.args)
+    platform = str(ctx.event.platform)
+    if token is None:
+        me = await caller_member(store, ctx.event)
+        if me is None:
+            raise UsageError("You have no warnings here.")
+        target = await store.read(lambda s: member_brief(s, me, platform))
+        assert target is not None
     else:
-        title = ctx.event.chat_title or "your community"
+        if ctx.role < Role.MODERATOR:
+            raise UsageError("Only moderators can see another member's warnings; /warns shows yours.")
+        found = await store.read(lambda s: (lambda mid: member_brief(s, mid, platform) if mid else None)(
+            resolve_member_in(s, platform, community_id, token)))
+        if found is None:
+            raise UsageError(f"I don't know {esc(token)} in this community.")
+        target = found
+    now = clock(app)
+    lines = await store.read(lambda s: service.active_warnings(s, community_id, target.member_id, now))
+    if not lines:
+        await ctx.reply(f"{bold(target.display_name)} has no active warnings.")
+        return
+    rows = [f"#{w.id} · {await _local(store, community_id, w.at)} · {esc(w.actor or 'system')}: "
+            f"{esc(w.reason)} (expires {w.expires_at:%Y-%m-%d})" for w in lines]
+    await ctx.reply(f"<b>Active warnings of {esc(target.display_name)}: {len(lines)}</b>\n" + "\n".join(rows))
+
+
+async def unwarn(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+    """``/unwarn @member [id]``: revoke one warning (the latest by default)."""
+    community_id = await _community(store, ctx)
+    token, rest = _split_target(ctx, ctx.args)
+    target = await _target(store, roles, ctx, community_id, token, "unwarn")
+    warning_id = None
+    if rest:
         try:
-            await messenger.dm(target.user_ext, f"You received a warning from the moderators of {esc(title)}:\n"
-                                                f"<i>{esc(reason)}</i>")
-            note = "I've told them privately."
-        except (NotReachable, Unsupported):
-            note = "I couldn't message them privately."
-        except PlatformError:
-            note = "Messaging them privately failed."
-    await ctx.reply(f"Warning recorded for {bold(target.display_name)}. {note}")
+            warning_id = parse_count(rest[0].lstrip("#"), low=1, high=10**9, what="The warning id")
+        except ArgError as exc:
+            raise UsageError(esc(str(exc)) + " See /warns @member for the ids.") from None
+    actor, now = await caller_member(store, ctx.event), clock(app)
+    revoked = await store.write(lambda s: service.revoke_warning(
+        s, community_id, target.member_id, warning_id, actor_id=actor, at=now))
+    if revoked is None:
+        raise UsageError(f"{esc(target.display_name)} has no active warning"
+                         + (f" #{warning_id}." if warning_id else "s.") + " Nothing was changed.")
+    await ctx.reply(f"Warning #{revoked} of {bold(target.display_name)} revoked.")
 
 
-# -- /audit -----------------------------------------------------------------------------------
-def _describe(line: AuditLine) -> str:
+# -- /audit, /modlog --------------------------------------------------------------------------
+def _describe(line: AuditLine, zone: ZoneInfo) -> str:
     who = esc(line.actor) if line.actor else "<i>system</i>"
     whom = f" → {esc(line.target)}" if line.target else ""
     if line.target is None and line.details.get("redacted"):
         whom = " → <i>forgotten member</i>"
     why = line.details.get("reason")
     extra = f" — “{esc(why)}”" if why else ""
-    return f"{line.at:%Y-%m-%d %H:%M} · {who}: {esc(line.action)}{whom}{extra}"
+    if "value" in line.details:
+        extra += f" = {esc(line.details['value'])}"
+    return f"{line.at.astimezone(zone):%Y-%m-%d %H:%M} · {who}: {esc(line.action)}{whom}{extra}"
 
 
 async def audit(ctx: CommandContext, store: Store) -> None:
+    """``/audit [@member] [n]`` (also ``/modlog``): newest first, in the community's timezone."""
+    args = list(ctx.args)
     limit = AUDIT_DEFAULT
-    if ctx.args:
-        if len(ctx.args) > 1:
-            raise UsageError(f"Usage: /audit [n] — n is how many entries, 1 to {AUDIT_MAX}.")
-        limit = int_arg(ctx.args[0], lo=1, hi=AUDIT_MAX, what="how many entries")
+    if args and args[-1].isdigit():
+        try:
+            limit = parse_count(args.pop(), low=1, high=AUDIT_MAX, what="n")
+        except ArgError:
+            raise UsageError(f"Usage: /modlog [@member] [n] — n is how many entries, 1 to {AUDIT_MAX}.") from None
     community_id = await _community(store, ctx)
-    lines = await store.read(lambda s: recent_audit(s, community_id, limit))
+    member_id = None
+    if args:
+        found = await store.read(lambda s: resolve_member_in(s, str(ctx.event.platform), community_id, args[0]))
+        if found is None:
+            raise UsageError(f"I don't know {esc(args[0])} in this community.")
+        member_id = found
+    lines = await store.read(lambda s: recent_audit(s, community_id, limit, member_id=member_id))
     if not lines:
-        await ctx.reply("The audit log is empty.")
+        await ctx.reply("The audit log is empty." if member_id is None else "Nothing in the audit log about them.")
         return
-    await ctx.reply("<b>Audit log (newest first)</b>\n" + "\n".join(_describe(line) for line in lines))
+    stored = await store.read(lambda s: s.execute(
+        select(Community.settings).where(Community.id == community_id)).scalar_one_or_none())
+    zone = _zone(stored)
+    await ctx.reply(f"<b>Audit log (newest first, {esc(zone.key)})</b>\n"
+                    + "\n".join(_describe(line, zone) for line in lines))
 
 
-# -- /mute, /ban ------------------------------------------------------------------------------
-def _can(messenger: Messenger) -> bool:
-    return Capability.MODERATE in messenger.capabilities and isinstance(messenger, Moderating)
-
-
-async def _platform_action(ctx: CommandContext, store: Store, roles: RoleResolver, messenger: Messenger,
-                           app: Any, verb: str) -> None:
-    if not _can(messenger):
-        await ctx.reply(
-            f"This platform adapter can't {verb} members yet. Please use {esc(ctx.event.platform)}'s own "
-            "moderation tools; /warn records a warning in Cohort's audit log."
-        )
-        return
+# -- /modconfig -------------------------------------------------------------------------------
+async def modconfig(ctx: CommandContext, store: Store, app: Any) -> None:
+    """``/config moderation.KEY VALUE`` (or ``/modconfig``): validated and audited. /config
+    hands its ctx on; so it is registered bound to the store and app (see :func:`register`)."""
     community_id = await _community(store, ctx)
-    token, rest = _split_target(ctx, ctx.args)
-    target = await _target(store, roles, ctx, community_id, token, verb)
-    until = None
-    if verb == "mute" and rest and looks_like_duration(rest[0]):
-        # Something that starts like a count is a duration attempt: parse it strictly, so
-        # "-5m" or "999y" gets a clear refusal rather than an indefinite mute.
-        until = clock(app) + duration_arg(rest[0], lo=MUTE_MIN, hi=MUTE_MAX, what="the mute duration")
-        rest = rest[1:]
-    reason = " ".join(rest).strip()
-    assert target.user_ext is not None  # resolved on this platform, so it has an account here
-    # From a private chat the event names no community: act where the command resolved to.
-    where: str | None = ctx.event.community_id
-    if ctx.event.is_private:
-        where = await store.read(lambda s: community_ext_of(s, community_id))
-    if not where:
-        raise UsageError("Use this in your community's chat.")
+    if len(ctx.args) < 2:
+        current = await store.read(lambda s: moderation_settings(s, community_id))
+        shown = "\n".join(f"moderation.{k} = {getattr(current, k)}" for k in KEYS)
+        await ctx.reply(f"<b>Moderation settings</b>\n{esc(shown)}\nChange one: /config moderation.KEY VALUE")
+        return
+    key = ctx.args[0].lower().removeprefix("moderation.")
+    actor, now = await caller_member(store, ctx.event), clock(app)
     try:
-        if verb == "mute":
-            # An adapter may shorten the mute (Discord caps timeouts); it returns the real end.
-            assert isinstance(messenger, Moderating)
-            effective = await messenger.mute(where, target.user_ext, until=until, reason=reason)
-            if isinstance(effective, datetime):
-                until = effective
-        else:
-            assert isinstance(messenger, Moderating)
-            await messenger.ban(where, target.user_ext, reason=reason)
-    except (Unsupported, PlatformError) as exc:
-        raise UsageError(f"The platform refused: {esc(exc)}") from exc
-    actor = await caller_member(store, ctx.event)
-    now = clock(app)
-    details: dict[str, Any] = {"reason": reason} if reason else {}
-    if until is not None:
-        details["until"] = until.isoformat()
-    await store.write(lambda s: write_audit(s, action=verb, at=now, community_id=community_id,
-                                            actor_id=actor, target_member_id=target.member_id, details=details))
-    name = bold(target.display_name)
-    if verb == "ban":
-        await ctx.reply(f"{name} is banned.")
-    elif until is None:
-        await ctx.reply(f"{name} is muted until a moderator lifts it.")
-    else:
-        await ctx.reply(f"{name} is muted until {until:%Y-%m-%d %H:%M} UTC.")
+        value = await store.write(lambda s: set_setting(s, community_id, key, ctx.args[1],
+                                                         actor_id=actor, at=now))
+    except SettingError as exc:
+        raise UsageError(f"Not changed: {esc(str(exc))}.") from None
+    await ctx.reply(f"moderation.{esc(key)} is now {value}.")
 
 
-async def mute(ctx: CommandContext, store: Store, roles: RoleResolver, messenger: Messenger, app: Any) -> None:
-    await _platform_action(ctx, store, roles, messenger, app, "mute")
-
-
-async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, messenger: Messenger, app: Any) -> None:
-    await _platform_action(ctx, store, roles, messenger, app, "ban")
+# -- the sweep: restrictions Cohort itself must lift --------------------------------------------
+async def lift_due(store: Store, messenger: Messenger, now: datetime) -> int:
+    """Lift every due restriction on ``messenger``'s platform that the platform will not
+    end by itself; returns how many were lifted. Failures are logged and retried next time."""
+    if not isinstance(messenger, Moderating):
+        return 0
+    due = await store.read(lambda s: service.due_lifts(s, now, str(messenger.platform)))
+    lifted = 0
+    for item in due:
+        try:
+            if item.kind == "ban":
+                await messenger.unban(item.community_ext, item.user_ext)
+            else:
+                await messenger.unmute(item.community_ext, item.user_ext)
+        except (PlatformError, Unsupported) as exc:
+            log.warning("could not lift %s of %s in %s: %s", item.kind, item.user_ext, item.community_ext, exc)
+            continue
+        rid = item.restriction_id
+        await store.write(lambda s, rid=rid: service.mark_lifted(s, rid, at=now))  # type: ignore[misc]
+        lifted += 1
+    return lifted
 
 
 def register(router: Router, app: Any) -> None:
+    mod_ = Role.MODERATOR
     router.command("mod", mod, min_role=Role.ADMIN, summary="manage Cohort's moderator list",
                    usage="/mod add|remove @member, /mod list")
-    router.command("warn", warn, min_role=Role.MODERATOR, summary="warn a member (logged, told by DM)",
+    router.command("warn", warn, min_role=mod_, summary="warn a member (logged, by DM)",
                    usage="/warn @member reason")
-    router.command("audit", audit, min_role=Role.MODERATOR, summary="recent moderation log",
-                   usage="/audit [n]")
-    router.command("mute", mute, min_role=Role.MODERATOR, summary="mute a member (where the platform allows)",
-                   usage="/mute @member [10m|2h|1d|1w] [reason]")
-    router.command("ban", ban, min_role=Role.MODERATOR, summary="ban a member (where the platform allows)",
-                   usage="/ban @member [reason]")
+    router.command("warns", warns, summary="active warnings",
+                   usage="/warns [@member]")
+    router.command("unwarn", unwarn, min_role=mod_, summary="revoke a warning", usage="/unwarn @member [id]")
+    router.command("audit", audit, min_role=mod_, summary="moderation log",
+                   usage="/modlog [@member] [n]", aliases=("modlog",))
+    router.command("mute", mute, min_role=mod_, summary="mute a member",
+                   usage="/mute @member [10m|2h|1d] [reason]")
+    router.command("unmute", unmute, min_role=mod_, summary="lift a mute", usage="/unmute @member")
+    router.command("ban", ban, min_role=mod_, summary="ban, for good or a while",
+                   usage="/ban @member [duration] reason")
+    router.command("unban", unban, min_role=mod_, summary="lift a ban", usage="/unban @member")
+    router.command("kick", kick, min_role=mod_, summary="remove a member",
+                   usage="/kick @member [reason]")
+    router.command("purge", purge, min_role=mod_, summary="delete the last N messages",
+                   usage="/purge N")
+    async def modconfig_command(ctx: CommandContext) -> None:
+        await modconfig(ctx, app.store, app)
+
+    router.command("modconfig", modconfig_command, min_role=mod_, summary="moderation settings", hidden=True,
+                   usage="/config moderation.KEY VALUE")

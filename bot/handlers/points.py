@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.handlers.points_i18n import LANGUAGES, badge_description, badge_name, t
@@ -23,12 +23,12 @@ from bot.roles import RoleResolver
 from bot.router import CommandContext, Router, UsageError
 from engine.args import is_ascii_number
 from engine.events import Event
-from engine.members.lookup import community_id_of, home_community
+from engine.members.lookup import community_id_of, home_community, resolve_member_in
 from engine.points import rules as R
 from engine.points import service
 from engine.points.badges import BADGE_KEYS, BADGES
 from engine.points.projection import MAX_AMOUNT, PointsError, PointsProjection
-from engine.store.models import Account, Chat, Community, CommunityMember, Member, Message, Thread
+from engine.store.models import Account, Chat, Community, Member, Message, Thread
 from engine.store.store import Store
 from engine.store.writer import Notice
 
@@ -84,32 +84,29 @@ def locate(session: Session, event: Event, default_lang: str) -> Where | None:
 
 
 def resolve_member(session: Session, community_id: int, platform: str, who: str) -> Target | None:
-    """A member of ``community_id`` named by ``@username`` or a platform user id.
+    """A member of ``community_id`` named by ``@username``, a platform user id, a mention or
+    a display name (engine.members.lookup's one set of rules).
 
     Only accounts that have been seen in the community count (a stranger with the same
     username elsewhere is not found). Returns None when nobody matches.
     """
-    handle = who[1:] if who.startswith("@") else who
-    if not handle:
+    member_id = resolve_member_in(session, platform, community_id, who)
+    if member_id is None:
         return None
-    cond = (func.lower(Account.username) == handle.lower()) if who.startswith("@") else or_(
-        Account.external_id == handle, func.lower(Account.username) == handle.lower())
     row = session.execute(
-        select(Account.member_id, Member.display_name, Account.is_bot)
-        .join(Member, Member.id == Account.member_id)
-        .join(CommunityMember, (CommunityMember.member_id == Account.member_id)
-              & (CommunityMember.community_id == community_id))
-        .where(Account.platform == platform, cond)
-        .order_by(Account.id).limit(1)
+        select(Member.display_name, Account.is_bot).join(Account, Account.member_id == Member.id)
+        .where(Member.id == member_id, Account.platform == platform).order_by(Account.id).limit(1)
     ).first()
-    return Target(int(row[0]), row[1] or handle, bool(row[2])) if row else None
+    return Target(member_id, (row[0] if row else "") or who.lstrip("@"), bool(row[1]) if row else False)
 
 
 def _split_target(ctx: CommandContext, args: list[str]) -> tuple[str | None, list[str]]:
     """Take the member reference off the front of ``args``: ``@name`` or an id, else the
     user the command replies to. Returns (reference or None, remaining args)."""
-    if args and args[0].startswith("@"):
+    if args and args[0].startswith(("@", "<@")):
         return args[0], args[1:]
+    if len(args) > 1 and not is_ascii_number(args[0]) and is_ascii_number(args[1]):
+        return args[0], args[1:]  # "/points give u5 10 ..." — an id or name before the amount
     reply_user = ctx.event.reply_to_user_id
     if args and args[0].isascii() and args[0].isdigit() and not reply_user:
         return args[0], args[1:]
@@ -463,5 +460,8 @@ def register(router: Router, app: Any) -> None:
     config_name = "config" if router.spec("config") is None else "pointsconfig"
     router.command(config_name, cmds.config, min_role=mod, summary=en["config"],
                    usage=f"/{config_name} points.KEY VALUE", hidden=config_name != "config")
-    router.command("modlog", cmds.modlog, min_role=mod, summary=en["modlog"], usage="/modlog")
+    # /modlog is the moderation module's full log when it runs; then ours is /pointslog.
+    log_name = "modlog" if router.spec("modlog") is None else "pointslog"
+    router.command(log_name, cmds.modlog, min_role=mod, summary=en["modlog"], usage=f"/{log_name}",
+                   hidden=log_name != "modlog")
     router.on_notice(cmds.announce)

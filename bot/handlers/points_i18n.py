@@ -158,6 +158,11 @@ class _Words(string.Formatter):
 _WORDS = _Words()  # stateless
 
 
+def words(template: str, /, **values: Any) -> str:
+    """``template.format(**values)`` with ``{n:plural:one|other}`` for English counts."""
+    return _WORDS.format(template, **values)
+
+
 def badge_name(lang: str, key: str) -> str:
     """Display name of a badge (its key when unnamed)."""
     entry = BADGE_NAMES.get(key)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.ports import Button, Messenger, NotReachable, Unsupported
@@ -27,7 +26,7 @@ from engine.events import ButtonClicked, Event, utcnow
 from engine.members.lookup import member_of_account
 from engine.members.moderation import write_audit
 from engine.members.privacy import export_member, forget_member, set_dm_opt_out
-from engine.store.models import Account
+from engine.members.reachability import mark_reachability
 from engine.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -72,15 +71,7 @@ async def caller_member(store: Store, event: Event) -> int:
 async def set_reachable(store: Store, event: Event, reachable: bool, app: Any) -> None:
     """Remember whether the caller can receive DMs (the scheduler reads this)."""
     now = clock(app)
-
-    def fn(session: Session) -> None:
-        session.execute(
-            update(Account)
-            .where(Account.platform == str(event.platform), Account.external_id == event.user_id)
-            .values(dm_reachable=reachable, dm_checked_at=now)
-        )
-
-    await store.write(fn)
+    await store.write(lambda s: mark_reachability(s, str(event.platform), event.user_id, reachable, now))
 
 
 # -- opt-out ----------------------------------------------------------------------------
@@ -88,8 +79,8 @@ async def optout(ctx: CommandContext, store: Store) -> None:
     member_id = await caller_member(store, ctx.event)
     await store.write(lambda s: set_dm_opt_out(s, member_id, True))
     await ctx.reply(
-        "Done: I won't send you nudges or other messages in private in any community you're in. "
-        "Send /optin to undo. (Communities you join later start with messages on.)"
+        "Done: I won't send you nudges or other private messages, in any community — "
+        "including ones you join later. Send /optin to undo."
     )
 
 

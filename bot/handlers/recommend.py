@@ -27,6 +27,7 @@ from engine.recsys.recommend import (
     record_impressions,
     slot_stats,
 )
+from engine.recsys.routing import questions_you_could_answer
 from engine.store.store import Store
 
 DEFAULT_N = 5
@@ -38,7 +39,7 @@ def _parse_n(args: tuple[str, ...]) -> int:
         return DEFAULT_N
     if len(args) > 1:
         raise UsageError(f"Usage: /recommend [1-{MAX_N}] — how many items, e.g. /recommend 3")
-    return int_arg(args[0], lo=1, hi=MAX_N, what="how many items to recommend")
+    return int_arg(args[0], lo=1, hi=MAX_N, what="the number of items")
 
 
 def _line(number: int, pick: Pick) -> str:
@@ -76,6 +77,11 @@ async def recommend_command(ctx: CommandContext, store: Store, app: Any) -> None
         return
     ids = await store.write(lambda s: record_impressions(s, where.community_id, where.member_id, recs.picks, now))
     lines = [_line(i, pick) for i, pick in enumerate(recs.picks, 1)]
+    answerable = await store.read(
+        lambda s: questions_you_could_answer(s, where.community_id, where.member_id, now))
+    if answerable:
+        lines.append("\n<b>Questions you could answer</b>")
+        lines += [f"• {esc(q.title)}\n   <i>{esc(q.reason)}</i>" for q in answerable]
     buttons = [b for i, (pick, imp) in enumerate(zip(recs.picks, ids, strict=True), 1) for b in _buttons(i, pick, imp)]
     await ctx.reply("<b>Recommended for you</b>\n" + "\n".join(lines), buttons=buttons)
 
@@ -97,6 +103,10 @@ async def _stats(ctx: CommandContext, store: Store, service: RecommenderService)
         metrics = model.manifest.get("metrics", {})
         ndcg = metrics.get("validation_ndcg@10")
         detail = f", validation NDCG@10 {ndcg:.3f}" if isinstance(ndcg, int | float) else ""
+        if isinstance(metrics.get("candidate"), str):
+            count = len(metrics.get("candidates") or {})
+            detail = f" — {esc(metrics['candidate'])} (family {esc(str(metrics.get('family', '?')))}" + (
+                f", best of {count} candidates on time-aware validation" if count else "") + ")" + detail
         lines.append(f"model: {esc(model.path.name if model.path else model.model_name)}{detail}")
     note = service.note(where.community_id)
     if note:

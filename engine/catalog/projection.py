@@ -21,7 +21,7 @@ from engine.catalog.items import ItemSpec, key_from_url, slugify, unique_key
 from engine.catalog.tables import CatalogItem, CatalogItemMessage, RecommendationImpression
 from engine.events import ButtonClicked, MessagePosted, ReactionAdded, ThreadOpened
 from engine.store.base import table_of
-from engine.store.models import Interaction
+from engine.store.models import Community, Interaction
 from engine.store.recorder import Recorded
 from engine.store.writer import Notice
 from engine.text import normalize_url
@@ -207,10 +207,13 @@ class CatalogProjection:
         _log_item(session, rec, item.id, "share", ev.at, thread_id=rec.thread_id)
 
     def _on_click(self, session: Session, rec: Recorded, ev: ButtonClicked) -> Sequence[Notice]:
+        """Apply a catalog button press; the "click" notice tells the presser what it did."""
         assert rec.member_id is not None
         if ev.data.startswith("done:"):
             item = service.find_item(session, rec.community_id, ev.data.removeprefix("done:"))
-            return service.complete(session, rec.community_id, rec.member_id, item, ev.at).notices if item else ()
+            if item is None:
+                return (_click_notice(session, rec.community_id, rec.member_id, "gone"),)
+            return self._done(session, rec.community_id, rec.member_id, item, ev.at)
         parsed = parse_click(ev.data)
         if parsed is None:
             return ()
@@ -218,16 +221,32 @@ class CatalogProjection:
         shown = session.get(RecommendationImpression, impression_id)
         # Only the member it was shown to counts (a forwarded keyboard is not a click-through).
         if shown is None or shown.member_id != rec.member_id:
-            return ()
+            return (_click_notice(session, rec.community_id, rec.member_id, "not_yours"),)
         session.execute(update(RecommendationImpression).where(
             RecommendationImpression.id == impression_id, RecommendationImpression.clicked_at.is_(None))
             .values(clicked_at=ev.at))
         service.log_interaction(session, shown.community_id, rec.member_id, shown.item_id, "click", ev.at)
+        item = session.get(CatalogItem, shown.item_id)
+        if item is None:
+            return (_click_notice(session, rec.community_id, rec.member_id, "gone"),)
         if action == "done":
-            item = session.get(CatalogItem, shown.item_id)
-            if item is not None:
-                return service.complete(session, shown.community_id, rec.member_id, item, ev.at).notices
-        return ()
+            return self._done(session, shown.community_id, rec.member_id, item, ev.at)
+        return (_click_notice(session, shown.community_id, rec.member_id, action, title=item.title),)
+
+    def _done(self, session: Session, community_id: int, member_id: int, item: CatalogItem,
+              at: datetime) -> Sequence[Notice]:
+        result = service.complete(session, community_id, member_id, item, at)
+        if not result.new:
+            return (_click_notice(session, community_id, member_id, "already_done", title=item.title),)
+        return (_click_notice(session, community_id, member_id, "done", title=item.title, points=result.points),
+                *result.notices)
+
+
+def _click_notice(session: Session, community_id: int, member_id: int, action: str, **data: Any) -> Notice:
+    """What a button press did, with the community's reply language for the answer."""
+    community = session.get(Community, community_id)
+    language = community.settings.get("language") if community is not None and isinstance(community.settings, dict) else None
+    return Notice("click", community_id, member_id, {"action": action, "language": language, **data})
 
 
 def make_projection(app: Any) -> CatalogProjection:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from engine.store.models import Account, Community, CommunityMember, Member
+from engine.store.models import Account, Chat, Community, CommunityMember, Member, Message
 
 # Discord renders a mention in message text as <@123> or <@!123> (nickname form).
 _DISCORD_MENTION = re.compile(r"<@!?(\d+)>")
@@ -61,26 +61,35 @@ def account_id_of(session: Session, platform: str, user_ext: str) -> int | None:
 def resolve_member_in(session: Session, platform: str, community_id: int, token: str) -> int | None:
     """Like :func:`resolve_member` with the community's internal id."""
     token = token.strip()
-    if not token:
+    if not token or len(token) > 300:
         return None
-    query = (
+    members = (
         select(Account.member_id)
         .join(CommunityMember, CommunityMember.member_id == Account.member_id)
         .where(Account.platform == platform, CommunityMember.community_id == community_id)
+        # A handle can have moved between accounts; the most recently active holder wins.
+        .order_by(CommunityMember.last_seen_at.desc())
+        .limit(1)
     )
     mention = _DISCORD_MENTION.fullmatch(token)
     if mention:
-        query = query.where(Account.external_id == mention.group(1))
-    elif token.startswith("@"):
-        handle = token[1:].lower()
-        if not handle:
-            return None
-        # Adapters may store the handle with or without its "@"; accept both.
-        query = query.where(func.lower(Account.username).in_([handle, "@" + handle]))
-    else:
-        query = query.where(Account.external_id == token)
-    # A handle can have moved between accounts; the most recently active holder wins.
-    query = query.order_by(CommunityMember.last_seen_at.desc()).limit(1)
+        return _first(session, members.where(Account.external_id == mention.group(1)))
+    name = token[1:] if token.startswith("@") else token
+    if not name:
+        return None
+    # Adapters may store the handle with or without its "@"; accept both. Then the account id
+    # (the console's "u5", a Telegram number), then the display name as shown in /leaderboard.
+    handle = name.lower()
+    for condition in (func.lower(Account.username).in_([handle, "@" + handle]),
+                      Account.external_id == name,
+                      func.lower(Member.display_name) == handle):
+        found = _first(session, members.join(Member, Member.id == Account.member_id).where(condition))
+        if found is not None:
+            return found
+    return None
+
+
+def _first(session: Session, query: Select[int]) -> int | None:
     found = session.execute(query).scalar_one_or_none()
     return int(found) if found is not None else None
 
@@ -88,8 +97,8 @@ def resolve_member_in(session: Session, platform: str, community_id: int, token:
 def resolve_member(session: Session, platform: str, community_ext: str, token: str) -> int | None:
     """The member a command argument names, among the members of one community.
 
-    ``token`` is ``@username`` (case-insensitive), a platform user id, or a Discord
-    mention ``<@id>``. Returns the member id, or None when the community is unknown or no
+    ``token`` is ``@username`` (case-insensitive), a platform user id (with or without
+    ``@``), a display name, or a Discord mention ``<@id>``. Returns the member id, or None when the community is unknown or no
     member of it matches. Never raises for unknown input.
     """
     community_id = community_id_of(session, platform, community_ext)
@@ -138,3 +147,36 @@ def member_brief(session: Session, member_id: int, platform: str) -> MemberBrief
         return MemberBrief(member_id, member.display_name, None, "", False)
     name = account.display_name or member.display_name or account.username
     return MemberBrief(member_id, name, account.external_id, account.username, account.is_bot)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCommunity:
+    platform: str
+    external_id: str
+    title: str
+    members: int
+    messages: int
+    busiest_chat: str  # the external id of the chat with the most messages ("" without messages)
+
+
+def find_communities(session: Session, ref: str | None) -> list[StoredCommunity]:
+    """Communities matching ``ref`` — ``platform:external_id``, or an external id on any
+    platform — or every community when ``ref`` is None, largest first."""
+    query = select(Community.id, Community.platform, Community.external_id, Community.title)
+    if ref is not None:
+        platform, sep, external = ref.partition(":")
+        exact = Community.external_id == ref
+        query = query.where(((Community.platform == platform) & (Community.external_id == external)) | exact
+                            if sep else exact)
+    found = []
+    for cid, platform, external, title in session.execute(query):
+        members = session.scalar(select(func.count()).select_from(CommunityMember)
+                                 .where(CommunityMember.community_id == cid)) or 0
+        busiest = session.execute(
+            select(Chat.external_id, func.count(Message.id)).join(Message, Message.chat_id == Chat.id)
+            .where(Message.community_id == cid, Chat.is_private.is_(False))
+            .group_by(Chat.external_id).order_by(func.count(Message.id).desc()).limit(1)).first()
+        messages = session.scalar(select(func.count()).select_from(Message).where(Message.community_id == cid)) or 0
+        found.append(StoredCommunity(str(platform), str(external), str(title or ""), int(members), int(messages),
+                                     str(busiest[0]) if busiest else ""))
+    return sorted(found, key=lambda c: (-c.messages, c.platform, c.external_id))

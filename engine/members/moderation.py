@@ -98,14 +98,18 @@ class AuditLine:
     details: dict[str, Any]
 
 
-def recent_audit(session: Session, community_id: int, limit: int = 10) -> list[AuditLine]:
-    """The community's latest audit entries, newest first (ties: latest written first)."""
+def recent_audit(session: Session, community_id: int, limit: int = 10, *,
+                 member_id: int | None = None) -> list[AuditLine]:
+    """The community's latest audit entries, newest first (ties: latest written first);
+    with ``member_id``, only those where that member acted or was acted on."""
     actor, target = aliased(Member), aliased(Member)
     rows = session.execute(
         select(AuditEntry, actor.display_name, target.display_name)
         .outerjoin(actor, actor.id == AuditEntry.actor_id)
         .outerjoin(target, target.id == AuditEntry.target_member_id)
-        .where(AuditEntry.community_id == community_id)
+        .where(AuditEntry.community_id == community_id,
+               (AuditEntry.target_member_id == member_id) | (AuditEntry.actor_id == member_id)
+               if member_id is not None else AuditEntry.id.is_not(None))
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         .limit(max(1, limit))
     ).all()

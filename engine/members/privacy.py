@@ -62,6 +62,7 @@ from engine.store.models import (
     Message,
     ProcessedEvent,
     Reaction,
+    ReactionCount,
     Thread,
 )
 
@@ -72,6 +73,8 @@ PRIVACY_MODULES: tuple[str, ...] = (
     "engine.members.linking",
     "engine.points.service",
     "engine.catalog.service",
+    "engine.ingest.privacy",
+    "engine.digest.owners",
     "engine.nudge.privacy",
 )
 
@@ -149,8 +152,8 @@ def load_hooks(modules: Sequence[str] = PRIVACY_MODULES) -> list[ModuleHook]:
 def set_dm_opt_out(session: Session, member_id: int, opt_out: bool) -> int:
     """Set ``dm_opt_out`` on every membership of the member; returns memberships changed.
 
-    Memberships created later start opted in (the recorder's default), so callers should
-    tell members the setting covers the communities they are in now.
+    The choice is the person's, not a community's: :func:`is_opted_out` reads it across all
+    their memberships, so it also covers communities they join later.
     """
     return affected(
         session,
@@ -161,10 +164,13 @@ def set_dm_opt_out(session: Session, member_id: int, opt_out: bool) -> int:
 
 
 def is_opted_out(session: Session, member_id: int, community_id: int | None = None) -> bool:
-    """Whether the member opted out of DMs (in ``community_id``, or in any community)."""
+    """Whether the member opted out of private messages from Cohort.
+
+    An opt-out follows the person: a membership made after ``/optout`` (a community joined
+    later) starts with the flag off, yet any opted-out membership counts. ``community_id``
+    is accepted for callers that have one and does not narrow the answer.
+    """
     query = select(func.count()).where(CommunityMember.member_id == member_id, CommunityMember.dm_opt_out)
-    if community_id is not None:
-        query = query.where(CommunityMember.community_id == community_id)
     return bool(session.execute(query).scalar_one())
 
 
@@ -204,15 +210,45 @@ def _private_communities(session: Session, member_id: int) -> list[int]:
     return result
 
 
-def _processed_keys_filter(accounts: list[tuple[str, str]]) -> Any:
-    """Dedup keys that embed one of these platform user ids (reactions, joins, clicks).
+def _own_private_chats(session: Session, member_id: int, accounts: list[tuple[str, str]]) -> list[tuple[int, str, str]]:
+    """(chat id, platform, external id) of the member's own private chats with the bot.
+
+    Adapters record every DM in one shared per-platform community (``community_id=""``),
+    so the chat, not the community, is what belongs to the member: a private chat named
+    after one of their accounts (Telegram: the DM's chat id is the user id) or one where
+    they wrote or reacted, as long as no other person wrote there (a group DM stays).
+    """
+    named = [(Chat.platform == p) & (Chat.external_id == e) for p, e in accounts]
+    acted = or_(
+        Chat.id.in_(select(Message.chat_id).where(Message.author_id == member_id)),
+        Chat.id.in_(select(Reaction.chat_id).where(Reaction.member_id == member_id)),
+        *named,
+    )
+    rows = session.execute(select(Chat.id, Chat.platform, Chat.external_id).where(Chat.is_private.is_(True), acted))
+    result = []
+    for chat_id, platform, external_id in rows:
+        someone_else = session.execute(select(exists().where(
+            Message.chat_id == chat_id, Message.author_id.is_not(None), Message.author_id != member_id,
+            Message.is_bot.is_(False)))).scalar_one()
+        if not someone_else:
+            result.append((int(chat_id), str(platform), str(external_id)))
+    return result
+
+
+def _like_literal(text: str) -> str:
+    """``text`` LIKE-escaped (with ``\\``) so an id is matched literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _processed_keys_filter(accounts: list[tuple[str, str]], private_chats: Sequence[tuple[str, str]] = ()) -> Any:
+    """Dedup keys that embed one of these platform user ids (reactions, joins, clicks) or
+    name one of the member's private chats (every event there: ``<platform>:<chat>:...``;
+    on Telegram the DM chat id is the user id, e.g. ``telegram:<user>:<message>:command``).
 
     See ``Event.dedup_key`` and subclasses for the formats matched here.
     """
-    def lit(text: str) -> str:  # LIKE-escape the user's id
-        return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-    clauses = []
+    lit = _like_literal
+    clauses = [ProcessedEvent.key.like(f"{lit(p)}:{lit(chat)}:%", escape="\\") for p, chat in private_chats]
     for platform, ext in accounts:
         p, u = lit(platform), lit(ext)
         for pattern in (
@@ -245,6 +281,7 @@ class CoreHook:
             )
         ]
         private = _private_communities(session, member_id)
+        own_chats = _own_private_chats(session, member_id, accounts)
 
         def run(stmt: Any) -> None:
             nonlocal rows
@@ -269,9 +306,26 @@ class CoreHook:
         run(update(AuditEntry).where(touched).values(details={"redacted": "member forgotten"}))
         run(update(AuditEntry).where(AuditEntry.actor_id == member_id).values(actor_id=None))
         run(update(AuditEntry).where(AuditEntry.target_member_id == member_id).values(target_member_id=None))
-        keys = _processed_keys_filter(accounts)
+        keys = _processed_keys_filter(accounts, [(p, e) for _, p, e in own_chats])
         if keys is not None:
             run(delete(ProcessedEvent).where(keys))
+        if own_chats:
+            # The member's DMs with the bot: the chat row (its title can be their name) and
+            # everything in it go; nobody else's data is there.
+            ids = [cid for cid, _, _ in own_chats]
+            try:
+                with session.begin_nested():
+                    in_dm = select(Message.id).where(Message.chat_id.in_(ids))
+                    run(update(Interaction).where(Interaction.message_id.in_(in_dm)).values(message_id=None))
+                    run(delete(Reaction).where(Reaction.chat_id.in_(ids)))
+                    run(delete(ReactionCount).where(ReactionCount.chat_id.in_(ids)))
+                    run(delete(Message).where(Message.chat_id.in_(ids)))
+                    in_threads = select(Thread.id).where(Thread.chat_id.in_(ids))
+                    run(update(Interaction).where(Interaction.thread_id.in_(in_threads)).values(thread_id=None))
+                    run(delete(Thread).where(Thread.chat_id.in_(ids)))
+                    run(delete(Chat).where(Chat.id.in_(ids)))
+            except Exception:
+                log.exception("could not delete the private chats %s; kept", ids)
         if private:
             # Savepoint: a table of another module referencing communities without
             # ON DELETE CASCADE must not abort the whole erasure.

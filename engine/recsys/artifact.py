@@ -65,6 +65,10 @@ def _arrays_of(scoring: ScoringArrays) -> dict[str, np.ndarray]:
         arrays["item_item_data"] = scoring.item_item.data.astype(np.float32)
         arrays["item_item_indices"] = scoring.item_item.indices.astype(np.int32)
         arrays["item_item_indptr"] = scoring.item_item.indptr.astype(np.int64)
+    if scoring.content_item is not None:
+        arrays["content_item_data"] = scoring.content_item.data.astype(np.float32)
+        arrays["content_item_indices"] = scoring.content_item.indices.astype(np.int32)
+        arrays["content_item_indptr"] = scoring.content_item.indptr.astype(np.int64)
     if scoring.user_factors is not None and scoring.item_factors is not None:
         arrays["user_factors"] = np.ascontiguousarray(scoring.user_factors, dtype=np.float32)
         arrays["item_factors"] = np.ascontiguousarray(scoring.item_factors, dtype=np.float32)
@@ -114,6 +118,8 @@ def save_artifact(
             "n_items": scoring.n_items,
             "item_weight": scoring.item_weight,
             "factor_weight": scoring.factor_weight,
+            "popularity_weight": scoring.popularity_weight,
+            "content_weight": scoring.content_weight,
             "checksums": {name: _sha256(staging / name) for name in (ARRAYS, USER_IDS, ITEM_IDS)},
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
@@ -177,6 +183,12 @@ def load_scoring(path: str | os.PathLike[str]) -> tuple[dict[str, Any], ScoringA
                 (arrays["item_item_data"], arrays["item_item_indices"], arrays["item_item_indptr"]),
                 shape=(n_items, n_items),
             )
+        content_item = None
+        if "content_item_data" in arrays:
+            content_item = sp.csr_matrix(
+                (arrays["content_item_data"], arrays["content_item_indices"], arrays["content_item_indptr"]),
+                shape=(n_items, n_items),
+            )
         user_factors = arrays.get("user_factors")
         item_factors = arrays.get("item_factors")
         if (
@@ -198,6 +210,9 @@ def load_scoring(path: str | os.PathLike[str]) -> tuple[dict[str, Any], ScoringA
         item_weight=float(manifest.get("item_weight", 1.0)),
         factor_weight=float(manifest.get("factor_weight", 1.0)),
         item_popularity=popularity,
+        popularity_weight=float(manifest.get("popularity_weight", 0.0)),
+        content_item=content_item,
+        content_weight=float(manifest.get("content_weight", 0.0)),
     )
     return manifest, scoring, [str(u) for u in user_ids], [str(i) for i in item_ids]
 

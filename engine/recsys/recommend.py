@@ -234,8 +234,12 @@ class RecommenderService:
         col = model.item_index[item_id]
         if len(history) == 0:
             return "popular with members like you"
+        if scoring.item_item is None and scoring.user_factors is None and scoring.popularity_weight:
+            return "popular in this community lately"
         if scoring.item_item is not None:
             weights = np.asarray(scoring.item_item[history][:, col].todense()).ravel()
+        elif scoring.content_item is not None:
+            weights = np.asarray(scoring.content_item[history][:, col].todense()).ravel()
         elif scoring.item_factors is not None:
             factors = scoring.item_factors
             norms = np.linalg.norm(factors[history], axis=1) * (np.linalg.norm(factors[col]) + 1e-9) + 1e-9

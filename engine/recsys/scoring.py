@@ -19,7 +19,10 @@ class ScoringArrays:
     ``user_items`` — training history (users×items CSR), used both for the item-item
     component and to exclude seen items. ``item_item`` — EDLAE weights (items×items CSR)
     or ``None``. ``user_factors``/``item_factors`` — spectral factors or ``None``.
-    Scores are ``item_weight·z(history·B) + factor_weight·z(U_u·Vᵀ)``, z = per-user z-score.
+    Scores are ``item_weight·z(history·B) + factor_weight·z(U_u·Vᵀ)``, z = per-user z-score,
+    plus, for the families and blends :mod:`engine.recsys.selection` chooses,
+    ``popularity_weight·z(item_popularity)`` and ``content_weight·z(history·C)`` with ``C`` the
+    items×items TF-IDF similarity of the catalog text (reaches items nobody touched yet).
     """
 
     user_items: sp.csr_matrix
@@ -29,6 +32,9 @@ class ScoringArrays:
     item_weight: float
     factor_weight: float
     item_popularity: np.ndarray
+    popularity_weight: float = 0.0
+    content_item: sp.csr_matrix | None = None
+    content_weight: float = 0.0
 
     @property
     def n_users(self) -> int:
@@ -44,19 +50,32 @@ class ScoringArrays:
         """Blended float32 scores of every item for one user row (seen items not masked)."""
         total = np.zeros(self.n_items, dtype=np.float32)
         if self.item_item is not None and self.item_weight:
-            lo, hi = self.user_items.indptr[row], self.user_items.indptr[row + 1]
-            history = self.user_items.indices[lo:hi]
-            if len(history):
-                weights = self.user_items.data[lo:hi]
-                # Sum of B's rows for the items in the history, without a sparse-matrix product.
-                part = np.zeros(self.n_items, dtype=np.float32)
-                for item, weight in zip(history.tolist(), weights.tolist(), strict=True):
-                    s, e = self.item_item.indptr[item], self.item_item.indptr[item + 1]
-                    part[self.item_item.indices[s:e]] += weight * self.item_item.data[s:e]
+            part = self._through(self.item_item, row)
+            if part is not None:
                 total += self.item_weight * _zscore(part)
         if self.user_factors is not None and self.item_factors is not None and self.factor_weight:
             total += self.factor_weight * _zscore(self.item_factors @ self.user_factors[row])
+        if self.popularity_weight:
+            total += self.popularity_weight * _zscore(self.item_popularity.astype(np.float32))
+        if self.content_item is not None and self.content_weight:
+            part = self._through(self.content_item, row)
+            if part is not None:
+                total += self.content_weight * _zscore(part)
         return total
+
+    def _through(self, item_item: sp.csr_matrix, row: int) -> np.ndarray | None:
+        """``history · item_item`` for one user row (None for an empty history)."""
+        lo, hi = self.user_items.indptr[row], self.user_items.indptr[row + 1]
+        history = self.user_items.indices[lo:hi]
+        if not len(history):
+            return None
+        weights = self.user_items.data[lo:hi]
+        # Sum of the matrix's rows for the items in the history, without a sparse-matrix product.
+        part = np.zeros(self.n_items, dtype=np.float32)
+        for item, weight in zip(history.tolist(), weights.tolist(), strict=True):
+            s, e = item_item.indptr[item], item_item.indptr[item + 1]
+            part[item_item.indices[s:e]] += weight * item_item.data[s:e]
+        return part
 
     def seen(self, row: int) -> np.ndarray:
         """Item columns the user already interacted with."""

@@ -49,16 +49,21 @@ class TfidfBlock:
 
     def transform(self, terms_per_doc: Sequence[Counter[str]]) -> sp.csr_matrix:
         """Rows of L2-normalised sublinear tf·idf; terms outside the vocabulary are ignored."""
-        rows, cols, values = [], [], []
-        for row, counts in enumerate(terms_per_doc):
-            for term, count in counts.items():
-                col = self.vocabulary.get(term)
+        rows: list[int] = []
+        cols: list[int] = []
+        counts: list[int] = []
+        vocabulary = self.vocabulary
+        for row, terms in enumerate(terms_per_doc):
+            for term, count in terms.items():
+                col = vocabulary.get(term)
                 if col is not None:
                     rows.append(row)
                     cols.append(col)
-                    values.append((1.0 + np.log(count)) * self.idf[col])
-        matrix = sp.csr_matrix((np.asarray(values, dtype=np.float64), (rows, cols)),
-                               shape=(len(terms_per_doc), len(self.vocabulary)))
+                    counts.append(count)
+        col_array = np.asarray(cols, dtype=np.int64)
+        values = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * self.idf[col_array]
+        matrix = sp.csr_matrix((values, (np.asarray(rows, dtype=np.int64), col_array)),
+                               shape=(len(terms_per_doc), len(vocabulary)))
         norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
         return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
@@ -69,9 +74,10 @@ def fit_block(terms_per_doc: Sequence[Counter[str]]) -> TfidfBlock:
     df: Counter[str] = Counter()
     for counts in terms_per_doc:
         df.update(counts.keys())
-    vocabulary = {term: col for col, term in enumerate(sorted(df))}
+    terms = sorted(df)
+    vocabulary = {term: col for col, term in enumerate(terms)}
     n = len(terms_per_doc)
-    idf = np.array([np.log((1.0 + n) / (1.0 + df[term])) + 1.0 for term in sorted(df)], dtype=np.float64)
+    idf = np.log((1.0 + n) / (1.0 + np.array([df[t] for t in terms], dtype=np.float64))) + 1.0
     return TfidfBlock(vocabulary, idf)
 
 

@@ -43,7 +43,7 @@ IS_ADMIN = "Bad Request: user is an administrator of the chat"
 IS_OWNER = "Bad Request: can't remove chat owner"
 
 _JSON_FIELDS = {"reply_markup", "reply_parameters", "allowed_updates", "link_preview_options",
-                "entities", "caption_entities", "commands", "scope", "permissions"}
+                "entities", "caption_entities", "commands", "scope", "permissions", "message_ids"}
 _INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "user_id", "offset", "limit",
                "timeout", "max_connections", "until_date"}
 
@@ -112,7 +112,10 @@ class FakeTelegram:
         self.statuses: dict[tuple[int, int], str] = {}  # (chat, user) → status; default member
         self.rights: dict[tuple[int, int], dict[str, bool]] = {}  # an administrator's granted rights
         self.webhook: dict[str, Any] = {}
+        self.deleted: dict[int, list[int]] = {}  # chat → message ids deleted by deleteMessages
         self.served: dict[int, float] = {}  # update_id → monotonic time first served
+        self.delivered: list[dict[str, Any]] = []  # every message the fake accepted (sent, not refused)
+        self.confirmed_below = 0  # the highest getUpdates offset seen: every id below it is acknowledged
         self._pending: list[dict[str, Any]] = []
         self._forced: list[dict[str, Any]] = []
         self._arrived = asyncio.Event()
@@ -172,6 +175,10 @@ class FakeTelegram:
         """Set a member's status; for an administrator, ``rights`` grants e.g. can_restrict_members."""
         self.statuses[(int(chat_id), int(user_id))] = status
         self.rights[(int(chat_id), int(user_id))] = rights
+
+    def delivered_to(self, chat_id: int | str) -> list[dict[str, Any]]:
+        """Messages accepted for ``chat_id`` (a refused or unanswered call is not one)."""
+        return [m for m in self.delivered if str(m["chat"]["id"]) == str(chat_id)]
 
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -293,6 +300,7 @@ class FakeTelegram:
     async def _m_getUpdates(self, p: dict[str, Any]) -> Any:
         offset = int(p.get("offset") or 0)
         limit = int(p.get("limit") or 100)
+        self.confirmed_below = max(self.confirmed_below, offset)
         wait = min(float(p.get("timeout") or 0), self.max_poll_wait)
         deadline = time.monotonic() + wait
         while True:
@@ -343,6 +351,7 @@ class FakeTelegram:
             msg["is_topic_message"] = True
         if p.get("reply_markup"):
             msg["reply_markup"] = p["reply_markup"]
+        self.delivered.append(msg)
         return msg
 
     async def _m_sendMessage(self, p: dict[str, Any]) -> Any:
@@ -409,6 +418,23 @@ class FakeTelegram:
         if refused is not None:
             return refused
         self.statuses[(chat, user)] = "kicked"
+        return True
+
+    async def _m_unbanChatMember(self, p: dict[str, Any]) -> Any:
+        chat, user = int(p["chat_id"]), int(p["user_id"])
+        only_if_banned = str(p.get("only_if_banned", "")).lower() in ("true", "1")
+        if self.statuses.get((chat, user)) == "kicked":
+            self.statuses[(chat, user)] = "left"
+        elif not only_if_banned:
+            self.statuses[(chat, user)] = "left"  # Telegram removes a member when not told otherwise
+        return True
+
+    async def _m_deleteMessages(self, p: dict[str, Any]) -> Any:
+        ids = p.get("message_ids")
+        ids = json.loads(ids) if isinstance(ids, str) else ids
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+            return _error(400, "Bad Request: message_ids must contain 1-100 identifiers")
+        self.deleted.setdefault(int(p["chat_id"]), []).extend(int(i) for i in ids)
         return True
 
     async def _m_setMyCommands(self, p: dict[str, Any]) -> Any:

@@ -85,3 +85,50 @@ def test_any_text_is_stored_as_its_clean_form(app: App, text: str) -> None:
     asyncio.run(app.dispatch(event, RecordingMessenger()))
     stored = app.store.read_sync(lambda s: s.execute(select(Message.text).where(Message.external_id == mid)).scalar_one())
     assert stored == clean_text(text)
+
+
+# Well-formed updates with one part replaced by what a broken or hostile sender might put there.
+_odd_strings = st.one_of(st.text(max_size=30), st.just("\ud800"), st.just("a\x00b"), st.just("x" * 70_000))
+odd_values = st.one_of(scalars, _odd_strings, st.lists(st.integers(), max_size=3),
+                       st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+                       st.integers(min_value=2**63, max_value=2**80))
+_TEMPLATE_PATHS = [("message", "chat", "id"), ("message", "chat", "title"), ("message", "from", "id"),
+                   ("message", "from", "first_name"), ("message", "from", "username"), ("message", "text"),
+                   ("message", "date"), ("message", "message_id"), ("message", "entities"),
+                   ("message", "reply_to_message"), ("message", "chat"), ("message",)]
+
+
+def _template() -> dict[str, Any]:
+    return {"update_id": 1, "message": {
+        "message_id": 5, "date": 1735689600, "text": "/rate 1 hello @ada https://x.org",
+        "chat": {"id": -100123, "type": "supergroup", "title": "Group"},
+        "from": {"id": 7, "is_bot": False, "first_name": "Ada", "username": "ada"},
+        "entities": [{"type": "bot_command", "offset": 0, "length": 5}, {"type": "mention", "offset": 15, "length": 4}],
+        "reply_to_message": {"message_id": 4, "date": 1735689500, "chat": {"id": -100123, "type": "supergroup"},
+                             "from": {"id": 8, "is_bot": False, "first_name": "Bo"}}}}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(_TEMPLATE_PATHS), odd_values, st.booleans())
+def test_convert_update_gives_clean_events_or_a_short_reason(path: tuple[str, ...], value: Any, delete: bool) -> None:
+    from bot.adapters.telegram.updates import MAX_REASON, convert_update
+
+    update = _template()
+    node: Any = update
+    for key in path[:-1]:
+        node = node[key]
+    if delete:
+        node.pop(path[-1], None)
+    else:
+        node[path[-1]] = value
+    conversion = convert_update(update, "CohortBot", 42)
+    if conversion.problem is not None:
+        assert conversion.events == [] and 0 < len(conversion.problem) <= MAX_REASON
+        conversion.problem.encode("utf-8")
+        return
+    for event in conversion.events:
+        for name in ("chat_id", "user_id", "message_id", "user_name", "username", "chat_title", "text"):
+            field_value = getattr(event, name, "") or ""
+            assert isinstance(field_value, str) and "\x00" not in field_value
+            field_value.encode("utf-8")  # no lone surrogate left
+        assert len(event.chat_title) <= 256 and len(event.username) <= 128

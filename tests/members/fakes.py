@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.markup import to_plain
-from bot.ports import Button, Capability, ChatRef, NotReachable, Role, SentMessage
+from bot.ports import Button, Capability, ChatRef, NotReachable, Purged, Role, SentMessage
 from engine.events import ButtonClicked, CommandInvoked, MemberJoined, MessagePosted, Platform, ReactionAdded
 
 _ids = itertools.count(1)
@@ -97,6 +97,7 @@ class ModeratingMessenger(FakeMessenger):
     """A messenger whose platform can mute and ban (the port extension /mute expects)."""
 
     cap: timedelta | None = None  # set to shorten every mute to at most this long, as Discord does
+    timed_bans: bool = True  # False: like Discord, a timed ban is not ended by the platform
 
     async def mute(self, community_id: str, user_id: str, *, until: datetime | None,
                    reason: str) -> datetime | None:
@@ -106,8 +107,23 @@ class ModeratingMessenger(FakeMessenger):
         longest = T0 + self.cap
         return longest if until is None or until > longest else until
 
-    async def ban(self, community_id: str, user_id: str, *, reason: str) -> None:
-        self.actions.append(("ban", community_id, user_id, {"reason": reason}))
+    async def unmute(self, community_id: str, user_id: str) -> None:
+        self.actions.append(("unmute", community_id, user_id, {}))
+
+    async def ban(self, community_id: str, user_id: str, *, reason: str,
+                  until: datetime | None = None) -> datetime | None:
+        self.actions.append(("ban", community_id, user_id, {"reason": reason, **({"until": until} if until else {})}))
+        return None if self.timed_bans is False else until
+
+    async def unban(self, community_id: str, user_id: str) -> None:
+        self.actions.append(("unban", community_id, user_id, {}))
+
+    async def kick(self, community_id: str, user_id: str, *, reason: str) -> None:
+        self.actions.append(("kick", community_id, user_id, {"reason": reason}))
+
+    async def delete_messages(self, chat: ChatRef, messages: Sequence[tuple[str, datetime]]) -> Purged:
+        self.actions.append(("delete", chat.community_id, chat.chat_id, {"ids": [m for m, _ in messages]}))
+        return Purged(len(messages))
 
 
 def _base(platform: Platform, community: str, user: str, *, private: bool, minutes: float,

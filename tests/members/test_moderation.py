@@ -75,7 +75,7 @@ async def test_warn_by_reply_writes_audit_and_dms_the_member(app: App, tg: FakeM
     dms = tg.of("dm", "carol")
     assert len(dms) == 1 and "stay on topic" in dms[0].plain
     entry = await app.store.read(lambda s: s.execute(select(AuditEntry)).scalar_one())
-    assert entry.action == "warn" and entry.details == {"reason": "please stay on topic"}
+    assert entry.action == "warn" and entry.details["reason"] == "please stay on topic"
     assert entry.actor_id is not None and entry.target_member_id is not None
 
     tg.unreachable.add("bob")
@@ -115,9 +115,9 @@ async def test_audit_lists_newest_first(app: App, tg: FakeMessenger, clock: Cloc
 async def test_mute_and_ban_need_a_capable_adapter(app: App, tg: FakeMessenger, clock: Clock) -> None:
     await seed(app, tg)
     await app.dispatch(cmd("mia", "mute", "@bob", "10m"), tg)
-    assert "can't mute members yet" in tg.last_reply("mia")
+    assert "can't mute members on" in tg.last_reply("mia")
     await app.dispatch(cmd("mia", "ban", "@bob"), tg)
-    assert "can't ban members yet" in tg.last_reply("mia")
+    assert "can't ban members on" in tg.last_reply("mia")
     assert tg.actions == []
 
     able = ModeratingMessenger(Platform.TELEGRAM, roles=dict(tg.roles),
@@ -152,7 +152,7 @@ async def test_a_mute_the_platform_shortens_is_reported_as_it_really_ends(
     details = await app.store.read(lambda s: s.execute(select(AuditEntry.details)).scalars().all())
     assert details == [{"until": ends.isoformat()}]
     await app.dispatch(cmd("mia", "mute", "@carol", "1h"), tg)  # an adapter without the capability
-    assert "can't mute members yet" in tg.last_reply("mia")
+    assert "can't mute members on" in tg.last_reply("mia")
 
 
 async def test_resolver_and_home_community(app: App, tg: FakeMessenger) -> None:

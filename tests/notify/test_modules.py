@@ -96,3 +96,15 @@ def test_the_shipped_capabilities_are_consistent(settings: Settings) -> None:
     mods = capabilities(settings)
     validate_modules(mods)
     assert "notifier" in {m.name for m in mods}
+
+
+def test_the_sdk_contract_covers_every_bot_module_but_the_adapters() -> None:
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    contracts = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (sdk,) = [c for c in contracts if c["name"] == "only bot.adapters imports chat SDKs"]
+    modules = {f"bot.{p.stem}" for p in (root / "bot").glob("*.py") if p.stem != "__init__"}
+    packages = {f"bot.{p.name}" for p in (root / "bot").iterdir() if (p / "__init__.py").exists()}
+    assert set(sdk["source_modules"]) == modules | packages - {"bot.adapters"}

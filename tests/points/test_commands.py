@@ -39,7 +39,7 @@ async def test_give_take_and_modlog(app: App, world: FakeMessenger) -> None:
     await app.dispatch(cmd("mod", "points", "give", "3", "nice", at=T0 + minutes(3), reply_to="a",
                            reply_user="bob"), tg)
     assert await points(app, "bob") == before + 23
-    await app.dispatch(cmd("mod", "modlog", at=T0 + minutes(4)), tg)
+    await app.dispatch(cmd("mod", "pointslog", at=T0 + minutes(4)), tg)
     assert "points.give" in tg.last and "points.take" in tg.last and "reason=typo" in tg.last
 
 
@@ -180,7 +180,7 @@ async def test_config_changes_rules_and_level_roles(app: App, world: FakeMesseng
     tg.sent.clear()
     await app.dispatch(cmd("mod", "points", "give", "@bob", "200", "big help", at=T0 + minutes(9)), tg)
     assert tg.sent == []  # level-up not announced
-    await app.dispatch(cmd("mod", "modlog", at=T0 + minutes(10)), tg)
+    await app.dispatch(cmd("mod", "pointslog", at=T0 + minutes(10)), tg)
     assert "config.points" in tg.last
 
 

@@ -184,7 +184,7 @@ async def test_config_timezone_validates(app: App, tg: FakeMessenger) -> None:
     assert (await _settings(app))["timezone"] == SHANGHAI
     await app.dispatch(cmd("boss", "config", at=T0 + minutes(9)), tg)
     assert f'"timezone": "{SHANGHAI}"' in tg.last
-    await app.dispatch(cmd("boss", "modlog", at=T0 + minutes(10)), tg)
+    await app.dispatch(cmd("boss", "pointslog", at=T0 + minutes(10)), tg)
     assert "config.timezone" in tg.last and "value=Asia/Shanghai" in tg.last
     await app.dispatch(cmd("boss", "config", "timezone", "utc", at=T0 + minutes(11)), tg)
     assert (await _settings(app))["timezone"] == "UTC"

@@ -74,7 +74,15 @@ async def test_click_round_trip_and_stats(app: App, tg: RecordingMessenger) -> N
     await click(app, tg, "eve", done)  # someone else's keyboard: not a click-through
     clicks = await item_interactions(app, "click")
     assert len(clicks) == 2 and len({i for _, i, _ in clicks}) == 1
+    answers = [s.text for s in tg.said if s.kind == "reply"][-3:]
+    assert answers[0].startswith("👍 Noted: you're interested in") and answers[1].startswith("👍 Noted")
+    assert "someone else's recommendations" in answers[2]
     await click(app, tg, "ann", done)
+    assert len(await item_interactions(app, "completion")) == 1
+    said = [s.text for s in tg.said if s.kind == "reply"]
+    assert re.match(r"✓ Done: .+ \(\+\d+ points?\)\.", said[-1]), said[-1]
+    await click(app, tg, "ann", done, n=1)
+    assert "already marked" in [s.text for s in tg.said if s.kind == "reply"][-1]
     assert len(await item_interactions(app, "completion")) == 1
     shown = await app.store.read(lambda s: list(s.execute(
         select(RecommendationImpression.slot, RecommendationImpression.clicked_at))))
@@ -118,3 +126,57 @@ async def test_trained_artifact_is_served_then_corrupt_one_falls_back(app: App, 
     reply = await say(app, tg, user, "recommend", "3")
     assert "Recommended for you" in reply and "members who" not in reply
     assert "corrupt" in await say(app, tg, "mod", "recommend", "stats")
+
+
+async def test_training_chooses_a_family_on_validation_and_stats_show_it(app: App, tg: RecordingMessenger) -> None:
+    import json
+
+    from engine.recsys.community import evaluate_community
+
+    sim = simulate_community(11, members=40, days=40, language="en", community_id="g1")
+    rows = [{"key": i.key, "title": i.title, "url": i.url, "kind": "lesson", "tags": list(i.tags),
+             "description": i.description, "prerequisites": list(i.prerequisites), "points": i.points}
+            for i in sim.catalog]
+    cid = await load_rows(app, rows)
+    for event in sim.events:
+        await app.dispatch(event, tg)
+    stages: list[str] = []
+    path = train_community(app.store, cid, Path(app.settings.recsys.artifact_dir), "cpu", progress=stages.append)
+    metrics = json.loads((path / "manifest.json").read_text())["metrics"]
+    scores = metrics["candidates"]
+    assert {"popularity (recency-weighted)", "content tf-idf"} <= set(scores)
+    assert metrics["validation_ndcg@10"] == scores[metrics["candidate"]] <= max(scores.values())
+    assert metrics["family"] in ("cohort", "ease", "itemknn", "popularity", "content", "blend")
+    assert any(s.startswith("validation origin") for s in stages) and stages[-1] == "writing the artifact"
+    app.services["recsys"].refresh_seconds = 0
+    stats = await say(app, tg, "mod", "recommend", "stats")
+    assert f"family {metrics['family']}" in stats and "time-aware validation" in stats
+
+    report = evaluate_community(app.store, cid, device="cpu")
+    assert sum(c.chosen for c in report.candidates) == 1
+    assert all(c.low <= c.test_ndcg <= c.high for c in report.candidates)
+    assert report.beats_best_other is not None
+
+
+async def test_helpers_get_questions_they_could_answer(app: App, tg: RecordingMessenger) -> None:
+    from engine.events import MessagePosted, ThreadOpened
+    from tests.doubles.events import base
+
+    await load_rows(app, COURSE)
+
+    def question(user: str, thread: str, title: str, text: str, minutes: float) -> list:
+        return [ThreadOpened(**base(user, minutes=minutes, thread_id=thread), title=title),
+                MessagePosted(**base(user, minutes=minutes, thread_id=thread), message_id=f"q{thread}", text=text,
+                              is_topic_start=True)]
+
+    events = [*question("bob", "t1", "Brake squeal", "my disc brake squeals\n#brakes", 1),
+              MessagePosted(**base("ann", minutes=2, thread_id="t1"), message_id="a1",
+                            text="clean the pads", reply_to_message_id="qt1", reply_to_user_id="bob"),
+              *question("cid", "t2", "Brakes rubbing", "rear disc brake rubs\n#brakes", 60)]
+    for event in events:
+        await app.dispatch(event, tg)
+    reply = await say(app, tg, "ann", "recommend", "3", minutes=90)
+    assert "Questions you could answer" in reply and "Brakes rubbing" in reply
+    assert "answers questions tagged #brakes" in reply
+    # someone who never helped gets no such slot; the asker is never sent to their own question
+    assert "Questions you could answer" not in await say(app, tg, "cid", "recommend", "3", minutes=91)

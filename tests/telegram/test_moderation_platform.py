@@ -118,8 +118,9 @@ async def test_missing_rights_get_a_clear_reply_and_no_audit_row(
     assert [a for a, _ in await audit_actions(app) if a == "mute"] == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
-    reply = await ask(fake, "/ban @linus", MIA, "The platform refused")  # an admin on Telegram
-    assert "admin" in reply and "Bad Request" not in reply
+    # an admin on Telegram: the rank rule refuses before Telegram is asked
+    reply = await ask(fake, "/ban @linus", MIA, "rank at or above")
+    assert "Linus is an admin here" in reply and "Bad Request" not in reply and fake.calls_to("banChatMember") == []
     assert [a for a, _ in await audit_actions(app) if a == "ban"] == []
 
 

@@ -128,3 +128,26 @@ async def _stored(app: App, external_id: str) -> bool:
     found = await app.store.read(
         lambda s: s.execute(select(Message.id).where(Message.external_id == external_id)).first())
     return found is not None
+
+
+async def test_forget_removes_dead_letters_that_name_the_member(
+    app: App, fake: FakeTelegram, make_adapter: AdapterFactory
+) -> None:
+    from engine.members.privacy import export_member, forget_member
+    from engine.store.models import Account
+
+    await make_adapter()
+    fake.push_updates([
+        message("hi", update_id=40, message_id=40, sender=user(4242, username="grace_h")),
+        {"update_id": 41, "message": {"message_id": 41, "date": "bad", "chat": group_chat(), "from": user(4242)}},
+        {"update_id": 42, "message": {"message_id": 42, "date": "bad", "chat": group_chat(), "from": user(4343)}},
+        message("done", update_id=43, message_id=43),
+    ])
+    await eventually(lambda: _stored(app, "43"))
+    member_id = await app.store.read(lambda s: s.execute(
+        select(Account.member_id).where(Account.external_id == "4242")).scalar_one())
+    exported = await app.store.read(lambda s: export_member(s, member_id))
+    assert [d["reason"] for d in exported["dead_letters"]["dead_letters"]] == ["date is a str, not an integer"]
+    await app.store.write(lambda s: forget_member(s, member_id))
+    keys = await app.store.read(lambda s: s.execute(select(DeadLetter.update_key)).scalars().all())
+    assert keys == ["42"]  # another member's dead letter stays

@@ -11,24 +11,28 @@ discord.py 2.x; ``attach()`` fails loudly if it changes.)
 
 Application commands go through discord.py's ``CommandTree`` (``commands.py``); button
 clicks are acknowledged here (``on_interaction``) and translated by the tap.
+
+On READY and RESUMED the adapter backfills what the gateway did not deliver while it was
+away (``backfill.py``): each known channel's history after the last stored message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import discord
 
 from bot.adapters.base import Dispatch, Finding, Severity
+from bot.adapters.discord.backfill import DEFAULT_LIMIT, BackfillReport, ResumePoint, backfill
 from bot.adapters.discord.commands import SpecLike, add_commands, build_tree, command_event, sync_tree
 from bot.adapters.discord.doctor import finding_for_exception, run_doctor
 from bot.adapters.discord.gateway import TRANSLATORS, ChannelInfo, GatewayContext, translate
 from bot.adapters.discord.messenger import NO_PINGS, DiscordMessenger, ReachabilityHook
 from bot.settings import Settings
-from engine.events import Event
+from engine.events import Event, Platform
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,8 @@ class DiscordAdapter:
         on_reachability: ReachabilityHook | None = None,
         dm_interval: float = 1.0,
         client: discord.Client | None = None,
+        resume_points: Callable[[], Awaitable[list[ResumePoint]]] | None = None,
+        backfill_limit: int = DEFAULT_LIMIT,
     ) -> None:
         self.settings = settings
         self._dispatch = dispatch
@@ -104,6 +110,14 @@ class DiscordAdapter:
         self._connect_task: asyncio.Task[None] | None = None
         self.last_error: BaseException | None = None
         self.client.on_interaction = self._on_interaction  # type: ignore[attr-defined]
+        # Backfill after downtime: where each channel's stored history ends (None: off).
+        self.resume_points = resume_points
+        self.backfill_limit = backfill_limit
+        self.last_backfill: BackfillReport | None = None
+        self._backfilling: asyncio.Task[BackfillReport] | None = None
+        self._backfill_again = False
+        self.client.on_ready = self._on_session  # type: ignore[attr-defined]
+        self.client.on_resumed = self._on_session  # type: ignore[attr-defined]
 
     # -- wiring into discord.py --------------------------------------------------------
     def attach(self) -> None:
@@ -204,11 +218,61 @@ class DiscordAdapter:
 
     async def drain(self, timeout: float = DRAIN_TIMEOUT) -> None:
         """Wait until every event handed over so far is stored and handled."""
-        while self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        while others := self._tasks - {asyncio.current_task()}:  # a backfill drains too
+            _, pending = await asyncio.wait(set(others), timeout=timeout)
             if pending:
                 log.warning("discord: %d dispatches still running after %.0fs", len(pending), timeout)
                 return
+
+    # -- backfill ----------------------------------------------------------------------
+    async def _on_session(self) -> None:
+        """READY or RESUMED: fill the gap since the last stored message (one run at a time;
+        a session starting during a run asks for one more run after it)."""
+        if self.resume_points is None:
+            return
+        if self._backfilling is not None and not self._backfilling.done():
+            self._backfill_again = True
+            return
+        self._backfilling = asyncio.get_running_loop().create_task(self._backfill_loop(), name="cohort-discord-backfill")
+        self._tasks.add(self._backfilling)
+        self._backfilling.add_done_callback(self._tasks.discard)
+
+    async def _backfill_loop(self) -> BackfillReport:
+        report = await self.backfill()
+        while self._backfill_again:
+            self._backfill_again = False
+            report = await self.backfill()
+        return report
+
+    async def backfill(self) -> BackfillReport:
+        """Store what each known channel received after its last stored message (at most
+        ``backfill_limit`` each), silently: through the live translation and dispatch with
+        :class:`~bot.history_cli.ImportMessenger`, so points count and nothing is said."""
+        from bot.history_cli import ImportMessenger  # the import path's silent messenger
+
+        if self.resume_points is None:
+            return BackfillReport()
+        await self.drain()  # live events first: what they stored is not refetched
+        points = await self.resume_points()
+        quiet = ImportMessenger(platform=Platform.DISCORD)
+
+        async def deliver(event: Event) -> bool:
+            try:
+                return not (await self._dispatch(event, quiet)).duplicate
+            except Exception:
+                log.exception("discord: storing backfilled %s failed", event.dedup_key)
+                return False
+
+        async def fetch(channel_id: int, limit: int, after: int) -> list[dict[str, Any]]:
+            # Raw payloads (internal HTTP client, as the tap uses raw dicts): the same
+            # translation as a live MESSAGE_CREATE.
+            return [dict(m) for m in await self.client.http.logs_from(channel_id, limit, after=after)]
+
+        report = await backfill(points, fetch, self.context(), deliver, limit=self.backfill_limit)
+        self.last_backfill = report
+        log.info("discord: backfill read %d messages in %d channels, %d new%s", report.read, report.channels,
+                 report.stored, f"; capped at {self.backfill_limit} in {len(report.capped)}" if report.capped else "")
+        return report
 
     # -- interactions ------------------------------------------------------------------
     async def _on_interaction(self, interaction: discord.Interaction) -> None:

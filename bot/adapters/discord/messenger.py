@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import discord
@@ -35,6 +35,7 @@ from bot.ports import (
     ChatRef,
     NotReachable,
     PlatformError,
+    Purged,
     Role,
     SentMessage,
 )
@@ -50,6 +51,9 @@ INTERACTION_TTL = 14 * 60.0  # interaction tokens live 15 minutes
 # Discord refuses a timeout ending more than 28 days ahead; the minute's margin keeps a
 # cap computed here valid if this host's clock runs a little ahead of Discord's.
 MAX_TIMEOUT = timedelta(days=28) - timedelta(minutes=1)
+# Bulk delete takes 2..100 messages, each younger than 14 days; a minute's margin.
+BULK_DELETE_MAX_AGE = timedelta(days=14) - timedelta(minutes=1)
+BULK_DELETE_BATCH = 100
 
 ReachabilityHook = Callable[[str, str, bool], Awaitable[None]]
 """``on_reachability(platform, user_id, reachable)``: told after every DM attempt."""
@@ -505,9 +509,31 @@ class DiscordMessenger:
             raise platform_error(exc, "mute") from exc
         return end
 
-    async def ban(self, community_id: str, user_id: str, *, reason: str) -> None:
+    async def unmute(self, community_id: str, user_id: str) -> None:
+        """End a member's timeout. Raises PlatformError like :meth:`mute`."""
+        uid = _int(user_id)
+        if uid is None:
+            raise PlatformError(f"discord: unmute: {user_id!r} is not a Discord user id")
+        guild = await self._guild(community_id, "unmute")
+        member: discord.Member | None = None
+        try:
+            member = await self._member(guild, uid)
+            if member is None:
+                raise PlatformError(f"discord: unmute: {user_id} is not a member of {guild.name}")
+            await member.timeout(None)
+        except discord.Forbidden as exc:
+            raise _forbidden("unmute", member, user_id, "Timeout Members", "administrators and the owner") from exc
+        except discord.NotFound as exc:
+            raise PlatformError(f"discord: unmute: {user_id} is not a member of {guild.name} any more") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise platform_error(exc, "unmute") from exc
+
+    async def ban(self, community_id: str, user_id: str, *, reason: str,
+                  until: datetime | None = None) -> None:
         """Ban a user from the server, keeping their messages (``delete_message_seconds=0``).
-        Someone who already left can be banned too, so they cannot come back. Returns None.
+        Someone who already left can be banned too, so they cannot come back. Discord has
+        no timed bans: ``until`` is ignored and None returned, so the caller lifts the ban
+        when it is due (Cohort's moderation sweep does).
 
         Raises PlatformError when Cohort lacks Ban Members or ranks below the member (the
         owner cannot be banned), the user does not exist, or Discord fails.
@@ -526,12 +552,75 @@ class DiscordMessenger:
             raise PlatformError(f"discord: ban: there is no Discord user {user_id}") from exc
         except _TRANSPORT_ERRORS as exc:
             raise platform_error(exc, "ban") from exc
+        return None
+
+    async def unban(self, community_id: str, user_id: str) -> None:
+        """Lift a ban. Raises PlatformError when the user is not banned (Discord: 10026),
+        Cohort lacks Ban Members, or Discord fails."""
+        uid = _int(user_id)
+        if uid is None:
+            raise PlatformError(f"discord: unban: {user_id!r} is not a Discord user id")
+        guild = await self._guild(community_id, "unban")
+        try:
+            await guild.unban(discord.Object(id=uid))
+        except discord.Forbidden as exc:
+            raise _forbidden("unban", None, user_id, "Ban Members", "nobody") from exc
+        except discord.NotFound as exc:
+            raise PlatformError(f"discord: unban: {user_id} is not banned from {guild.name}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise platform_error(exc, "unban") from exc
+
+    async def kick(self, community_id: str, user_id: str, *, reason: str) -> None:
+        """Remove a member from the server (they may rejoin with an invite).
+
+        Raises PlatformError when they are not in the server, Cohort lacks Kick Members or
+        ranks below them, or Discord fails."""
+        uid = _int(user_id)
+        if uid is None:
+            raise PlatformError(f"discord: kick: {user_id!r} is not a Discord user id")
+        guild = await self._guild(community_id, "kick")
+        member: discord.Member | None = None
+        try:
+            member = await self._member(guild, uid)
+            if member is None:
+                raise PlatformError(f"discord: kick: {user_id} is not a member of {guild.name}")
+            await guild.kick(member, reason=reason or None)
+        except discord.Forbidden as exc:
+            raise _forbidden("kick", member, user_id, "Kick Members", "the owner") from exc
+        except discord.NotFound as exc:
+            raise PlatformError(f"discord: kick: {user_id} is not a member of {guild.name} any more") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise platform_error(exc, "kick") from exc
+
+    async def delete_messages(self, chat: ChatRef, messages: Sequence[tuple[str, datetime]]) -> Purged:
+        """Bulk-delete messages in a channel (or thread), 100 per request. Discord's bulk
+        delete refuses messages older than 14 days: those are left and counted in
+        ``too_old``. Raises PlatformError without Manage Messages or when Discord fails."""
+        oldest = discord.utils.utcnow() - BULK_DELETE_MAX_AGE
+        ids = [int(mid) for mid, _ in messages
+               if mid.isdigit() and discord.utils.snowflake_time(int(mid)) >= oldest]
+        too_old = len(messages) - len(ids)
+        channel = self._channel(chat.thread_id or chat.chat_id, chat.community_id)
+        try:
+            for start in range(0, len(ids), BULK_DELETE_BATCH):
+                batch = ids[start:start + BULK_DELETE_BATCH]
+                if len(batch) == 1:  # bulk delete needs at least two
+                    await channel.get_partial_message(batch[0]).delete()  # type: ignore[attr-defined]
+                else:
+                    await self.client.http.delete_messages(channel.id, cast(Any, batch))  # type: ignore[attr-defined]
+        except discord.Forbidden as exc:
+            raise PlatformError("discord: may not delete messages here: give Cohort 'Manage Messages' "
+                                "in this channel") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise platform_error(exc, "delete messages") from exc
+        return Purged(len(ids), too_old)
 
 
 def _forbidden(verb: str, member: discord.Member | None, user_id: str, right: str, exempt: str) -> PlatformError:
     """The moderator-facing reason Discord refused a mute or ban (a 403)."""
     who = member.display_name if member else user_id
+    done = {"ban": "banned", "unban": "unbanned", "mute": "muted", "unmute": "unmuted", "kick": "kicked"}
     return PlatformError(
         f"discord: may not {verb} {who}: give Cohort '{right}' and drag its role above theirs in "
-        f"Server Settings → Roles ({exempt} cannot be {verb}{'ned' if verb == 'ban' else 'd'})"
+        f"Server Settings → Roles ({exempt} cannot be {done.get(verb, verb)})"
     )

@@ -34,6 +34,7 @@ from telegram.ext import AIORateLimiter, Application
 from telegram.warnings import PTBUserWarning
 
 from bot.adapters.base import Finding, Ingest, Severity
+from bot.adapters.telegram.logs import quiet_handled_flood_waits
 from bot.settings import Settings
 from engine.ingest.dead_letters import short
 
@@ -137,6 +138,7 @@ class TelegramAdapter:
         # Cohort asks getUpdates itself, through PTB's Bot, for the raw JSON (see above).
         warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 
+        quiet_handled_flood_waits()  # the messenger below handles 429s and logs them once
         builder = (
             Application.builder()
             .token(settings.telegram_token.get_secret_value())

@@ -42,6 +42,7 @@ from bot.ports import (
     ChatRef,
     NotReachable,
     PlatformError,
+    Purged,
     Role,
     SentMessage,
 )
@@ -65,7 +66,11 @@ RESTRICT_MAX = timedelta(days=365)
 # the shared pause (a command's role check must not wait behind a flood wait).
 _READS = frozenset({"getChatMember", "getChat", "getChatAdministrators", "getMe"})
 # Methods whose 400 goes back to the caller as _Refused, to retry differently or explain.
-_REFUSALS_TO_CALLER = frozenset({"sendMessage", "restrictChatMember", "banChatMember"})
+_REFUSALS_TO_CALLER = frozenset({"sendMessage", "restrictChatMember", "banChatMember", "unbanChatMember",
+                                 "deleteMessages"})
+# Bots may delete a group message only while it is younger than 48 hours; a minute's margin.
+DELETE_MAX_AGE = timedelta(hours=48) - timedelta(minutes=1)
+DELETE_BATCH = 100  # deleteMessages takes 1..100 ids
 
 
 class TelegramMessenger:
@@ -261,19 +266,83 @@ class TelegramMessenger:
                  end.isoformat() if end else "lifted", reason or "no reason given")
         return end
 
-    async def ban(self, community_id: str, user_id: str, *, reason: str) -> None:
-        """Remove ``user_id`` from the group for good (they cannot rejoin by link).
+    async def unmute(self, community_id: str, user_id: str) -> None:
+        """Give ``user_id`` back every permission (the group's defaults still apply).
+
+        Raises PlatformError with a short, human reason when Telegram refuses."""
+        chat, user = _group(community_id, "unmute"), _user(user_id, "unmute")
+        await self._moderate(
+            "restrictChatMember", "unmute", community_id,
+            lambda: self.bot.restrict_chat_member(
+                chat_id=self._target(chat), user_id=user, permissions=ChatPermissions.all_permissions(),
+                use_independent_chat_permissions=True,
+            ),
+        )
+        log.info("telegram: unmuted %s in %s", user_id, community_id)
+
+    async def ban(self, community_id: str, user_id: str, *, reason: str,
+                  until: datetime | None = None) -> datetime | None:
+        """Remove ``user_id`` from the group; they cannot rejoin by link until ``until``
+        (None: for good). A timed ban is bounded like a mute (1 minute .. 365 days) and
+        Telegram lifts it by itself; returns the end set (aware UTC) or None.
 
         ``reason`` is only logged. Raises PlatformError with a short, human reason when
         Telegram refuses (no rights, an admin or the owner) or keeps failing.
         """
         chat, user = _group(community_id, "ban"), _user(user_id, "ban")
+        end = _restriction_end(until)
         await self._moderate(
             "banChatMember", "ban", community_id,
-            lambda: self.bot.ban_chat_member(chat_id=self._target(chat), user_id=user),
+            lambda: self.bot.ban_chat_member(chat_id=self._target(chat), user_id=user, until_date=end),
         )
         self._roles.pop((community_id, user_id), None)
-        log.info("telegram: banned %s from %s (%s)", user_id, community_id, reason or "no reason given")
+        log.info("telegram: banned %s from %s until %s (%s)", user_id, community_id,
+                 end.isoformat() if end else "lifted", reason or "no reason given")
+        return end
+
+    async def unban(self, community_id: str, user_id: str) -> None:
+        """Let a banned user back in (by link). Someone not banned is left as they are.
+
+        Raises PlatformError with a short, human reason when Telegram refuses."""
+        chat, user = _group(community_id, "unban"), _user(user_id, "unban")
+        await self._moderate(
+            "unbanChatMember", "unban", community_id,
+            lambda: self.bot.unban_chat_member(chat_id=self._target(chat), user_id=user, only_if_banned=True),
+        )
+        self._roles.pop((community_id, user_id), None)
+        log.info("telegram: unbanned %s in %s", user_id, community_id)
+
+    async def kick(self, community_id: str, user_id: str, *, reason: str) -> None:
+        """Remove ``user_id`` from the group; they may come back by invite link (Telegram's
+        kick is a ban lifted at once). Raises PlatformError like :meth:`ban`."""
+        chat, user = _group(community_id, "kick"), _user(user_id, "kick")
+        await self._moderate(
+            "banChatMember", "kick", community_id,
+            lambda: self.bot.ban_chat_member(chat_id=self._target(chat), user_id=user),
+        )
+        await self._moderate(
+            "unbanChatMember", "kick", community_id,
+            lambda: self.bot.unban_chat_member(chat_id=self._target(chat), user_id=user, only_if_banned=True),
+        )
+        self._roles.pop((community_id, user_id), None)
+        log.info("telegram: kicked %s from %s (%s)", user_id, community_id, reason or "no reason given")
+
+    async def delete_messages(self, chat: ChatRef, messages: Sequence[tuple[str, datetime]]) -> Purged:
+        """Delete messages with deleteMessages, 100 per call. Telegram lets bots delete
+        only messages younger than 48 hours: older ones are counted in ``too_old`` and not
+        sent. Raises PlatformError (e.g. without the "Delete messages" right)."""
+        oldest = datetime.now(UTC) - DELETE_MAX_AGE
+        ids = [int(mid) for mid, at in messages
+               if mid.lstrip("-").isdigit() and _aware(at) >= oldest]
+        too_old = len(messages) - len(ids)
+        for start in range(0, len(ids), DELETE_BATCH):
+            batch = ids[start:start + DELETE_BATCH]
+
+            def delete(b: list[int] = batch) -> Awaitable[bool]:
+                return self.bot.delete_messages(chat_id=self._target(chat.chat_id), message_ids=b)
+
+            await self._moderate("deleteMessages", "delete", chat.chat_id, delete)
+        return Purged(len(ids), too_old)
 
     # -- used by the adapter ---------------------------------------------------------------
     async def answer_click(self, click_id: str, text: str = "") -> None:
@@ -400,7 +469,7 @@ class TelegramMessenger:
                     waited_for = until  # this call sleeps it below; a longer pause is waited next
                 if wait > self.max_retry_after or attempt == tries:
                     raise PlatformError(f"{method}: flood control, retry after {wait:.0f}s") from exc
-                log.info("telegram %s: flood control, waiting %.1fs (attempt %d)", method, wait, attempt)
+                log.warning("telegram %s: flood control (429), waiting %.1fs (attempt %d)", method, wait, attempt)
                 await self._sleep(wait)
             except Forbidden as exc:
                 if dm_user is not None:
@@ -482,6 +551,10 @@ def _restriction_end(until: datetime | None) -> datetime | None:
     return end.astimezone(UTC).replace(microsecond=0)  # whole seconds, as Telegram keeps it
 
 
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def _group(community_id: str, verb: str) -> str:
     if not community_id or not community_id.startswith(("-", "@")):
         raise PlatformError(f"on Telegram, send /{verb} in the group itself")
@@ -498,7 +571,13 @@ def _user(user_id: str, verb: str) -> int:
 def _moderation_refusal(verb: str, reason: str) -> str:
     """Telegram's 400 on restrictChatMember/banChatMember, said for a moderator."""
     said = reason.lower()
-    done = {"mute": "muted", "ban": "banned"}.get(verb, verb)
+    done = {"mute": "muted", "ban": "banned", "kick": "kicked", "unmute": "unmuted",
+            "unban": "unbanned"}.get(verb, verb)
+    if verb == "delete":
+        if "rights" in said or "can't be deleted" in said:
+            return ("I'm not allowed to delete messages here: a group admin must make me an admin "
+                    "with the “Delete messages” right.")
+        return f"Telegram said: {reason.removeprefix('Bad Request: ')}"
     if "not enough rights" in said or "have no rights" in said:
         return (f"I'm not allowed to {verb} members here: a group admin must make me an admin "
                 "with the “Ban users” right.")

@@ -1,0 +1,240 @@
+"""Recommenders on real and simulated communities, temporal split, every candidate in one table.
+
+    nice .venv/bin/python benchmarks/recsys_community.py                  # bicycles-meta + simulator
+    nice .venv/bin/python benchmarks/recsys_community.py --db /tmp/bm.db  # reuse an imported bicycles-meta
+    nice .venv/bin/python benchmarks/recsys_community.py --skip-sim
+
+bicycles-meta (``/work/shared/data/stackexchange/bicycles-meta/``, CC BY-SA, see its
+ATTRIBUTION.md) is imported with ``cohort import stackexchange`` into a temporary SQLite
+file; the simulator's community with ``cohort import demo``. For each: the newest 20 % of
+the log is test; the model family is chosen on rolling-origin validation inside the older
+80 % (never on test); every candidate, implicit ALS (``OPENBLAS_NUM_THREADS=1``, settings
+chosen on the same validation) and popularity are refit on the training period and scored
+on the test members with 95 % bootstrap intervals. Tables: member × item (threads, links,
+catalog) and member × tag (the tags of the threads a member posted in). Then question
+routing (hit@5/@10 of a real answerer for questions in the newest 30 %) and the end-to-end
+``train_community`` time.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's documented setting, before numpy loads BLAS
+
+import argparse
+import itertools
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.recsys.community import (
+    EvalReport,
+    catalog_of,
+    evaluate_log,
+    item_interactions,
+    recsys_settings,
+    train_community,
+)
+from engine.recsys.feedback import Interaction
+from engine.recsys.routing import (
+    TextIndex,
+    likely_answerers,
+    most_active_answerers,
+    question_history,
+)
+from engine.recsys.selection import (
+    bootstrap_interval,
+    make_window,
+    per_user_ndcg,
+    rolling_origins,
+)
+from engine.store.models import Community
+
+ROOT = Path(__file__).resolve().parents[1]
+BICYCLES = Path("/work/shared/data/stackexchange/bicycles-meta")
+ALS_GRID = {"factors": [32, 64], "regularization": [0.1, 10.0], "alpha": [1.0, 10.0]}
+
+
+def import_into(db: Path, *args: str) -> float:
+    env = {**os.environ, "COHORT_STORAGE__URL": f"sqlite:///{db}"}
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "import", *args], cwd=ROOT, env=env,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"import {' '.join(args)} failed:\n{out.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def als_scores(fit, rows: np.ndarray, factors: int, reg: float, alpha: float) -> np.ndarray:
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    model = AlternatingLeastSquares(factors=factors, regularization=reg, alpha=alpha, iterations=15, random_state=0)
+    model.fit(fit, show_progress=False)
+    return model.user_factors[rows] @ model.item_factors.T
+
+
+def als_row(rows: list[Interaction], item_ids: list[str], weights: dict[str, float], half_life: float | None,
+            created, cutoff) -> tuple[str, float, float, float, float]:
+    """ALS settings chosen on the same rolling origins inside the training period, then scored on test."""
+    train_rows = [r for r in rows if r.at < cutoff]
+    origins = rolling_origins(train_rows)
+    windows = [make_window(train_rows, o, origins[n + 1] if n + 1 < len(origins) else None, item_ids, weights,
+                           half_life, created) for n, o in enumerate(origins)]
+    windows = [w for w in windows if w is not None]
+    best = None
+    for factors, reg, alpha in itertools.product(*ALS_GRID.values()):
+        values = [per_user_ndcg(als_scores(w.fit, w.rows, int(factors), reg, alpha), w.fit[w.rows], w.target)
+                  for w in windows]
+        val = float(np.concatenate(values).mean())
+        if best is None or val > best[0]:
+            best = (val, int(factors), reg, alpha)
+    assert best is not None
+    val, factors, reg, alpha = best
+    test = make_window(rows, cutoff, None, item_ids, weights, half_life, created)
+    assert test is not None
+    values = per_user_ndcg(als_scores(test.fit, test.rows, factors, reg, alpha), test.fit[test.rows], test.target)
+    low, high = bootstrap_interval(values)
+    return f"implicit ALS f={factors} reg={reg:g} a={alpha:g}", val, float(values.mean()), low, high
+
+
+def print_table(title: str, report: EvalReport, als: tuple[str, float, float, float, float] | None) -> None:
+    print(f"\n{title}: cutoff {report.cutoff:%Y-%m-%d}, {report.train_interactions} training pairs, "
+          f"{report.test_users} test members, validation origins "
+          f"{', '.join(f'{o:%Y-%m-%d}' for o in report.validation_origins)}")
+    print(f"  {'candidate':<58} {'val':>7} {'test NDCG@10':>12}  95% interval")
+    for c in report.candidates:
+        print(f"{'→' if c.chosen else ' '} {c.name:<58} {c.validation_ndcg:>7.4f} {c.test_ndcg:>12.4f}  "
+              f"[{c.low:.4f}, {c.high:.4f}]")
+    if als is not None:
+        name, val, test, low, high = als
+        print(f"  {name + ' (peer)':<58} {val:>7.4f} {test:>12.4f}  [{low:.4f}, {high:.4f}]")
+    chosen = report.chosen
+    singles = [c for c in report.candidates if c.family != "blend" and not c.chosen]
+    best_single = max(singles, key=lambda c: c.test_ndcg) if singles else None
+    peers = [(best_single.name, best_single.test_ndcg, best_single.low, best_single.high)] if best_single else []
+    if als is not None:
+        peers.append((als[0], als[2], als[3], als[4]))
+    best_peer = max(peers, key=lambda p: p[1]) if peers else None
+    popularity = next((c for c in report.candidates if c.family == "popularity"), None)
+    if best_peer is not None:
+        verdict = ("beats" if chosen.test_ndcg > best_peer[1] else
+                   "ties (within its interval)" if chosen.test_ndcg >= best_peer[2] else "LOSES to")
+        print(f"  chosen {chosen.name}: {chosen.test_ndcg:.4f} {verdict} the best single baseline "
+              f"{best_peer[0]} ({best_peer[1]:.4f} [{best_peer[2]:.4f}, {best_peer[3]:.4f}])")
+    if popularity is not None and not popularity.chosen:
+        ok = chosen.test_ndcg >= popularity.low
+        print(f"  vs popularity: {chosen.test_ndcg - popularity.test_ndcg:+.4f} "
+              f"({'not below popularity' if ok else 'BELOW popularity'})")
+    if report.beats_best_other is False:
+        print(f"  {report.test_users} test members are too few to tell the chosen candidate from "
+              f"{report.best_other} (paired bootstrap interval includes 0)")
+
+
+def tag_rows(session: Session, community_id: int) -> list[Interaction]:
+    """Member × tag: each message a member posted in a thread counts for the thread's tags."""
+    questions, answers = question_history(session, community_id)
+    rows = [Interaction(q.asker_id, tag, "reply", q.at) for q in questions if q.asker_id for tag in q.tags]
+    rows += [Interaction(a.member_id, tag, "reply", a.at) for a in answers for tag in a.tags]
+    return sorted(rows, key=lambda r: r.at)
+
+
+def community(db: Path, title: str, *, with_tags: bool, with_routing: bool) -> None:
+    engine = create_engine(f"sqlite:///{db}")
+    with Session(engine) as session:
+        cid = int(session.scalars(select(Community.id).order_by(Community.id)).first() or 0)
+        weights, half_life = recsys_settings(session, cid)
+        item_ids, texts, created = catalog_of(session, cid)
+        rows = [r for r in item_interactions(session, cid) if r.kind in weights]
+        tags = tag_rows(session, cid) if with_tags else []
+        routing = question_history(session, cid) if with_routing else None
+        answered = question_history(session, cid, answers_only=True)[1] if with_routing else []
+    start = time.perf_counter()
+    report = evaluate_log(rows, item_ids, kind_weights=weights, half_life=half_life, item_texts=texts,
+                          item_created=created, device="cpu")
+    evaluated = time.perf_counter() - start
+    als = als_row(rows, item_ids, weights, half_life, created, report.cutoff)
+    print_table(f"{title} — member × item ({len(rows)} interactions, {len(item_ids)} items)", report, als)
+    print(f"  (selection + refit of every candidate took {evaluated:.1f}s)")
+    if tags:
+        tag_ids = sorted({r.item_id for r in tags})
+        tag_weights = {"reply": 1.0}
+        tag_report = evaluate_log(tags, tag_ids, kind_weights=tag_weights, half_life=half_life, device="cpu")
+        tag_als = als_row(tags, tag_ids, tag_weights, half_life, None, tag_report.cutoff)
+        print_table(f"{title} — member × tag ({len(tags)} member-tag events, {len(tag_ids)} tags)", tag_report,
+                    tag_als)
+    if routing is not None:
+        questions, past = routing
+        questions = sorted(questions, key=lambda q: q.at)
+        split = questions[int(len(questions) * 0.7)].at
+        truth: dict[str, set[str]] = {}
+        for a in answered:
+            truth.setdefault(a.thread_id, set()).add(a.member_id)
+        test = [q for q in questions if q.at >= split and q.thread_id in truth]
+        index = TextIndex([q.text for q in questions if q.at < split])
+        hits = {name: [0, 0] for name in ("likely_answerers", "most active overall", "most active in its tags")}
+        for q in test:
+            ranked = {"likely_answerers": [r.member_id for r in likely_answerers(q, past, k=10, text_index=index)],
+                      "most active overall": most_active_answerers(q, past, k=10),
+                      "most active in its tags": most_active_answerers(q, past, k=10, in_tags=True)}
+            for name, members in ranked.items():
+                hits[name][0] += bool(truth[q.thread_id] & set(members[:5]))
+                hits[name][1] += bool(truth[q.thread_id] & set(members[:10]))
+        print(f"\n{title} — question routing: {len(test)} answered questions from {split:%Y-%m-%d} on "
+              "(history = every reply before each question)")
+        for name, (h5, h10) in hits.items():
+            print(f"  {name:<26} hit@5 {h5 / len(test):.3f}  hit@10 {h10 / len(test):.3f}")
+    with tempfile.TemporaryDirectory() as artifacts:
+        wall, cpu = time.perf_counter(), time.process_time()
+        path = train_community(engine, cid, artifacts, "cpu")
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"\n{title} — end-to-end `train_community` (read log, choose on validation, refit, write artifact): "
+              f"{wall:.1f}s wall, {cpu:.1f}s CPU (torch was already imported) -> {path.name}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--db", type=Path, help="an already imported bicycles-meta SQLite file (skips the import)")
+    ap.add_argument("--sim-db", type=Path, help="an already imported simulator community (skips its import)")
+    ap.add_argument("--skip-sim", action="store_true")
+    ap.add_argument("--skip-bicycles", action="store_true")
+    ap.add_argument("--sim-members", type=int, default=300)
+    ap.add_argument("--sim-days", type=int, default=180)
+    args = ap.parse_args()
+    import torch  # noqa: F401 - import once up front so the timings below are model work, not imports
+
+    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} (1-min average) at start; "
+          f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.skip_bicycles:
+            pass
+        elif BICYCLES.is_dir() or args.db:
+            db = args.db
+            if db is None:
+                db = Path(tmp) / "bicycles-meta.db"
+                print(f"importing {BICYCLES} ... {import_into(db, 'stackexchange', str(BICYCLES)):.0f}s")
+            community(db, "bicycles-meta", with_tags=True, with_routing=True)
+        else:
+            print(f"{BICYCLES} not found: skipping the Stack Exchange community")
+        if not args.skip_sim:
+            sim = args.sim_db
+            if sim is None:
+                sim = Path(tmp) / "sim.db"
+                seconds = import_into(sim, "demo", "--members", str(args.sim_members), "--days", str(args.sim_days))
+                print(f"\nsimulated community ({args.sim_members} members, {args.sim_days} days) imported in "
+                      f"{seconds:.0f}s")
+            community(sim, "simulator", with_tags=False, with_routing=False)
+    print(f"\nmachine load at the end: {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

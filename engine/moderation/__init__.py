@@ -1,0 +1,1 @@
+"""Moderation state: warnings that expire, restrictions Cohort applied, filters, settings."""
