@@ -35,7 +35,8 @@ def main() -> int:
         ["points_ingest.py", "--events", events],
         ["telegram_ingest.py", "--updates", "1000" if args.quick else "5000"],
         ["import.py", *(["--members", "2000"] if args.quick else [])],
-        ["recsys.py", *([] if args.quick else ["--scale"])],
+        ["recsys.py", *(["--seeds", "2"] if args.quick else ["--scale"])],
+        ["bot_rss.py"],
     ]
     failed = 0
     for run in runs:

@@ -163,12 +163,17 @@ async def run_telegram(app: App, updates: list[dict[str, Any]], key_to_update: d
     all_done = asyncio.Event()
     null = NullMessenger()
 
-    async def timed(event: Event, messenger: Any) -> Outcome:
-        outcome = await app.dispatch(event, messenger if sends else null)
-        done[event.dedup_key] = time.monotonic()
-        if len(done) >= len(key_to_update):
-            all_done.set()
-        return outcome
+    class Timed:
+        """The router, noting when each event's handlers are done."""
+
+        async def record(self, event: Event) -> Outcome:
+            return await app.router.record(event)
+
+        async def react(self, event: Event, messenger: Any, outcome: Outcome) -> None:
+            await app.router.react(event, messenger if sends else null, outcome)  # type: ignore[arg-type]
+            done[event.dedup_key] = time.monotonic()
+            if len(done) >= len(key_to_update):
+                all_done.set()
 
     async with FakeTelegram() as fake:
         settings = app.settings.model_copy(update={
@@ -176,7 +181,7 @@ async def run_telegram(app: App, updates: list[dict[str, Any]], key_to_update: d
             "telegram_token": __import__("pydantic").SecretStr(TOKEN),
         })
         # Sends go to the fake: no need to respect Telegram's flood limits here.
-        adapter = TelegramAdapter(settings, timed, overall_rate=0, group_rate_per_minute=0,
+        adapter = TelegramAdapter(settings, Timed(), overall_rate=0, group_rate_per_minute=0,
                                   max_in_flight=in_flight, poll_timeout=1)
         await adapter.start()
         t0 = time.monotonic()

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
 
 from bot.adapters.base import Adapter
+from bot.modules import Module, call_with, check_injectable, legacy, validate_modules
+from bot.notifier import OutboxNotifier, options_from
 from bot.ports import Messenger
 from bot.roles import RoleResolver
 from bot.router import Router
@@ -26,23 +29,36 @@ from engine.store.writer import Outcome
 
 log = logging.getLogger(__name__)
 
-# Each module exposes ``register(router, app)``; order is the order handlers run in.
-HANDLER_MODULES: tuple[str, ...] = (
-    "bot.handlers.help",
-    "bot.handlers.privacy",
-    "bot.handlers.linking",
-    "bot.handlers.moderation",
-    "bot.handlers.community_settings",
-    "bot.handlers.points",
-    "bot.handlers.catalog",
-    "bot.handlers.recommend",
-)
+def capabilities() -> list[Module]:
+    """Every capability the bot runs, in the order its handlers and projections run.
 
-# Each module exposes ``make_projection(app) -> Projection`` for the writer's transaction.
-PROJECTION_MODULES: tuple[str, ...] = (
-    "engine.points.projection",
-    "engine.catalog.projection",
-)
+    Adding a capability: write its package with a ``Module`` and add one line here.
+    """
+    from bot import notifier
+    from bot.handlers import (
+        catalog,
+        community_settings,
+        help,
+        linking,
+        moderation,
+        points,
+        privacy,
+        recommend,
+    )
+    from engine.catalog import projection as catalog_projection
+    from engine.points import projection as points_projection
+
+    return [
+        legacy("help", register=help.register),
+        legacy("privacy", register=privacy.register),
+        legacy("linking", register=linking.register),
+        legacy("moderation", register=moderation.register),
+        legacy("community_settings", register=community_settings.register),
+        legacy("points", register=points.register, make_projection=points_projection.make_projection),
+        legacy("catalog", register=catalog.register, make_projection=catalog_projection.make_projection),
+        legacy("recommend", register=recommend.register),
+        notifier.MODULE,
+    ]
 
 
 # Each module exposes ``jobs(app) -> list[JobSpec]`` for the scheduler.
@@ -58,6 +74,8 @@ class App:
     settings: Settings
     store: Store
     router: Router
+    notifier: OutboxNotifier
+    modules: tuple[Module, ...] = ()
     adapters: list[Adapter] = field(default_factory=list)
     services: dict[str, Any] = field(default_factory=dict)
 
@@ -71,7 +89,8 @@ class App:
         self.store.stop()
 
 
-def build_app(settings: Settings, *, engine: Engine | None = None) -> App:
+def build_app(settings: Settings, *, engine: Engine | None = None,
+              modules: Sequence[Module] | None = None) -> App:
     """Build the app for ``settings`` (the database engine may be given, e.g. by tests).
 
     The schema is not touched: run ``cohort db upgrade`` (or ``Store.create_schema`` in
@@ -90,12 +109,26 @@ def build_app(settings: Settings, *, engine: Engine | None = None) -> App:
     store.writer.max_batch = settings.storage.max_batch
     roles = RoleResolver(store, settings.owner_ids)
     router = Router(store.record, roles)
-    app = App(settings, store, router)
-    router.provide(store=store, settings=settings, app=app, roles=roles)
-    for name in PROJECTION_MODULES:
-        store.writer.add_projection(importlib.import_module(name).make_projection(app))
-    for name in HANDLER_MODULES:
-        importlib.import_module(name).register(router, app)
+    notifier = OutboxNotifier(store, options_from(settings.notifier))
+    mods = tuple(capabilities() if modules is None else modules)
+    validate_modules(mods)
+    app = App(settings, store, router, notifier, mods)
+    services: dict[str, object] = {"store": store, "settings": settings, "notifier": notifier}
+    router.provide(**services, app=app, roles=roles)
+    for module in mods:
+        for name, factory in module.provides.items():
+            check_injectable(f"{module.name}: {name}", factory, services)
+            services[name] = call_with(factory, services)
+            router.provide(**{name: services[name]})
+    for module in mods:
+        if module.projection is not None:
+            store.writer.add_projection(call_with(module.projection, {**services, "app": app}))
+        if module.register is not None:
+            module.register(router, app)
+        for sub in module.handlers:
+            router.on(*sub.types, handler=sub.handler)
+        for spec in module.commands:
+            router.add(spec)
     router.check()
     return app
 
@@ -106,14 +139,16 @@ def build_adapters(app: App) -> list[Adapter]:
     s = app.settings
     if s.telegram_token is not None:
         from bot.adapters.telegram import TelegramAdapter, known_chats_reader, reachability_hook
+        from engine.ingest.dead_letters import dead_letter_hook
 
         secret = s.telegram_webhook_secret
         adapters.append(
             TelegramAdapter(
                 s,
-                app.dispatch,
+                app.router,  # stores, then reacts: acknowledged only after the commit
                 known_chats=known_chats_reader(app.store),
                 on_reachability=reachability_hook(app.store),
+                on_quarantine=dead_letter_hook(app.store),
                 webhook_secret=secret.get_secret_value() if secret is not None else None,
                 max_in_flight=s.telegram.max_in_flight,
                 request_timeout=s.telegram.request_timeout,
@@ -132,6 +167,8 @@ def build_adapters(app: App) -> list[Adapter]:
             )
         )
     app.adapters = adapters
+    for adapter in adapters:
+        app.notifier.attach(adapter.messenger)
     return adapters
 
 

@@ -253,6 +253,7 @@ def doctor() -> None:
 
     async def check() -> int:
         worst = 0
+        typer.echo("\n".join(await _dead_letter_lines(application)))
         adapters = build_adapters(application)
         if not adapters:
             typer.echo("no TELEGRAM_TOKEN or DISCORD_TOKEN set: only the console would run")
@@ -266,6 +267,15 @@ def doctor() -> None:
         return worst
 
     raise typer.Exit(asyncio.run(check()))
+
+
+async def _dead_letter_lines(application: App) -> list[str]:
+    from engine.ingest.dead_letters import doctor_lines
+
+    try:
+        return await application.store.read(doctor_lines)
+    except Exception as exc:  # e.g. the schema is not upgraded yet
+        return [f"! [ingest] dead letters: cannot read them ({type(exc).__name__}); run `cohort db upgrade`"]
 
 
 # Capability modules add their own sub-commands: each exposes ``cli: typer.Typer`` and a

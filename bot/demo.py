@@ -89,15 +89,22 @@ def simulate(options: DemoOptions) -> SimulatedCommunity:
                               community_id=options.community_id)
 
 
-def simulated_stream(options: DemoOptions, on_day: Callable[[int, int], None] | None = None) -> EventStream:
+def simulated_stream(
+    options: DemoOptions, on_day: Callable[[int, int], None] | None = None, *, now: datetime | None = None
+) -> EventStream:
     """The simulation as an EventStream; ``on_day(day, days)`` is called as simulated
-    days go by (the progress bar of ``cohort import demo``)."""
+    days go by (the progress bar of ``cohort import demo``). Events after ``now`` (default:
+    the wall clock) are left out: a seeded history never holds the future."""
     sim = simulate(options)
     start, days = options.start_at(), options.days
+    # The simulation runs whole days; what it plans after this moment has not happened yet.
+    cutoff = now or datetime.now(UTC)
 
     def events() -> Iterator[Event]:
         shown = -1
         for event in sim.events:
+            if event.at > cutoff:
+                continue
             day = min(int((event.at - start) / timedelta(days=1)), days)
             if on_day is not None and day != shown:
                 shown = day

@@ -177,3 +177,13 @@ class Moderating(Protocol):
     async def delete_messages(self, chat: ChatRef, messages: Sequence[tuple[str, datetime]]) -> Purged:
         """Delete these messages (platform id, when posted) in ``chat``."""
         ...
+
+
+@runtime_checkable
+class DirectPictures(Protocol):
+    """What a messenger that can DM a picture shown inline (not as a file) also offers.
+
+    Raises like :meth:`Messenger.dm` (``NotReachable``, ``PlatformError``)."""
+
+    async def dm_picture(self, user_id: str, png: bytes, *, filename: str = "chart.png",
+                         caption: str = "") -> SentMessage: ...

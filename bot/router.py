@@ -18,6 +18,7 @@ from typing import Any
 from bot.markup import esc
 from bot.ports import Button, Messenger, PlatformError, Role, SentMessage
 from engine.events import CommandInvoked, Event
+from engine.refusal import Refusal
 from engine.store.writer import Notice, Outcome
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ RoleLookup = Callable[[Event, Messenger], Awaitable[Role]]
 NoticeSink = Callable[[Notice, Event, Messenger], Awaitable[None]]
 
 
-class UsageError(Exception):
+class UsageError(Refusal):
     """A user-caused problem; its message is replied in the chat as is (markup allowed)."""
 
 
@@ -112,6 +113,11 @@ class Router:
             self._commands[key] = spec
         self._command_params[name] = _param_names(handler)
 
+    def add(self, spec: CommandSpec) -> None:
+        """Register a command a capability module declared."""
+        self.command(spec.name, spec.handler, min_role=spec.min_role, summary=spec.summary, usage=spec.usage,
+                     aliases=spec.aliases, hidden=spec.hidden)
+
     def on_notice(self, sink: NoticeSink) -> None:
         """Receive notices (badges, level-ups) that projections produced for an event."""
         self._notice_sinks.append(sink)
@@ -147,9 +153,23 @@ class Router:
         A duplicate delivery stops here. A handler that raises is logged with the event's
         key and the remaining handlers still run. Raises only if storing failed.
         """
-        outcome = await self._record(event)
+        outcome = await self.record(event)
+        await self.react(event, messenger, outcome)
+        return outcome
+
+    async def record(self, event: Event) -> Outcome:
+        """Store the event; returns once its transaction has committed (raises if it failed).
+
+        Adapters that acknowledge a platform only after the commit call this, then
+        :meth:`react`, instead of :meth:`dispatch`.
+        """
+        return await self._record(event)
+
+    async def react(self, event: Event, messenger: Messenger, outcome: Outcome) -> None:
+        """Run handlers, notice sinks and the command for a recorded event (nothing for a
+        duplicate). Never raises: each failure is logged with the event's key."""
         if outcome.duplicate:
-            return outcome
+            return
         per_call = {"event": event, "messenger": messenger, "outcome": outcome, "router": self}
         for sub in self._subs:
             if isinstance(event, sub.types):
@@ -165,7 +185,6 @@ class Router:
                     log.exception("notice sink failed on %s", event.dedup_key)
         if isinstance(event, CommandInvoked):
             await self._run_command(event, messenger, outcome, per_call)
-        return outcome
 
     async def _run_command(
         self, event: CommandInvoked, messenger: Messenger, outcome: Outcome, per_call: dict[str, Any]

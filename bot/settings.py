@@ -70,6 +70,17 @@ class SchedulerSettings(_Section):
     recsys_train_at: str = Field("03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM, daily
 
 
+class NotifierSettings(_Section):
+    max_attempts: int = Field(3, ge=1, le=10)  # sends per claim for transient failures
+    retry_delay: float = Field(2.0, ge=0)  # first back-off between attempts (then ×4)
+    # A "sending" row untouched this long belongs to a dead process and is taken over.
+    stale_after: float = Field(300.0, gt=0)
+    sweep_interval: float = Field(30.0, gt=0)  # how often planned/stale rows are resumed
+    recheck_unreachable_days: float = Field(7.0, ge=0)  # retry an account that refused DMs
+    telegram_interval: float = Field(0.05, ge=0)  # seconds between DMs (Telegram: ~30/s)
+    discord_interval: float = Field(0.0, ge=0)  # the Discord messenger paces by dm_interval
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="COHORT_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -84,6 +95,7 @@ class Settings(BaseSettings):
     console: ConsoleSettings = ConsoleSettings()
     recsys: RecsysSettings = RecsysSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    notifier: NotifierSettings = NotifierSettings()
 
     telegram_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("TELEGRAM_TOKEN", "COHORT_TELEGRAM_TOKEN")

@@ -14,6 +14,19 @@ from engine.store.writer import Outcome
 Dispatch = Callable[[Event, Messenger], Awaitable[Outcome]]
 
 
+class Ingest(Protocol):
+    """Store, then react, as two steps: an adapter acknowledges a platform update between
+    them (once its events are committed), so handlers and replies never delay the ack."""
+
+    async def record(self, event: Event) -> Outcome:
+        """Returns once ``event`` is committed; raises if storing it failed."""
+        ...
+
+    async def react(self, event: Event, messenger: Messenger, outcome: Outcome) -> None:
+        """Handlers and replies for a recorded event; never raises."""
+        ...
+
+
 class Severity(StrEnum):
     OK = "ok"
     WARNING = "warning"

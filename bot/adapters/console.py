@@ -23,6 +23,7 @@ from typing import Any
 from bot.adapters.base import Dispatch, Finding, Severity
 from bot.markup import to_plain
 from bot.ports import Button, Capability, ChatRef, Purged, Role, SentMessage
+from engine.args import is_ascii_number
 from engine.events import (
     ButtonClicked,
     CommandInvoked,
@@ -147,7 +148,7 @@ def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str
         return [ThreadOpened(**common, title=rest)]
     if name in ("reply", "react"):
         parts = rest.split(maxsplit=1)
-        if len(parts) < 2 or not parts[0].isdigit() or int(parts[0]) not in state.messages:
+        if len(parts) < 2 or not is_ascii_number(parts[0]) or int(parts[0]) not in state.messages:
             return ConsoleNote(f"usage: /{name} N {'text' if name == 'reply' else 'emoji'} (N is a message number shown in [brackets])")
         chat, thread, message_id, author = state.messages[int(parts[0])]
         common = {**common, "chat_id": chat, "thread_id": thread}
@@ -157,7 +158,7 @@ def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str
         return [MessagePosted(**common, message_id=number, text=parts[1], links=find_links(parts[1]),
                               reply_to_message_id=message_id, reply_to_user_id=author)]
     if name == "click":
-        if not rest.isdigit() or not 1 <= int(rest) <= len(state.buttons):
+        if not is_ascii_number(rest) or not 1 <= int(rest) <= len(state.buttons):
             return ConsoleNote("usage: /click N (N is a button number shown as ⟨N⟩)")
         chat, button, message_id = state.buttons[int(rest) - 1]
         if button.url:

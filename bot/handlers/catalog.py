@@ -16,6 +16,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.args import int_arg
 from bot.markup import esc, link
 from bot.ports import Role
 from bot.router import CommandContext, Router, UsageError
@@ -177,14 +178,13 @@ async def rate_command(ctx: CommandContext, store: Store) -> None:
     if len(ctx.args) != 2:
         raise UsageError("Usage: /rate &lt;item key&gt; &lt;1-5&gt;")
     ref, raw = ctx.args
-    if not raw.isdigit() or not 1 <= int(raw) <= 5:
-        raise UsageError(f"A rating is a whole number from 1 to 5, not <code>{esc(raw)}</code>.")
+    stars = int_arg(raw, lo=1, hi=5, what="a rating")
     where = await caller_of(store, ctx.event)
     item = await _item_or_fail(store, where, ref)
     first = await _write(store, lambda s: service.rate(
-        s, where.community_id, where.member_id, s.get(CatalogItem, item.id) or item, int(raw), ctx.event.at))
+        s, where.community_id, where.member_id, s.get(CatalogItem, item.id) or item, stars, ctx.event.at))
     verb = "Rated" if first else "Updated your rating of"
-    await ctx.reply(f"{verb} {item_line(item)}: {'★' * int(raw)}{'☆' * (5 - int(raw))}")
+    await ctx.reply(f"{verb} {item_line(item)}: {'★' * stars}{'☆' * (5 - stars)}")
 
 
 # -- /path ----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from bot.markup import esc
 from bot.ports import Capability, ChatRef, Messenger, Role
 from bot.roles import RoleResolver
 from bot.router import CommandContext, Router, UsageError
+from engine.args import is_ascii_number
 from engine.events import Event
 from engine.members.lookup import community_id_of, home_community
 from engine.points import rules as R
@@ -110,9 +111,9 @@ def _split_target(ctx: CommandContext, args: list[str]) -> tuple[str | None, lis
     if args and args[0].startswith("@"):
         return args[0], args[1:]
     reply_user = ctx.event.reply_to_user_id
-    if args and args[0].isdigit() and not reply_user:
+    if args and args[0].isascii() and args[0].isdigit() and not reply_user:
         return args[0], args[1:]
-    if args and args[0].isdigit() and len(args) > 1 and args[1].isdigit():
+    if args and args[0].isascii() and args[0].isdigit() and len(args) > 1 and is_ascii_number(args[1]):
         return args[0], args[1:]  # "/points give 12345 10 ..." while replying: an explicit id wins
     if reply_user:
         return reply_user, args
@@ -269,13 +270,14 @@ class PointsCommands:
             raise UsageError(t(where.lang, "points.usage") if ref else t(where.lang, "err.no_member"))
         target = await self._target(ctx, where, ref, roles)
         raw = rest[0]
-        # Digits only: no sign, no decimals, no exponent; bounded before int() of a huge string.
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= MAX_AMOUNT:
+        # ASCII digits only (give/take says which way), at most 9 of them, then the range.
+        if not is_ascii_number(raw) or not 1 <= int(raw) <= MAX_AMOUNT:
             raise UsageError(t(where.lang, "points.bad_amount", max=MAX_AMOUNT))
+        magnitude = int(raw)
         reason = " ".join(rest[1:]).strip()
         if not reason:
             raise UsageError(t(where.lang, "points.need_reason"))
-        amount = int(raw) if action == "give" else -int(raw)
+        amount = magnitude if action == "give" else -magnitude
         ev = ctx.event
         try:
             result = await self.store.write(lambda s: self.projection.adjust(

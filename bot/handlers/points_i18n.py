@@ -7,18 +7,19 @@ language falls back to English; a key missing in Chinese falls back to English t
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 LANGUAGES = ("en", "zh")
 
 CATALOG: dict[str, dict[str, str]] = {
     # /me
-    "me.title": {"en": "<b>{name}</b> — {points} points", "zh": "<b>{name}</b> — {points} 积分"},
+    "me.title": {"en": "<b>{name}</b> — {points} {points:plural:point|points}", "zh": "<b>{name}</b> — {points} 积分"},
     "me.level": {"en": "Level {level} {bar} {into}/{span} to level {next}",
                  "zh": "等级 {level} {bar} {into}/{span}，距离等级 {next}"},
     "me.rank": {"en": "Rank: #{rank}", "zh": "排名：第 {rank} 名"},
     "me.unranked": {"en": "Rank: not on the board yet", "zh": "排名：尚未上榜"},
-    "me.streak": {"en": "Streak: {streak} days (best {best})", "zh": "连续活跃：{streak} 天（最长 {best} 天）"},
+    "me.streak": {"en": "Streak: {streak} {streak:plural:day|days} (best {best})", "zh": "连续活跃：{streak} 天（最长 {best} 天）"},
     "me.badges": {"en": "Badges: {badges}", "zh": "徽章：{badges}"},
     "me.no_badges": {"en": "Badges: none yet", "zh": "徽章：暂无"},
     "me.stats": {"en": "Accepted answers: {accepted} · members helped: {helped}",
@@ -48,11 +49,11 @@ CATALOG: dict[str, dict[str, str]] = {
                           "zh": "数量必须是 1 到 {max} 之间的整数。"},
     "points.need_reason": {"en": "Please give a reason: /points give @member N reason",
                            "zh": "请写明原因：/points give @成员 数量 原因"},
-    "points.given": {"en": "Gave {amount} points to {name} (now {total}).",
+    "points.given": {"en": "Gave {amount} {amount:plural:point|points} to {name} (now {total}).",
                      "zh": "已给 {name} 增加 {amount} 积分（现在 {total}）。"},
-    "points.taken": {"en": "Took {amount} points from {name} (now {total}).",
+    "points.taken": {"en": "Took {amount} {amount:plural:point|points} from {name} (now {total}).",
                      "zh": "已从 {name} 扣除 {amount} 积分（现在 {total}）。"},
-    "points.negative": {"en": "{name} has only {total} points; you can't take more than that.",
+    "points.negative": {"en": "{name} has only {total} {total:plural:point|points}; you can't take more than that.",
                         "zh": "{name} 只有 {total} 积分，不能扣除更多。"},
     # shared errors
     "err.self": {"en": "You can't change your own points or badges.", "zh": "不能修改自己的积分或徽章。"},
@@ -140,7 +141,21 @@ def t(lang: str, key: str, /, **values: Any) -> str:
     Raises KeyError for a key that is not in the catalog (a programming error).
     """
     entry = CATALOG[key]
-    return (entry.get(lang) or entry["en"]).format(**values)
+    return _WORDS.format(entry.get(lang) or entry["en"], **values)
+
+
+class _Words(string.Formatter):
+    """``str.format`` plus ``{n:plural:one|other}``: "1 point", "2 points" (English needs it,
+    Chinese templates simply don't use it)."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec.startswith("plural:"):
+            one, _, other = format_spec.removeprefix("plural:").partition("|")
+            return one if str(value).strip() in ("1", "-1") else other
+        return str(super().format_field(value, format_spec))
+
+
+_WORDS = _Words()  # stateless
 
 
 def badge_name(lang: str, key: str) -> str:

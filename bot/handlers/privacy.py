@@ -155,7 +155,7 @@ async def on_forget_click(event: ButtonClicked, store: Store, messenger: Messeng
     if not event.data.startswith(FORGET_PREFIX):
         return
     parts = event.data.split(":")
-    if len(parts) != 4 or not parts[2].isdigit():
+    if len(parts) != 4 or not (parts[2].isascii() and parts[2].isdigit()) or len(parts[2]) > 18:
         return
     action, member_id, nonce = parts[1], int(parts[2]), parts[3]
     clicker = await store.read(lambda s: member_of_account(s, str(event.platform), event.user_id))

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.args import int_arg
 from bot.handlers.catalog import caller_of
 from bot.markup import esc, link
 from bot.ports import Button, Role
@@ -35,12 +36,9 @@ SERVICE_KEY = "recsys"
 def _parse_n(args: tuple[str, ...]) -> int:
     if not args:
         return DEFAULT_N
-    if len(args) > 1 or not args[0].lstrip("+-").isdigit():
+    if len(args) > 1:
         raise UsageError(f"Usage: /recommend [1-{MAX_N}] — how many items, e.g. /recommend 3")
-    n = int(args[0])
-    if not 1 <= n <= MAX_N:
-        raise UsageError(f"I can recommend 1 to {MAX_N} items at a time, not {esc(args[0])}.")
-    return n
+    return int_arg(args[0], lo=1, hi=MAX_N, what="how many items to recommend")
 
 
 def _line(number: int, pick: Pick) -> str:

@@ -15,8 +15,10 @@ from typing import Any
 
 import yaml
 
+from engine.args import ArgError, excerpt, parse_int
 from engine.catalog.tables import ITEM_KINDS
 from engine.recsys.paths import validate_catalog
+from engine.refusal import Refusal
 from engine.text import normalize_url
 
 MAX_POINTS = 10_000
@@ -27,7 +29,7 @@ _TAG = re.compile(r"^#?([\w][\w+.-]{0,31})$", re.UNICODE)
 _SPLIT = re.compile(r"[\s,;]+")
 
 
-class ItemError(ValueError):
+class ItemError(Refusal, ValueError):
     """A field or row is invalid; the message is safe to show to a moderator."""
 
 
@@ -128,13 +130,12 @@ def check_url(url: str) -> str:
 
 def check_points(value: Any) -> int:
     """Completion points as an int in 0..MAX_POINTS; raises :class:`ItemError` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ItemError(f"bad points {excerpt(str(value))!r}: need a whole number")
     try:
-        points = int(str(value).strip() or 0)
-    except ValueError as exc:
-        raise ItemError(f"bad points {value!r}: need a whole number") from exc
-    if not 0 <= points <= MAX_POINTS:
-        raise ItemError(f"points must be between 0 and {MAX_POINTS}")
-    return points
+        return parse_int(str(value) if str(value).strip() else "0", lo=0, hi=MAX_POINTS, what="points")
+    except ArgError as exc:
+        raise ItemError(str(exc)) from None
 
 
 def check_kind(value: str) -> str:

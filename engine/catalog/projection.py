@@ -45,8 +45,15 @@ def parse_click(data: str) -> tuple[int, str] | None:
     return None
 
 
+# Discord's markup for user, role and channel mentions (<@1>, <@!1>, <@&1>, <#1>) and custom
+# emoji (<:name:1>, <a:name:1>): a title shows none of it.
+_MENTION = re.compile(r"<(?:@[!&]?|#)\d+>")
+_CUSTOM_EMOJI = re.compile(r"<a?:\w+:\d+>")
+
+
 def _title_from_text(text: str, url: str) -> str:
-    title = _HASHTAG.sub("", _URL.sub("", text)).strip(" \n\t-–—:|")
+    text = _CUSTOM_EMOJI.sub("", _MENTION.sub("", text))
+    title = _HASHTAG.sub("", _URL.sub("", text)).strip(" \n\t-–—:|,")
     title = re.sub(r"\s+", " ", title)
     return (title[:120] + "…") if len(title) > 120 else (title or url[:200])
 

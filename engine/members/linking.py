@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from engine.members.privacy import load_hooks
 from engine.members.refs import affected, member_refs
 from engine.members.tables import LinkCode, LinkFailure
+from engine.refusal import Refusal
 from engine.store.models import Account, AuditEntry, CommunityMember, Interaction, Member
 
 name = "linking"
@@ -77,7 +78,7 @@ class LinkResult:
     platforms: tuple[str, ...] = ()  # the merged member's platforms, when linked
 
 
-class LinkError(Exception):
+class LinkError(Refusal):
     """An unlink that cannot be done; ``reason`` is a short machine word."""
 
     def __init__(self, reason: str, message: str) -> None:

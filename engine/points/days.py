@@ -13,12 +13,14 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
+from engine.refusal import Refusal
+
 DEFAULT_ZONE = "UTC"
 EXAMPLE_ZONES = "Asia/Shanghai, Europe/Berlin, America/New_York"
 _OFFSET = re.compile(r"^\s*(utc|gmt)?\s*[+-]\s*\d", re.IGNORECASE)
 
 
-class ZoneError(ValueError):
+class ZoneError(Refusal, ValueError):
     """A timezone name that is not an IANA zone; the message says what is accepted."""
 
 

@@ -36,6 +36,7 @@ from engine.points.tables import (
     PointsMember,
     PointsSeason,
 )
+from engine.refusal import Refusal
 from engine.store.base import table_of
 from engine.store.models import (
     Account,
@@ -58,7 +59,7 @@ _MAX_CACHE = 200_000  # per-message caches are dropped wholesale past this size
 LIVE_PROJECTIONS: weakref.WeakSet[PointsProjection] = weakref.WeakSet()
 
 
-class PointsError(ValueError):
+class PointsError(Refusal, ValueError):
     """A manual operation that cannot be done (negative balance, unknown badge, ...).
 
     ``code`` names the problem for the bot's message catalog; ``data`` fills it in.

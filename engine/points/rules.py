@@ -22,7 +22,9 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
+from engine.args import ArgError, excerpt, parse_decimal, parse_int
 from engine.points.days import day_of, load_zone, zone_name
+from engine.refusal import Refusal
 
 # Reactions that mean "this answered my question" when the asker (or a moderator) adds them.
 ACCEPT_EMOJI = frozenset({"✅", "✔️", "✔", "☑️", "☑"})
@@ -118,7 +120,7 @@ def valid_keys() -> list[str]:
     return sorted([f.name for f in fields(PointsRules)] + list(EXTRA_KEYS))
 
 
-class RuleValueError(ValueError):
+class RuleValueError(Refusal, ValueError):
     """A bad ``points.<key>`` value or key; the message says what is allowed."""
 
 
@@ -137,11 +139,13 @@ def _parse_milestones(raw: str) -> list[list[int]]:
         if not part:
             continue
         days_s, sep, pts_s = part.partition(":")
-        if not sep or not days_s.isdigit() or not pts_s.isdigit():
-            raise RuleValueError(f"expected DAYS:POINTS,... e.g. 3:5,7:15 — got {raw!r}")
-        days, pts = int(days_s), int(pts_s)
-        if not (1 <= days <= 3650 and 0 <= pts <= 10_000):
-            raise RuleValueError("streak days must be 1..3650 and points 0..10000")
+        if not sep or not days_s or not pts_s:
+            raise RuleValueError(f"expected DAYS:POINTS,... e.g. 3:5,7:15 — got {excerpt(raw)!r}")
+        try:
+            days = parse_int(days_s, lo=1, hi=3650, what="streak days")
+            pts = parse_int(pts_s, lo=0, hi=10_000, what="streak points")
+        except ArgError as exc:
+            raise RuleValueError(f"{exc} Expected DAYS:POINTS,... e.g. 3:5,7:15") from None
         out.append([days, pts])
     return sorted(out)
 
@@ -153,11 +157,13 @@ def _parse_level_roles(raw: str) -> dict[str, str]:
         if not part:
             continue
         lvl, sep, role = part.partition("=")
-        if not sep or not lvl.strip().isdigit() or not role.strip():
-            raise RuleValueError(f"expected LEVEL=Role name,... e.g. 5=Regular,10=Mentor — got {raw!r}")
-        if not 1 <= int(lvl) <= 1000:
-            raise RuleValueError("levels must be 1..1000")
-        out[str(int(lvl))] = role.strip()[:100]
+        if not sep or not lvl.strip() or not role.strip():
+            raise RuleValueError(f"expected LEVEL=Role name,... e.g. 5=Regular,10=Mentor — got {excerpt(raw)!r}")
+        try:
+            level = parse_int(lvl, lo=1, hi=1000, what="a level")
+        except ArgError as exc:
+            raise RuleValueError(f"{exc} Expected LEVEL=Role name,... e.g. 5=Regular,10=Mentor") from None
+        out[str(level)] = role.strip()[:100]
     return out
 
 
@@ -177,17 +183,13 @@ def parse_setting(key: str, raw: str) -> Any:
         return _parse_milestones(raw)
     if isinstance(default, bool):
         return _parse_bool(raw)
-    try:
-        value: float = float(raw) if isinstance(default, float) else int(raw)
-    except ValueError:
-        kind = "a number" if isinstance(default, float) else "a whole number"
-        raise RuleValueError(f"{key} must be {kind}, got {raw!r}") from None
-    if not math.isfinite(value):
-        raise RuleValueError(f"{key} must be finite")
     lo, hi = RANGES[key]
-    if not lo <= value <= hi:
-        raise RuleValueError(f"{key} must be between {lo:g} and {hi:g}, got {raw}")
-    return value
+    try:
+        if isinstance(default, float):
+            return parse_decimal(raw, lo=lo, hi=hi, what=key)
+        return parse_int(raw, lo=int(lo), hi=int(hi), what=key)
+    except ArgError as exc:
+        raise RuleValueError(str(exc)) from None
 
 
 def rules_from_settings(points: dict[str, Any] | None) -> PointsRules:

@@ -1,6 +1,7 @@
 """Content-based cold start: match catalog items to what a member writes about.
 
-TF-IDF over character n-grams (``char_wb``, 2–3) works for Chinese, which has no spaces
+TF-IDF (:mod:`engine.recsys.tfidf`, numpy/scipy only, so the bot never imports
+scikit-learn) over character n-grams (``char_wb``, 2–3) works for Chinese, which has no spaces
 for a word tokenizer, and for English identifiers such as ``asyncio`` alike; word
 unigrams are added so exact tags still weigh in. Plus a popularity fallback for members
 who have said nothing yet.
@@ -13,8 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion
+import scipy.sparse as sp
+
+from engine.recsys.tfidf import CharWordTfidf
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,29 +43,20 @@ class ContentSuggestion:
     reason: str
 
 
-def _make_vectorizer() -> FeatureUnion:
-    return FeatureUnion(
-        [
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True, min_df=1)),
-            ("word", TfidfVectorizer(analyzer="word", token_pattern=r"(?u)\b\w\w+\b", sublinear_tf=True)),
-        ]
-    )
-
-
 @dataclass(slots=True)
 class ContentIndex:
     """TF-IDF index of a catalog; build with :meth:`fit`, query with :meth:`suggest`."""
 
     items: list[CatalogItem] = field(default_factory=list)
-    _vectorizer: FeatureUnion | None = None
-    _matrix: object = None  # sparse items × features, rows L2-normalised per block
+    _vectorizer: CharWordTfidf | None = None
+    _matrix: sp.csr_matrix | None = None  # items × features, rows L2-normalised per block
 
     def fit(self, items: Sequence[CatalogItem]) -> ContentIndex:
         """Index ``items``; returns self. Raises ``ValueError`` on an empty catalog."""
         if not items:
             raise ValueError("cannot index an empty catalog")
         self.items = list(items)
-        self._vectorizer = _make_vectorizer()
+        self._vectorizer = CharWordTfidf()
         self._matrix = self._vectorizer.fit_transform([item.text() for item in self.items])
         return self
 
@@ -79,7 +72,7 @@ class ContentIndex:
         Returns ``[]`` if the member wrote nothing usable or nothing clears ``min_score``.
         Raises ``RuntimeError`` before :meth:`fit`.
         """
-        if self._vectorizer is None:
+        if self._vectorizer is None or self._matrix is None:
             raise RuntimeError("fit() the content index first")
         texts = [t for t in member_texts if t and t.strip()]
         if not texts:

@@ -223,6 +223,7 @@ class _Run:
         self.recent: deque[_Posted] = deque(maxlen=RECENT_MESSAGES)
         # platforms allow one reaction per (message, member, emoji); remembered for recent messages only
         self.reacted: OrderedDict[tuple[str, int, str], None] = OrderedDict()
+        self.titles: set[str] = set()  # question titles used so far: a forum lists each once
         self.start = sim.start
 
     # -- helpers ------------------------------------------------------------
@@ -318,7 +319,7 @@ class _Run:
         lesson_index = self._lesson(member)
         lesson = LESSONS[lesson_index]
         thread_id = str(next(self.ids))
-        title, text = texts.question(lesson, self._zh(member), self.rng)
+        title, text = texts.question(lesson, self._zh(member), self.rng, self.titles)
         opened_at = self._time(at)
         self._emit(
             ThreadOpened(

@@ -89,15 +89,52 @@ def member_name(index: int, chinese: bool, rng: np.random.Generator) -> str:
     return f"{_pick(_FIRST, rng)} {_pick(_LAST, rng)[0]}. {index}"
 
 
-def question(lesson: _Lesson, chinese: bool, rng: np.random.Generator) -> tuple[str, str]:
-    """(thread title, first message) for a "how do I ...?" question about ``lesson``."""
+# Where the asker hit the problem: real questions about one task differ by their context,
+# and a catalog of threads with identical titles cannot be told apart.
+_CONTEXT_EN = (
+    "in my grade calculator", "in a to-do list app", "for the weekly exercise", "in a CSV report",
+    "in my budget tracker", "on Windows", "in a Jupyter notebook", "inside a class",
+    "with user input", "in a small game", "for a web scraper", "with a list of dicts",
+    "in my first project", "for the quiz checker", "with Python 3.12", "on a Raspberry Pi",
+    "in a Telegram bot", "for a text adventure", "in the final project", "with large files",
+)
+_CONTEXT_ZH = (
+    "（成绩计算器里）", "（待办清单程序）", "（本周练习）", "（CSV 报表）", "（记账小程序）",
+    "（Windows 上）", "（Jupyter 笔记本里）", "（在类里面）", "（处理用户输入）", "（小游戏里）",
+    "（写爬虫时）", "（字典列表）", "（第一个项目）", "（测验批改）", "（Python 3.12）",
+    "（树莓派上）", "（Telegram 机器人）", "（文字冒险游戏）", "（期末项目）", "（大文件）",
+)
+
+
+def question(
+    lesson: _Lesson, chinese: bool, rng: np.random.Generator, taken: set[str] | None = None
+) -> tuple[str, str]:
+    """(thread title, first message) for a "how do I ...?" question about ``lesson``.
+
+    Titles already in ``taken`` are avoided (and the new one is added), so a simulated forum
+    does not list the same question twice; past every combination a number tells them apart.
+    """
     tags = " ".join(f"#{t}" for t in lesson.tags)
-    which = int(rng.integers(2))
+    taken = set() if taken is None else taken
+    title = ""
+    for _attempt in range(12):
+        which = int(rng.integers(2))
+        if chinese:
+            title = f"怎么{lesson.tasks_zh[which]}{_pick(_CONTEXT_ZH, rng)}？"
+        else:
+            title = f"How do I {lesson.tasks_en[which]} {_pick(_CONTEXT_EN, rng)}?"
+        if title not in taken:
+            break
+    else:
+        base, mark = (title[:-1], "？") if chinese else (title[:-1], "?")
+        n = 2
+        while f"{base} ({n}){mark}" in taken:
+            n += 1
+        title = f"{base} ({n}){mark}"
+    taken.add(title)
     if chinese:
-        title = f"怎么{lesson.tasks_zh[which]}？"
         body = _pick(_ASK_ZH, rng).format(title=lesson.title_zh, detail=_pick(_DETAIL_ZH, rng))
     else:
-        title = f"How do I {lesson.tasks_en[which]}?"
         body = _pick(_ASK_EN, rng).format(title=lesson.title_en, detail=_pick(_DETAIL_EN, rng))
     return title, f"{title} {body} {tags}"
 

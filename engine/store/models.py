@@ -66,6 +66,8 @@ class Account(Base):
     dm_reachable: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     dm_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # When the names above were last set: an older event (a re-import) never overwrites them.
+    name_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class CommunityMember(Base):

@@ -56,6 +56,16 @@ _ACCOUNT_BY_EXT = select(Account.id, Account.member_id).where(
 _ACCOUNTS_BY_EXT = select(Account.external_id, Account.id, Account.member_id).where(
     Account.platform == bindparam("platform"), Account.external_id.in_(bindparam("ids", expanding=True)))
 _PREFETCH_CHUNK = 500
+# Names follow the newest event that carries them (a rename, a member first seen through a
+# nameless event); an older event replayed later (an import) never turns one back.
+_RENAME_ACCOUNT = (
+    update(table_of(Account))
+    .where(Account.id == bindparam("acc"),
+           (Account.name_at.is_(None)) | (Account.name_at <= bindparam("at")),
+           (Account.display_name != bindparam("name")) | (Account.username != bindparam("uname")))
+    .values(display_name=bindparam("name"), username=bindparam("uname"), name_at=bindparam("at"))
+)
+_RENAME_MEMBER = update(table_of(Member)).where(Member.id == bindparam("m")).values(display_name=bindparam("name"))
 _NEW_MEMBER = table_of(Member).insert().returning(table_of(Member).c.id)
 _OPTED_OUT = (
     select(CommunityMember.member_id)
@@ -123,9 +133,14 @@ class IdCache:
     memberships: set[tuple[int, int]] = field(default_factory=set)
     # Recent messages' (id, author), so replies and reactions need no lookup.
     recent: OrderedDict[tuple[int, str], tuple[int, int | None]] = field(default_factory=OrderedDict)
+    # The names and titles last written, so an unchanged one costs no statement.
+    names: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    titles: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.recent.clear()
+        self.names.clear()
+        self.titles.clear()
         self.communities.clear()
         self.accounts.clear()
         self.chats.clear()
@@ -151,6 +166,15 @@ class Recorded:
 class RecorderOptions:
     keep_message_text: bool = True
     max_text_length: int = 16_384
+
+
+def clean_field(value: object, limit: int) -> str:
+    """A text field (title, name, username, emoji) as stored: cleaned like message text and
+    cut to ``limit``; a value that is not a string is stored as "" rather than failing the
+    event (and every later event of its chat with it)."""
+    if not isinstance(value, str):
+        return ""
+    return clean_text(value[:limit])
 
 
 def dedup_key(event: Event) -> str:
@@ -254,11 +278,13 @@ class Recorder:
     def community(self, session: Session, platform: str, external_id: str, title: str, at: datetime) -> int:
         key = (platform, external_id)
         if (hit := self.cache.communities.get(key)) is not None:
+            if title:
+                self._retitle(session, Community, hit, ("community", platform, external_id), title)
             return hit
         cid = insert_ignore(
             session,
             table_of(Community),
-            {"platform": platform, "external_id": external_id, "title": title[:256], "settings": {}, "created_at": at},
+            {"platform": platform, "external_id": external_id, "title": clean_field(title, 256), "settings": {}, "created_at": at},
             returning=Community.id,
         )
         if cid is None:
@@ -266,18 +292,51 @@ class Recorder:
                 select(Community.id).where(Community.platform == platform, Community.external_id == external_id)
             ).scalar_one()
         self.cache.communities[key] = cid
+        if title:
+            self._retitle(session, Community, int(cid), ("community", platform, external_id), title)
         return int(cid)
+
+    def _retitle(self, session: Session, model: type[Community] | type[Chat], row_id: int,
+                 key: tuple[str, str, str], title: str) -> None:
+        """A community's or chat's title follows the latest event that names it."""
+        title = clean_text(title)[:256]
+        if not title or self.cache.titles.get(key) == title:
+            return
+        session.connection().execute(
+            update(table_of(model)).where(model.id == row_id, model.title != title).values(title=title))
+        self.cache.titles[key] = title
+
+    def _rename(self, session: Session, event: Event, key: tuple[str, str], ids: tuple[int, int]) -> None:
+        """Account (and member) names follow the latest event that carries a name."""
+        name = clean_text(event.user_name)[:256] if event.user_name else ""
+        uname = clean_text(event.username)[:128] if event.username else ""
+        known = self.cache.names.get(key)
+        if (not name and not uname) or known == (name, uname):
+            return
+        conn = session.connection()
+        if not name or not uname:  # the event carries one of the two: keep the other as stored
+            row = conn.execute(select(Account.display_name, Account.username).where(Account.id == ids[0])).first()
+            if row is None:
+                return
+            name, uname = name or row[0], uname or row[1]
+            if known == (name, uname):
+                return
+        changed = conn.execute(_RENAME_ACCOUNT, {"acc": ids[0], "at": event.at, "name": name, "uname": uname}).rowcount
+        if changed:
+            conn.execute(_RENAME_MEMBER, {"m": ids[1], "name": name})
+        self.cache.names[key] = (name, uname)
 
     def account(self, session: Session, event: Event) -> tuple[int, int]:
         """(account id, member id) for the event's user, creating both on first sight."""
         key = (str(event.platform), event.user_id)
         if (hit := self.cache.accounts.get(key)) is not None:
+            self._rename(session, event, key, hit)
             return hit
         conn = session.connection()
         by_ext = {"platform": key[0], "external_id": key[1]}
         row = None if key in self._absent else conn.execute(_ACCOUNT_BY_EXT, by_ext).first()
         if row is None:
-            name = clean_text(event.user_name or event.username or event.user_id)[:256]
+            name = clean_field(event.user_name or event.username or event.user_id, 256)
             member_id = conn.execute(_NEW_MEMBER, {"display_name": name, "created_at": event.at}).scalar_one()
             acc_id = insert_ignore(
                 session,
@@ -286,10 +345,11 @@ class Recorder:
                     "platform": key[0],
                     "external_id": key[1],
                     "member_id": member_id,
-                    "username": clean_text(event.username)[:128],
+                    "username": clean_field(event.username, 128),
                     "display_name": name,
                     "is_bot": event.is_bot,
                     "created_at": event.at,
+                    "name_at": event.at,
                 },
                 returning=Account.id,
             )
@@ -300,14 +360,20 @@ class Recorder:
             else:
                 result = (int(acc_id), int(member_id))
                 self._new_member = result[1]
+                self.cache.names[key] = (name, clean_text(event.username)[:128])
+                self.cache.accounts[key] = result
+                return result
         else:
             result = (int(row[0]), int(row[1]))
         self.cache.accounts[key] = result
+        self._rename(session, event, key, result)
         return result
 
     def chat(self, session: Session, event: Event, community_id: int) -> int:
         key = (str(event.platform), event.chat_id)
         if (hit := self.cache.chats.get(key)) is not None:
+            if event.chat_title:
+                self._retitle(session, Chat, hit, ("chat", *key), event.chat_title)
             return hit
         chat_id = insert_ignore(
             session,
@@ -316,7 +382,7 @@ class Recorder:
                 "community_id": community_id,
                 "platform": key[0],
                 "external_id": key[1],
-                "title": clean_text(event.chat_title)[:256],
+                "title": clean_field(event.chat_title, 256),
                 "is_private": event.is_private,
             },
             returning=Chat.id,
@@ -326,6 +392,8 @@ class Recorder:
                 select(Chat.id).where(Chat.platform == key[0], Chat.external_id == key[1])
             ).scalar_one()
         self.cache.chats[key] = chat_id
+        if event.chat_title:
+            self._retitle(session, Chat, int(chat_id), ("chat", *key), event.chat_title)
         return int(chat_id)
 
     def thread(self, session: Session, chat_id: int, external_id: str, at: datetime,
@@ -336,7 +404,7 @@ class Recorder:
         tid = insert_ignore(
             session,
             table_of(Thread),
-            {"chat_id": chat_id, "external_id": external_id, "title": clean_text(title)[:512],
+            {"chat_id": chat_id, "external_id": external_id, "title": clean_field(title, 512),
              "created_at": at, "created_by": created_by},
             returning=Thread.id,
         )
@@ -345,7 +413,7 @@ class Recorder:
                 select(Thread.id).where(Thread.chat_id == chat_id, Thread.external_id == external_id)
             ).scalar_one()
             if title:
-                session.connection().execute(update(Thread).where(Thread.id == tid, Thread.title == "").values(title=clean_text(title)[:512]))
+                session.connection().execute(update(Thread).where(Thread.id == tid, Thread.title == "").values(title=clean_field(title, 512)))
         self.cache.threads[key] = tid
         return int(tid)
 
@@ -488,7 +556,7 @@ class Recorder:
             update(Message)
             .where(Message.chat_id == rec.chat_id, Message.external_id == (ev.message_id or ""))
             .values(edited_at=ev.at, text=stored, text_truncated=truncated, text_length=len(text),
-                    links=list(ev.links), mentions=list(ev.mentions))
+                    links=[clean_text(u) for u in ev.links], mentions=[clean_text(m) for m in ev.mentions])
         )
         return rec
 
@@ -515,7 +583,7 @@ class Recorder:
         new = insert_ignore(
             session, table_of(Reaction),
             {"chat_id": rec.chat_id, "message_external_id": ev.message_id or "", "member_id": rec.member_id,
-             "target_member_id": target, "emoji": clean_text(ev.emoji)[:64], "at": ev.at},
+             "target_member_id": target, "emoji": clean_field(ev.emoji, 64), "at": ev.at},
         )
         if not new:
             # Re-added after a removal, or a redelivery that came with a new time (Discord's
@@ -523,7 +591,7 @@ class Recorder:
             readded = session.connection().execute(
                 update(Reaction)
                 .where(Reaction.chat_id == rec.chat_id, Reaction.message_external_id == (ev.message_id or ""),
-                       Reaction.member_id == rec.member_id, Reaction.emoji == clean_text(ev.emoji)[:64],
+                       Reaction.member_id == rec.member_id, Reaction.emoji == clean_field(ev.emoji, 64),
                        Reaction.removed_at.is_not(None))
                 .values(removed_at=None)
             ).rowcount
@@ -538,7 +606,7 @@ class Recorder:
         session.connection().execute(
             update(Reaction)
             .where(Reaction.chat_id == rec.chat_id, Reaction.message_external_id == (ev.message_id or ""),
-                   Reaction.member_id == rec.member_id, Reaction.emoji == clean_text(ev.emoji)[:64])
+                   Reaction.member_id == rec.member_id, Reaction.emoji == clean_field(ev.emoji, 64))
             .values(removed_at=ev.at)
         )
         msg_id, target = self._reaction_target(session, rec, ev.target_user_id)
@@ -547,7 +615,7 @@ class Recorder:
     def _on_reaction_count(self, session: Session, rec: Recorded) -> Recorded:
         ev = rec.event
         assert isinstance(ev, ReactionCountChanged)
-        emoji = clean_text(ev.emoji)[:64]
+        emoji = clean_field(ev.emoji, 64)
         if not insert_ignore(
             session, table_of(ReactionCount),
             {"chat_id": rec.chat_id, "message_external_id": ev.message_id or "", "emoji": emoji,
@@ -582,7 +650,7 @@ class Recorder:
         assert isinstance(ev, ThreadOpened)
         if rec.thread_id is not None:
             session.connection().execute(update(Thread).where(Thread.id == rec.thread_id).values(
-                title=clean_text(ev.title)[:512], created_by=rec.member_id))
+                title=clean_field(ev.title, 512), created_by=rec.member_id))
         self._log(session, rec, "thread_opened")
         return rec
 

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from engine.events import Event
+from engine.refusal import Refusal
 from engine.store.recorder import Recorded, Recorder
 
 log = logging.getLogger(__name__)
@@ -225,12 +226,14 @@ class EventWriter:
                     for job in batch
                 ]
                 self._flush(session)
-        except Exception:
+        except Exception as exc:
             self._forget_state()
             if len(batch) == 1:
                 self._deliver([self._run_alone(batch[0])])
             else:
-                log.warning("group commit of %d jobs failed; retrying one by one", len(batch))
+                # A validator's refusal in one job is expected, not a failure worth a warning.
+                level = logging.DEBUG if isinstance(exc, Refusal) else logging.WARNING
+                log.log(level, "group commit of %d jobs failed; retrying one by one", len(batch))
                 self._deliver([self._run_alone(job) for job in batch])
             return
         self._deliver([(job, result, None) for job, result in zip(batch, results, strict=True)])
@@ -243,7 +246,10 @@ class EventWriter:
         except Exception as exc:
             self._forget_state()
             key = job.event.dedup_key if job.event is not None else getattr(job.fn, "__name__", "job")
-            log.exception("write failed for %s", key)
+            if isinstance(exc, Refusal):  # the caller replies with it; not a failure
+                log.debug("write refused for %s: %s", key, exc)
+            else:
+                log.exception("write failed for %s", key)
             return job, None, exc
         return job, result, None
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 import engine.store.base  # noqa: F401
 
@@ -19,8 +19,19 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table('dead_letters',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('platform', sa.String(length=32), nullable=False),
+    sa.Column('update_key', sa.String(length=64), nullable=False),
+    sa.Column('received_at', engine.store.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('reason', sa.String(length=300), nullable=False),
+    sa.Column('excerpt', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dead_letters')),
+    sa.UniqueConstraint('platform', 'update_key', name=op.f('uq_dead_letters_platform_update_key'))
+    )
+    op.create_index('ix_dead_letters_received_at', 'dead_letters', ['received_at'], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index('ix_dead_letters_received_at', table_name='dead_letters')
+    op.drop_table('dead_letters')

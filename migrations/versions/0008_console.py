@@ -1,4 +1,4 @@
-"""console and names
+"""console and names: accounts.name_at (names follow the latest event)
 
 Revision ID: 0008
 Revises: 0007
@@ -19,8 +19,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("accounts") as batch:
+        batch.add_column(sa.Column("name_at", engine.store.base.UtcDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("accounts") as batch:
+        batch.drop_column("name_at")

@@ -81,7 +81,7 @@ async def test_bad_badge_season_config_input(app: App, world: FakeMessenger) -> 
         (("season", "start"), "Give the season a name"),
         (("season", "pause"), "Usage: /season"),
         (("config", "points.daily_cap", "abc"), "whole number"),
-        (("config", "points.daily_cap", "-3"), "between 0 and 100000"),
+        (("config", "points.daily_cap", "-3"), "from 0 to 100000"),
         (("config", "points.nope", "1"), "valid keys"),
         (("config", "other.key", "1"), "Settings you can change"),  # the general /config answers
         (("config",), "Community settings"),
@@ -145,7 +145,7 @@ async def test_me_badges_private_and_chinese(app: App, world: FakeMessenger) -> 
     await app.dispatch(cmd("ann", "me", at=T0 + minutes(1)), tg)
     me = tg.last
     assert me.startswith("Ann — 4 points") and "Level 0 ▱" in me and "Rank: #1" in me
-    assert "Streak: 1 days" in me and "First words" in me
+    assert "Streak: 1 day (best 1)" in me and "First words" in me
     await app.dispatch(cmd("ann", "me", at=T0 + minutes(2), private=True), tg)
     assert tg.last == me  # a private chat resolves her most recently active community
     await app.dispatch(cmd("nobody", "me", at=T0 + minutes(2), private=True), tg)

@@ -124,3 +124,25 @@ def test_tune_cross_validation_folds_partition_the_training_data() -> None:
     first = tune(matrix, grid=grid, folds=3, device="cpu")
     again = tune(matrix, grid=grid, folds=3, device="cpu")
     assert first.best == again.best and first.best_ndcg == again.best_ndcg
+
+
+@pytest.mark.parametrize(("l2", "dropout"), [(5.0, 0.33), (0.5, 0.0), (250.0, 0.5)])
+def test_member_space_edlae_equals_item_space(l2: float, dropout: float) -> None:
+    import scipy.sparse as sp
+    import torch
+
+    from engine.recsys.torch_model import edlae_item_space, edlae_member_space
+
+    rng = np.random.default_rng(3)
+    dense = (rng.random((40, 120)) < 0.08) * rng.integers(1, 4, (40, 120))
+    matrix = sp.csr_matrix(dense.astype(np.float32))
+    diag = np.asarray(matrix.multiply(matrix).sum(axis=0), dtype=np.float64).ravel()
+    penalty = l2 + dropout / (1.0 - dropout) * diag
+    item = edlae_item_space(matrix, penalty, torch.device("cpu")).numpy()
+    member = edlae_member_space(matrix, penalty, torch.device("cpu")).numpy()
+    assert np.abs(item).max() > 0.01  # a real, non-trivial B
+    np.testing.assert_allclose(member, item, atol=1e-6, rtol=0)
+    # and the model takes the member-space path here (40 members < 120 items) with the same result
+    model = CohortRecommender(CohortParams(l2=l2, dropout=dropout, factor_weight=0.0)).fit(matrix, device="cpu")
+    assert model._item_item is not None
+    np.testing.assert_allclose(model._item_item.numpy(), item, atol=1e-6, rtol=0)

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from bot.adapters.telegram import TelegramAdapter, reachability_hook
 from bot.bootstrap import App
 from bot.settings import Settings, TelegramSettings
+from engine.ingest.dead_letters import dead_letter_hook
 from tests.fakes.telegram_api import BOT_ID, TOKEN, FakeTelegram
 
 GROUP = -1001234567890
@@ -77,11 +78,12 @@ async def make_adapter(app: App, settings: Settings, fake: FakeTelegram) -> Asyn
     """Build and start adapters on the real ``app``; all are stopped afterwards."""
     started: list[TelegramAdapter] = []
 
-    async def build(*, telegram: dict[str, Any] | None = None, dispatch: Any = None, **kw: Any) -> TelegramAdapter:
+    async def build(*, telegram: dict[str, Any] | None = None, ingest: Any = None, **kw: Any) -> TelegramAdapter:
         kw.setdefault("on_reachability", reachability_hook(app.store))
+        kw.setdefault("on_quarantine", dead_letter_hook(app.store))
         kw.setdefault("retry_delay", 0.001)
         kw.setdefault("poll_timeout", 1)
-        adapter = TelegramAdapter(tg_settings(settings, fake, **(telegram or {})), dispatch or app.dispatch, **kw)
+        adapter = TelegramAdapter(tg_settings(settings, fake, **(telegram or {})), ingest or app.router, **kw)
         await adapter.start()
         started.append(adapter)
         return adapter

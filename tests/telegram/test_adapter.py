@@ -14,6 +14,7 @@ from bot.adapters.base import Severity
 from bot.bootstrap import App
 from bot.ports import Button, ChatRef, NotReachable, PlatformError, Role
 from engine.events import ButtonClicked, Event, Platform
+from engine.ingest.tables import DeadLetter
 from engine.store.models import Account, Message, ProcessedEvent
 from tests.fakes.telegram_api import BLOCKED, CANT_INITIATE, FakeTelegram
 
@@ -332,16 +333,29 @@ async def test_webhook_mode_without_a_secret_refuses_to_start(
 async def test_handler_errors_do_not_stop_polling(app: App, fake: FakeTelegram, make_adapter: AdapterFactory) -> None:
     seen: list[str] = []
 
-    async def flaky(event: Event, messenger: Any) -> Any:
-        if event.message_id == "1":
-            raise RuntimeError("boom")
-        seen.append(event.message_id or "")
-        return await app.dispatch(event, messenger)
+    class Flaky:
+        """Storing message 1 always fails; the others are stored and handled."""
 
-    await make_adapter(dispatch=flaky)
+        async def record(self, event: Event) -> Any:
+            if event.message_id == "1":
+                raise RuntimeError("boom")
+            return await app.router.record(event)
+
+        async def react(self, event: Event, messenger: Any, outcome: Any) -> None:
+            seen.append(event.message_id or "")
+            await app.router.react(event, messenger, outcome)
+
+    adapter = await make_adapter(ingest=Flaky())
     fake.push_updates([message("one", update_id=1, message_id=1), message("two", update_id=2, message_id=2)])
     await eventually(lambda: _is(stored_text(app, "2"), "two"))
+    await eventually(lambda: _gte(count(app, DeadLetter), 1))
+    await adapter.drain()
     assert seen == ["2"]
+    [letter] = await app.store.read(lambda s: s.execute(select(DeadLetter)).scalars().all())
+    assert (letter.update_key, letter.reason) == ("1", "storing failed: RuntimeError: boom")
+    # Both were committed (one as a dead letter) before the offset moved past them.
+    await fake.wait_for("getUpdates", 3)
+    assert max(int(c.params.get("offset") or 0) for c in fake.calls_to("getUpdates")) == 3
 
 
 OTHER_GROUP = -1005555555555
@@ -361,7 +375,7 @@ async def test_doctor_reports_privacy_admin_rights_and_token(
     async def known() -> list[str]:
         return [str(GROUP), str(FORUM), str(OTHER_GROUP)]
 
-    adapter = TelegramAdapter(tg_settings(settings, fake), app.dispatch, known_chats=known)
+    adapter = TelegramAdapter(tg_settings(settings, fake), app.router, known_chats=known)
     findings = {f.check: f for f in await adapter.doctor()}
     assert findings["telegram token"].severity is Severity.OK
     privacy = findings["telegram privacy mode"]
@@ -373,7 +387,7 @@ async def test_doctor_reports_privacy_admin_rights_and_token(
     assert weak.severity is Severity.WARNING and "Ban users" in weak.fix and "/mute" in weak.detail
 
     bad = TelegramAdapter(
-        tg_settings(settings, fake).model_copy(update={"telegram_token": _secret("1:wrong")}), app.dispatch)
+        tg_settings(settings, fake).model_copy(update={"telegram_token": _secret("1:wrong")}), app.router)
     [finding] = await bad.doctor()
     assert finding.severity is Severity.ERROR
     assert finding.fix == "TELEGRAM_TOKEN is invalid: get a new one from @BotFather with /token"

@@ -157,10 +157,19 @@ class DiscordAdapter:
             command_names=self._names,
             channel=self._channel_info,
             guild_name=self._guild_name,
+            member_name=self._member_name,
         )
 
+    def _member_name(self, guild_id: str, user_id: str) -> tuple[str, str]:
+        """(display name, username) of a guild member from the cache; blanks when unknown."""
+        if not (guild_id.isascii() and guild_id.isdigit() and user_id.isascii() and user_id.isdigit()):
+            return "", ""
+        guild = self.client.get_guild(int(guild_id))
+        member = guild.get_member(int(user_id)) if guild else None
+        return (member.display_name, member.name) if member else ("", "")
+
     def _channel_info(self, channel_id: str) -> ChannelInfo | None:
-        if not channel_id.isdigit():
+        if not (channel_id.isascii() and channel_id.isdigit()):
             return None
         channel = self.client.get_channel(int(channel_id))
         if channel is None:
@@ -172,7 +181,7 @@ class DiscordAdapter:
         return ChannelInfo(channel_id, getattr(channel, "name", "") or "")
 
     def _guild_name(self, guild_id: str) -> str:
-        guild = self.client.get_guild(int(guild_id)) if guild_id.isdigit() else None
+        guild = self.client.get_guild(int(guild_id)) if guild_id.isascii() and guild_id.isdigit() else None
         return guild.name if guild else ""
 
     def feed(self, event_type: str, data: Any) -> list[Event]:

@@ -134,10 +134,10 @@ def leaderboard_command(spec: SpecLike, invoke: Invoke) -> app_commands.Command[
 
 
 def recommend_command(spec: SpecLike, invoke: Invoke) -> app_commands.Command[Any, Any, Any]:
-    """``/recommend [n]`` with n between 1 and 20."""
+    """``/recommend [n]`` with n between 1 and 10 (what /recommend accepts)."""
 
     async def recommend(interaction: discord.Interaction,
-                        n: app_commands.Range[int, 1, 20] | None = None) -> None:
+                        n: app_commands.Range[int, 1, 10] | None = None) -> None:
         await invoke(interaction, spec.name, (str(n),) if n is not None else (), ())
 
     cmd: app_commands.Command[Any, Any, Any] = app_commands.Command(

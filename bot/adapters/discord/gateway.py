@@ -92,6 +92,10 @@ def _no_channel(_channel_id: str) -> ChannelInfo | None:
     return None
 
 
+def _no_member(_guild_id: str, _user_id: str) -> tuple[str, str]:
+    return "", ""
+
+
 def _no_name(_guild_id: str) -> str:
     return ""
 
@@ -110,6 +114,8 @@ class GatewayContext:
     command_names: frozenset[str] | None = None
     channel: Callable[[str], ChannelInfo | None] = _no_channel
     guild_name: Callable[[str], str] = _no_name
+    # (display name, username) of a guild member, for payloads that carry only an id
+    member_name: Callable[[str, str], tuple[str, str]] = _no_member
     now: Callable[[], datetime] = field(default=utcnow)
 
 
@@ -120,7 +126,7 @@ def snowflake(value: Any) -> str | None:
         return None
     if isinstance(value, int):
         return str(value) if value >= 0 else None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:  # "²".isdigit() is True
         return value
     return None
 
@@ -486,9 +492,11 @@ def thread_created(data: Payload, ctx: GatewayContext) -> list[Event]:
         return []
     meta = _dict(data.get("thread_metadata"))
     parent = ctx.channel(parent_id)
+    owner = snowflake(data.get("owner_id")) or ""
+    name, username = ctx.member_name(guild_id, owner) if owner else ("", "")
     return [ThreadOpened(
         platform=Platform.DISCORD, community_id=guild_id, chat_id=parent_id, thread_id=thread_id,
-        user_id=snowflake(data.get("owner_id")) or "",
+        user_id=owner, user_name=name, username=username,
         at=timestamp(meta.get("create_timestamp")) or snowflake_time(thread_id) or ctx.now(),
         chat_title=parent.name if parent else "", title=_str(data.get("name")),
     )]

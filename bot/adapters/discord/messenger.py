@@ -154,7 +154,7 @@ def role_from_permissions(is_owner: bool, perms: discord.Permissions) -> Role:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 20 else None
 
 
 class DiscordMessenger:
@@ -371,6 +371,12 @@ class DiscordMessenger:
         """DM a member. Raises NotReachable (code 50007: DMs closed / no shared server),
         PlatformError for anything else Discord refuses. Paced by ``dm_interval``."""
         return await self._direct(user_id, text, buttons, None, "dm")
+
+    async def dm_picture(self, user_id: str, png: bytes, *, filename: str = "chart.png",
+                         caption: str = "") -> SentMessage:
+        """DM a PNG (Discord shows an attached image inline). Raises like :meth:`dm`."""
+        file = discord.File(io.BytesIO(png), filename=filename[:100] or "chart.png")
+        return await self._direct(user_id, caption, (), file, "dm_picture")
 
     async def send_document(self, user_id: str, filename: str, data: bytes, caption: str = "") -> SentMessage:
         """DM a file (``/mydata``). Raises like :meth:`dm`."""

@@ -1,37 +1,45 @@
-"""The Telegram adapter: a python-telegram-bot Application run on the process's own loop.
+"""The Telegram adapter: Cohort's own ingest loop over python-telegram-bot's Bot.
 
-Lifecycle is PTB v22's explicit one (initialize → start → updater.start_polling /
-start_webhook, and the reverse on stop), never ``run_polling()``, so Telegram shares the
-one event loop with discord.py and the scheduler.
+Acknowledged means committed. In polling mode Cohort calls ``getUpdates`` itself (through
+PTB's Bot, taking the raw JSON so a malformed update cannot break PTB's parsing) and asks
+for the next offset only once every update of the previous batch is committed. In webhook
+mode Cohort's own endpoint (secret checked in constant time, body bounded) answers 200
+only after the update is committed and 5xx when storing failed, so Telegram redelivers;
+dedup keys make redelivery harmless. An update that cannot be converted or stored is
+quarantined as a dead letter instead of stopping ingest (see :mod:`.inbox`).
 
-Every update goes through :func:`to_events`; each event is handed to ``dispatch`` in its
-own task so that many can wait on the store's group commit at once. Tasks are created in
-update order and the router submits an event to the single writer before its first
-suspension, so events still reach the store in the order Telegram sent them.
+PTB's Application is used for its Bot (rate limiter, timeouts, initialize/shutdown) only:
+no Updater and no update queue, and never ``run_polling()``, so Telegram shares the one
+event loop with discord.py and the scheduler.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hmac
+import json
 import logging
 import os
 import re
-from collections import OrderedDict
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import Update
+from aiohttp import web
 from telegram.constants import ChatMemberStatus
-from telegram.error import Forbidden, InvalidToken, TelegramError
-from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+from telegram.error import Forbidden, InvalidToken, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application
+from telegram.warnings import PTBUserWarning
 
-from bot.adapters.base import Dispatch, Finding, Severity
+from bot.adapters.base import Finding, Ingest, Severity
 from bot.settings import Settings
-from engine.events import ButtonClicked, Event
+from engine.ingest.dead_letters import short
 
+from .inbox import Inbox, QuarantineHook, update_id_of
 from .messenger import ReachabilityHook, TelegramMessenger
-from .updates import ALLOWED_UPDATES, dm_status_change, to_events
+from .updates import ALLOWED_UPDATES
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +61,11 @@ NOT_ADMIN_FIX = (
 )
 BAN_RIGHT_FIX = "group settings → Administrators → the bot → turn on 'Ban users' (only needed for /mute and /ban)"
 SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _SECRET_OK = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Real updates are a few kilobytes; Telegram's own text limit is 4096 characters.
+MAX_BODY = 1024 * 1024
+BATCH = 100
 # Telegram's flood limits concern sending; reads (getChatMember, ...) are not throttled here.
 _SEND_ENDPOINTS = frozenset({
     "sendMessage", "sendPhoto", "sendDocument", "editMessageText", "sendMediaGroup",
@@ -77,9 +89,11 @@ class _SendRateLimiter(AIORateLimiter):
 class TelegramAdapter:
     """Connects Cohort to Telegram.
 
-    ``known_chats`` lists group chat ids for :meth:`doctor` (see
-    :func:`bot.adapters.telegram.chats.known_group_chats`); ``on_reachability`` records DM
-    reachability (see :func:`engine.members.reachability.reachability_hook`).
+    ``ingest`` stores and then reacts (the router); ``known_chats`` lists group chat ids for
+    :meth:`doctor` (see :func:`bot.adapters.telegram.chats.known_group_chats`);
+    ``on_reachability`` records DM reachability (see
+    :func:`engine.members.reachability.reachability_hook`); ``on_quarantine`` stores dead
+    letters (see :func:`engine.ingest.dead_letters.dead_letter_hook`).
     The remaining keywords tune limits and retries (tests make them tiny).
     """
 
@@ -88,10 +102,11 @@ class TelegramAdapter:
     def __init__(
         self,
         settings: Settings,
-        dispatch: Dispatch,
+        ingest: Ingest,
         *,
         known_chats: KnownChats | None = None,
         on_reachability: ReachabilityHook | None = None,
+        on_quarantine: QuarantineHook | None = None,
         webhook_secret: str | None = None,
         overall_rate: float = 30,
         group_rate_per_minute: float = 20,
@@ -101,28 +116,31 @@ class TelegramAdapter:
         max_attempts: int = 4,
         retry_delay: float = 0.5,
         request_timeout: float = 10.0,
+        max_body: int = MAX_BODY,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         if settings.telegram_token is None:
             raise RuntimeError(TOKEN_MISSING)
         self.settings = settings
-        self._dispatch = dispatch
         self._known_chats = known_chats
         self._secret = webhook_secret if webhook_secret is not None else os.environ.get(SECRET_ENV, "")
         self._poll_timeout = poll_timeout
-        self._recent: OrderedDict[int, None] = OrderedDict()
-        self._recent_max = recent_updates
-        self._slots = asyncio.Semaphore(max(1, max_in_flight))
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._retry_delay = retry_delay
+        self._max_body = max_body
         self.bot_username = ""
         self.bot_id = 0
-        self.updates_seen = 0
-        self.updates_skipped = 0  # redeliveries caught by the update_id LRU
         self._running = False
+        self._stopping = asyncio.Event()
+        self._poller: asyncio.Task[None] | None = None
+        self._offset: int | None = None
+        self._web: web.AppRunner | None = None
+        # Cohort asks getUpdates itself, through PTB's Bot, for the raw JSON (see above).
+        warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 
         builder = (
             Application.builder()
             .token(settings.telegram_token.get_secret_value())
+            .updater(None)  # Cohort owns the ingest loop
             .job_queue(None)  # the process has its own scheduler
             .rate_limiter(_SendRateLimiter(
                 overall_max_rate=overall_rate, overall_time_period=1 if overall_rate else 0,
@@ -140,8 +158,6 @@ class TelegramAdapter:
         if base_url:
             builder = builder.base_url(base_url).base_file_url(_file_url(base_url))
         self._app = builder.build()
-        self._app.add_handler(TypeHandler(Update, self._on_update))
-        self._app.add_error_handler(self._on_error)
         self.messenger = TelegramMessenger(
             self._app.bot,
             role_cache_seconds=settings.telegram.role_cache_seconds,
@@ -150,6 +166,23 @@ class TelegramAdapter:
             retry_delay=retry_delay,
             sleep=sleep,
         )
+        self.inbox = Inbox(
+            ingest, self.messenger, lambda: (self.bot_username, self.bot_id),
+            on_quarantine=on_quarantine, max_in_flight=max_in_flight, recent_updates=recent_updates,
+            retry_delay=retry_delay, sleep=sleep,
+        )
+
+    @property
+    def updates_seen(self) -> int:
+        return self.inbox.updates_seen
+
+    @property
+    def updates_skipped(self) -> int:
+        return self.inbox.updates_skipped
+
+    @property
+    def updates_quarantined(self) -> int:
+        return self.inbox.updates_quarantined
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -172,93 +205,137 @@ class TelegramAdapter:
         self.bot_username, self.bot_id = me.username or "", me.id
         if not me.can_read_all_group_messages:
             log.warning("telegram: %s. Fix: %s", PRIVACY_ON, PRIVACY_FIX)
-        await self._app.start()
-        assert self._app.updater is not None
+        self._stopping.clear()
         if tg.mode == "webhook":
-            await self._app.updater.start_webhook(
-                listen=tg.listen, port=tg.port, url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
-                webhook_url=tg.webhook_url, secret_token=self._secret,
-                allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False,
-            )
+            await self._start_webhook()
         else:
-            await self._app.updater.start_polling(
-                poll_interval=0.0, timeout=self._poll_timeout,
-                allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False,
-                error_callback=self._polling_error,
-            )
+            # A webhook left set makes getUpdates fail; its pending updates stay queued.
+            await self._app.bot.delete_webhook(drop_pending_updates=False)
+            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
         self._running = True
         log.info("telegram: @%s running (%s)", self.bot_username, tg.mode)
 
     async def stop(self) -> None:
-        """Stop fetching, let queued updates and in-flight dispatches finish, disconnect."""
-        updater = self._app.updater
-        if updater is not None and updater.running:
-            await updater.stop()
-        if self._app.running:
-            await self._app.stop()  # processes what is already in PTB's update queue
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        await self._app.shutdown()
+        """Stop fetching, finish committing what was fetched, let handlers finish, disconnect."""
+        self._stopping.set()
+        if self._poller is not None:
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
+        if self._web is not None:
+            await self._web.cleanup()  # waits for requests being handled
+            self._web = None
+        await self.inbox.drain()
+        if self._offset is not None and self._running:
+            # Confirm the last committed batch now, so a restart does not fetch it again.
+            with contextlib.suppress(Exception):
+                await self._get_updates(self._offset, timeout=0, limit=1)
+        if self._running:
+            await self._app.shutdown()
         self._running = False
 
     async def drain(self) -> None:
-        """Wait until every dispatch started so far has finished (tests, benchmarks)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every handler started so far has finished (tests, benchmarks)."""
+        await self.inbox.drain()
 
-    # -- updates ------------------------------------------------------------------------
-    def _seen(self, update_id: int) -> bool:
-        if self._recent_max <= 0:
-            return False
-        if update_id in self._recent:
-            return True
-        self._recent[update_id] = None
-        if len(self._recent) > self._recent_max:
-            self._recent.popitem(last=False)
-        return False
+    async def handle_raw(self, raw: Any) -> bool:
+        """Commit one raw update and start its handlers; True once it may be acknowledged."""
+        return await self.inbox.take(raw)
 
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        self.updates_seen += 1
-        if self._seen(update.update_id):
-            self.updates_skipped += 1
-            return
-        await self.handle_raw(update.to_dict())
+    # -- polling ------------------------------------------------------------------------
+    async def _get_updates(self, offset: int | None, *, timeout: int, limit: int = BATCH) -> Any:
+        return await self._app.bot.do_api_request(
+            "getUpdates",
+            api_kwargs={"offset": offset, "timeout": timeout, "limit": limit,
+                        "allowed_updates": list(ALLOWED_UPDATES)},
+            read_timeout=timeout + 5,
+        )
 
-    async def handle_raw(self, raw: dict[str, Any]) -> int:
-        """Convert one raw update and start dispatching its events; returns how many.
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
-        Waits only when ``max_in_flight`` dispatches are already running (back-pressure).
-        """
-        events = to_events(raw, self.bot_username, self.bot_id)
-        if (blocked := dm_status_change(raw)) is not None:
-            await self.messenger.set_reachable(*blocked)  # blocked / unblocked in private
-        for event in events:
-            await self._slots.acquire()
-            task = asyncio.create_task(self._deliver(event))
-            self._tasks.add(task)
-            task.add_done_callback(self._finished)
-        return len(events)
+    async def _poll(self) -> None:
+        """Fetch, commit, then confirm by asking for the next offset; until :meth:`stop`."""
+        failures = 0
+        while not self._stopping.is_set():
+            fetch = asyncio.ensure_future(self._get_updates(self._offset, timeout=self._poll_timeout))
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not fetch.done():  # stopping while the long poll waits: nothing fetched is lost
+                fetch.cancel()
+                await asyncio.gather(fetch, return_exceptions=True)
+                return
+            stopping.cancel()
+            try:
+                batch = fetch.result()
+            except RetryAfter as exc:
+                log.warning("telegram: getUpdates flood wait %ss", exc.retry_after)
+                await self._pause(_seconds(exc.retry_after))
+                continue
+            except Exception as exc:  # network, 5xx, 409 Conflict, an unreadable answer
+                failures += 1
+                delay = min(30.0, self._retry_delay * 2 ** min(failures, 6))
+                log.warning("telegram: getUpdates failed (%s); retrying in %.1fs",
+                            short(f"{type(exc).__name__}: {exc}", 200), delay)
+                await self._pause(delay)
+                continue
+            failures = 0
+            if not isinstance(batch, list):
+                log.warning("telegram: getUpdates answered %s, not a list", type(batch).__name__)
+                await self._pause(self._retry_delay)
+                continue
+            # Started in order, so events reach the single writer in Telegram's order.
+            done = await asyncio.gather(*(self.inbox.take(raw) for raw in batch))
+            ids = [uid for raw in batch if (uid := update_id_of(raw)) is not None]
+            if all(done) and ids:
+                self._offset = max(ids) + 1  # confirms the whole batch on the next call
+            elif not all(done):
+                log.warning("telegram: %d of %d updates not stored; fetching them again",
+                            done.count(False), len(batch))
+                await self._pause(self._retry_delay)
+            elif batch:  # nothing with an id to confirm: do not spin on it
+                await self._pause(self._retry_delay)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._slots.release()
+    # -- webhook ------------------------------------------------------------------------
+    async def _start_webhook(self) -> None:
+        tg = self.settings.telegram
+        path = "/" + urlsplit(tg.webhook_url).path.lstrip("/")
+        app = web.Application(client_max_size=self._max_body)
+        app.router.add_post(path, self._on_webhook)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=30)
+        await runner.setup()
+        await web.TCPSite(runner, tg.listen, tg.port).start()
+        self._web = runner
+        await self._app.bot.set_webhook(
+            url=tg.webhook_url, secret_token=self._secret, allowed_updates=list(ALLOWED_UPDATES),
+            drop_pending_updates=False,
+        )
 
-    async def _deliver(self, event: Event) -> None:
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
+        if not hmac.compare_digest(given, self._secret.encode()):
+            return web.Response(status=403)
+        if self._stopping.is_set():
+            return web.Response(status=503)  # Telegram retries later
+        # Shielded: a dropped connection must not cancel a commit half-way through its handlers.
+        ok = await asyncio.shield(self._take_body(request))
+        return web.Response(status=200 if ok else 500)
+
+    async def _take_body(self, request: web.Request) -> bool:
         try:
-            await self._dispatch(event, self.messenger)
-        except Exception:  # one bad event must never stop the others
-            log.exception("telegram: dispatching %s failed", event.dedup_key)
-        finally:
-            if isinstance(event, ButtonClicked) and event.click_id:
-                await self.messenger.answer_click(event.click_id)
-        if event.is_private and event.user_id:
-            await self.messenger.mark_reachable(event.user_id)
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("telegram: error while handling an update", exc_info=context.error)
-
-    def _polling_error(self, exc: TelegramError) -> None:
-        log.warning("telegram: polling error (PTB retries): %s", exc)
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return await self.inbox.quarantine(
+                {"content_length": request.content_length}, None,
+                f"webhook body larger than {self._max_body} bytes")
+        try:
+            raw = json.loads(body)
+        except RecursionError:
+            return await self.inbox.quarantine(body[:500].decode("utf-8", "replace"), None, "nested too deeply")
+        except ValueError as exc:
+            return await self.inbox.quarantine(body[:500].decode("utf-8", "replace"), None,
+                                               f"not JSON: {short(str(exc), 120)}")
+        return await self.inbox.take(raw)
 
     # -- self-check -----------------------------------------------------------------------
     def _webhook_problem(self) -> str:
@@ -356,6 +433,13 @@ class TelegramAdapter:
                                    "the bot is not an administrator: reactions and join/leave are not seen",
                                    NOT_ADMIN_FIX))
         return out
+
+
+def _seconds(value: Any) -> float:
+    try:
+        return max(0.0, float(value.total_seconds() if hasattr(value, "total_seconds") else value))
+    except (TypeError, ValueError):
+        return 1.0
 
 
 def _file_url(base_url: str) -> str:

@@ -129,7 +129,7 @@ class TelegramMessenger:
         the bot: NotReachable).
         """
         chat = ChatRef.of(to)
-        reply_to = int(to.message_id) if to.message_id and to.message_id.lstrip("-").isdigit() else None
+        reply_to = int(to.message_id) if to.message_id and to.message_id.lstrip("-").isascii() and to.message_id.lstrip("-").isdigit() else None
         dm_user = to.chat_id if to.is_private else None
         return await self._send_text(chat, text, buttons, reply_to=reply_to, dm_user=dm_user)
 
@@ -160,6 +160,21 @@ class TelegramMessenger:
             dm_user=dm_user, idempotent=False, chat=chat.chat_id,
         )
         return SentMessage(chat, str(msg.message_id))
+
+    async def dm_picture(self, user_id: str, png: bytes, *, filename: str = "chart.png",
+                         caption: str = "") -> SentMessage:
+        """DM a PNG shown inline (sendPhoto). Raises NotReachable (recorded) or PlatformError."""
+        msg = await self._call(
+            "sendPhoto",
+            lambda: self.bot.send_photo(
+                chat_id=_chat_id(user_id), photo=InputFile(png, filename=filename),
+                caption=cut_markup(caption, CAPTION_LIMIT) or None,
+                parse_mode=ParseMode.HTML if caption else None,
+            ),
+            dm_user=user_id, idempotent=False,
+        )
+        await self._report(user_id, True)
+        return SentMessage(ChatRef(self.platform, "", user_id), str(msg.message_id))
 
     async def send_document(self, user_id: str, filename: str, data: bytes, caption: str = "") -> SentMessage:
         """DM a file. Raises NotReachable (recorded) or PlatformError."""

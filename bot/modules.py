@@ -1,0 +1,233 @@
+"""The capability-module contract: one typed, frozen :class:`Module` per capability.
+
+A capability (points, catalog, recsys, privacy, moderation, churn, nudges, digest, ...) is
+one package exposing one ``Module``; the composition root (:data:`bot.bootstrap.MODULES`)
+lists them and builds everything from that list. Nothing else names modules by string.
+
+Dependencies reach a capability's callables (handlers, commands, jobs, projection and
+service factories) *by parameter name*, from one typed set of objects the root provides
+(:class:`bot.bootstrap.Services` — ``store``, ``settings``, ``notifier``, ``clock``, ...,
+plus what other modules ``provide``). :func:`check_injectable` refuses, at start, a
+parameter nobody provides.
+
+Example — a capability with a per-community daily job that DMs members::
+
+    async def remind(community: CommunityRef, store: Store, notifier: Notifier) -> None:
+        members = await store.read(lambda s: quiet_members(s, community.id))
+        await notifier.notify_all([Notification(f"remind:{community.id}:{community.local_date}:{m}", m,
+                                                community.id, Purpose.NUDGE, "We miss you!") for m in members])
+
+    MODULE = Module(
+        name="reminders", tables=reminders_tables,
+        jobs=(JobSpec("reminders.daily", Daily(at="18:00", setting="reminders.send_at"), remind,
+                      per_community=True, summary="remind quiet members"),),
+        settings=(SettingSpec("reminders.send_at", str, "18:00", validate=hhmm),),
+        messages={"remind": {"en": "We miss you!", "zh": "我们想你了！"}},
+    )
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from types import MappingProxyType, ModuleType
+from typing import TYPE_CHECKING, Any
+
+from bot.ports import Role
+from bot.router import CommandSpec, Router
+from engine.events import Event
+
+if TYPE_CHECKING:
+    import typer
+
+    from engine.members.privacy import PrivacyHook
+    from engine.store.writer import Projection
+
+Handler = Callable[..., Awaitable[Any]]
+
+# Parameters the router or the scheduler fill per call, not from the services.
+PER_CALL = frozenset({"event", "messenger", "ctx", "outcome", "router", "community", "now"})
+
+
+@dataclass(frozen=True, slots=True)
+class EventHandler:
+    """Run ``handler`` for every stored (non-duplicate) event of these types."""
+
+    types: tuple[type[Event], ...]
+    handler: Handler
+
+
+@dataclass(frozen=True, slots=True)
+class Daily:
+    """Every day at ``at`` (HH:MM). For a per-community job the time is the community's
+    local time (its ``timezone`` setting), and ``setting`` names a community setting
+    that moves it (e.g. ``digest.send_at``)."""
+
+    at: str = "00:00"
+    setting: str | None = None
+    days_of_week: str = "*"  # APScheduler's day_of_week, e.g. "mon" for a weekly job
+
+
+@dataclass(frozen=True, slots=True)
+class Every:
+    """Every ``seconds`` (global jobs: sweeps, checks)."""
+
+    seconds: float
+
+
+Schedule = Daily | Every
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityRef:
+    """What a per-community job is told about the community it runs for."""
+
+    id: int
+    platform: str
+    external_id: str
+    timezone: str
+    local_date: date  # the community's local date at the firing
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A scheduled job. ``name`` is its stable id (``capability.job``): the persisted job
+    stores only that name (and the community id), and the running scheduler resolves it
+    to ``work``. ``work``'s parameters are injected by name; a per-community job also gets
+    ``community`` (:class:`CommunityRef`) and every job may take ``now`` (aware UTC)."""
+
+    name: str
+    schedule: Schedule
+    work: Handler
+    per_community: bool = False
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    """One per-community setting: ``key`` (``section.name``), its type and default, a
+    validator that returns the normalised value or raises ValueError with the reason a
+    user reads, and the least role that may change it."""
+
+    key: str
+    type: type
+    default: Any
+    validate: Callable[[Any], Any] | None = None
+    min_role: Role = Role.ADMIN
+    help: str = ""
+
+    def clean(self, value: Any) -> Any:
+        """``value`` checked and normalised; raises ValueError with a readable reason."""
+        if self.type is bool and isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered not in ("on", "off", "true", "false", "yes", "no", "1", "0"):
+                raise ValueError(f"{self.key} is on or off")
+            value = lowered in ("on", "true", "yes", "1")
+        elif self.type in (int, float) and isinstance(value, str):
+            text = value.strip()
+            if not text.isascii() or len(text) > 18:
+                raise ValueError(f"{self.key} must be a number")
+            try:
+                value = self.type(text)
+            except ValueError as exc:
+                raise ValueError(f"{self.key} must be a number") from exc
+        if not isinstance(value, self.type) or (self.type is int and isinstance(value, bool)):
+            raise ValueError(f"{self.key} must be a {self.type.__name__}")
+        return self.validate(value) if self.validate is not None else value
+
+
+Catalog = Mapping[str, Mapping[str, str]]  # message key → language ("en", "zh") → text
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """Everything one capability brings. Every field but ``name`` is optional.
+
+    * ``tables``: the module declaring its tables (imported so ``Base.metadata`` has them);
+    * ``projection``: a factory (parameters by name) of the writer-transaction projection;
+    * ``provides``: services this capability builds for others, name → factory (parameters
+      by name); e.g. recsys provides ``recommender``;
+    * ``handlers`` / ``commands``: event handlers and commands (``CommandSpec.min_role`` is
+      checked once, in the router);
+    * ``jobs``: scheduled work, global or per community;
+    * ``privacy``: the ``/mydata`` export and ``/forget`` hook;
+    * ``cli`` / ``cli_name``: a typer sub-app mounted as ``cohort <cli_name>``;
+    * ``settings``: the per-community settings schema;
+    * ``messages``: the message catalog (EN/中文);
+    * ``register``: transition adapter for an old-style ``register(router, app)`` module.
+    """
+
+    name: str
+    tables: ModuleType | None = None
+    projection: Callable[..., Projection] | None = None
+    provides: Mapping[str, Callable[..., object]] = field(default_factory=lambda: MappingProxyType({}))
+    handlers: tuple[EventHandler, ...] = ()
+    commands: tuple[CommandSpec, ...] = ()
+    jobs: tuple[JobSpec, ...] = ()
+    privacy: PrivacyHook | None = None
+    cli: typer.Typer | None = None
+    cli_name: str = ""
+    settings: tuple[SettingSpec, ...] = ()
+    messages: Catalog = field(default_factory=lambda: MappingProxyType({}))
+    register: Callable[[Router, Any], None] | None = None
+
+
+def legacy(name: str, *, register: Callable[[Router, Any], None] | None = None,
+           make_projection: Callable[[Any], Projection] | None = None, **fields: Any) -> Module:
+    """A :class:`Module` wrapping an old-style module during the transition: its
+    ``register(router, app)`` and ``make_projection(app)`` get the app, as before."""
+    projection = None
+    if make_projection is not None:
+        factory = make_projection
+
+        def projection(app: Any) -> Projection:
+            return factory(app)
+
+    return Module(name, projection=projection, register=register, **fields)
+
+
+def injectable(fn: Callable[..., Any]) -> tuple[str, ...]:
+    return tuple(inspect.signature(fn).parameters)
+
+
+def check_injectable(what: str, fn: Callable[..., Any], available: Iterable[str]) -> None:
+    """Raise RuntimeError naming ``what`` if ``fn`` wants a parameter nobody provides."""
+    known = set(available) | PER_CALL
+    missing = [p for p in injectable(fn) if p not in known]
+    if missing:
+        raise RuntimeError(f"{what} needs {missing}, which nobody provides")
+
+
+def call_with(fn: Callable[..., Any], services: Mapping[str, Any], **per_call: Any) -> Any:
+    """Call ``fn`` with its parameters filled by name from ``per_call`` then ``services``."""
+    return fn(**{p: per_call[p] if p in per_call else services[p] for p in injectable(fn)})
+
+
+def text(catalog: Catalog, key: str, language: str, **values: Any) -> str:
+    """The catalog's text for ``key`` in ``language`` (English when missing), formatted."""
+    entry = catalog.get(key)
+    if entry is None:
+        raise KeyError(f"no message {key!r}")
+    template = entry.get(language) or entry["en"]
+    return template.format(**values) if values else template
+
+
+def validate_modules(modules: Iterable[Module]) -> None:
+    """Refuse duplicate module names, job ids, setting keys and CLI names at start."""
+    seen: dict[str, set[str]] = {"module": set(), "job": set(), "setting": set(), "cli": set()}
+
+    def once(kind: str, value: str) -> None:
+        if value in seen[kind]:
+            raise ValueError(f"{kind} {value!r} is declared twice")
+        seen[kind].add(value)
+
+    for m in modules:
+        once("module", m.name)
+        for job in m.jobs:
+            once("job", job.name)
+        for s in m.settings:
+            once("setting", s.key)
+        if m.cli is not None:
+            once("cli", m.cli_name or m.name)

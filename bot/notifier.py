@@ -1,0 +1,338 @@
+"""The Notifier behind :mod:`bot.notify`: a durable outbox in front of the platforms' DMs.
+
+``notify`` commits the notification as ``planned`` before anything is sent, then claims
+it (``sending``, one conditional UPDATE, so one process sends it), picks the member's
+account on a platform whose messenger is attached, sends, and commits the outcome.
+
+Delivery guarantee, honestly:
+
+* a key already ``sent`` (or final in any other way) is never sent again;
+* a crash before the send starts (``planned``, or ``sending`` whose request never reached
+  the platform) is resumed by the sweep and delivered exactly once;
+* the one window left is a crash after the platform accepted the message and before
+  ``sent`` is committed (one HTTP round trip plus a commit). Neither platform takes an
+  idempotency key, so such a row is resent once it is stale (``notifier.stale_after``):
+  a rare repeat rather than a silent loss (at-least-once inside that window only).
+  A notification with a picture is two parts; each delivered part is committed, so a
+  retry never repeats the part that already went.
+
+Opt-out (``/optout``) blocks the purposes in :data:`bot.notify.OPT_OUT_BLOCKS`, checked
+when the row is claimed (a member who opts out after planning is still skipped). An
+account that refused DMs (Telegram 403, Discord 50007) is recorded as unreachable and
+not tried again for ``recheck_unreachable_days``; a member who writes to the bot in
+private is reachable again (:func:`mark_private_contact`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.modules import EventHandler, Module
+from bot.notify import OPT_OUT_BLOCKS, Delivery, Notification, Purpose
+from bot.ports import Button, DirectPictures, Messenger, NotReachable, PlatformError, Unsupported
+from bot.settings import NotifierSettings
+from engine.events import Event, utcnow
+from engine.members.privacy import is_opted_out
+from engine.members.reachability import mark_reachability
+from engine.outbox import outbox
+from engine.outbox import tables as outbox_tables
+from engine.outbox.outbox import DmTarget, OutboxRow
+from engine.store.models import Account
+from engine.store.store import Store
+
+log = logging.getLogger(__name__)
+
+_DELIVERY = {
+    outbox.SENT: Delivery.SENT,
+    outbox.FAILED: Delivery.FAILED,
+    outbox.UNREACHABLE: Delivery.UNREACHABLE,
+    outbox.OPTED_OUT: Delivery.OPTED_OUT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierOptions:
+    max_attempts: int = 3
+    retry_delay: float = 2.0
+    stale_after: timedelta = timedelta(minutes=5)
+    sweep_interval: float = 30.0
+    recheck_unreachable: timedelta = timedelta(days=7)
+    pace: dict[str, float] = field(default_factory=lambda: {"telegram": 0.05})
+    concurrency: int = 8  # notifications in flight at once in notify_all (paced per platform)
+
+
+class OutboxNotifier:
+    """Implements :class:`bot.notify.Notifier`. Attach each platform's messenger once the
+    adapters exist (:meth:`attach`); :meth:`start` resumes what a previous run left."""
+
+    def __init__(
+        self,
+        store: Store,
+        options: NotifierOptions | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.options = options or NotifierOptions()
+        self._clock = clock
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._messengers: dict[str, Messenger] = {}
+        self._next_slot: dict[str, float] = {}
+        self._pace_locks: dict[str, asyncio.Lock] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- wiring ---------------------------------------------------------------------------
+    def attach(self, messenger: Messenger) -> None:
+        """Deliver to members' accounts on ``messenger.platform`` through ``messenger``."""
+        self._messengers[str(messenger.platform)] = messenger
+
+    @property
+    def platforms(self) -> frozenset[str]:
+        return frozenset(self._messengers)
+
+    async def start(self) -> None:
+        """Resume planned and stale rows now, then every ``sweep_interval`` seconds."""
+        await self.resume()
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="cohort-outbox-sweep")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await self._sleep(self.options.sweep_interval)
+            try:
+                await self.resume()
+            except Exception:
+                log.exception("outbox sweep failed; trying again in %ss", self.options.sweep_interval)
+
+    # -- the port -------------------------------------------------------------------------
+    async def notify(self, notification: Notification) -> Delivery:
+        n = notification
+        buttons = [{"label": b.label, "data": b.data, "url": b.url} for b in n.buttons]
+        now = self._clock()
+        state = await self.store.write(lambda s: outbox.plan(
+            s, key=n.key, member_id=n.member_id, community_id=n.community_id, purpose=str(n.purpose),
+            text=n.text, buttons=buttons, picture=n.picture, picture_name=n.picture_name, now=now))
+        if state in _DELIVERY:
+            return _DELIVERY[state]
+        return await self._deliver(n.key)
+
+    async def notify_all(self, notifications: Sequence[Notification]) -> list[Delivery]:
+        gate = asyncio.Semaphore(self.options.concurrency)
+        first: dict[str, asyncio.Task[Delivery]] = {}
+
+        async def one(n: Notification) -> Delivery:
+            async with gate:
+                return await self.notify(n)
+
+        tasks = []
+        for n in notifications:  # a key given twice is delivered once and reported twice
+            if n.key not in first:
+                first[n.key] = asyncio.ensure_future(one(n))
+            tasks.append(first[n.key])
+        return list(await asyncio.gather(*tasks))
+
+    async def resume(self) -> int:
+        """Send planned rows and take over ``sending`` rows left stale; returns how many
+        rows were attempted."""
+        stale_before = self._clock() - self.options.stale_after
+        keys = await self.store.read(lambda s: outbox.resumable(s, stale_before=stale_before))
+        for key in keys:
+            try:
+                await self._deliver(key)
+            except Exception:
+                log.exception("outbox: resuming %s failed", key)
+        if keys:
+            log.info("outbox: resumed %d notification(s)", len(keys))
+        return len(keys)
+
+    # -- delivery -------------------------------------------------------------------------
+    async def _deliver(self, key: str) -> Delivery:
+        now = self._clock()
+        stale_before = now - self.options.stale_after
+        row = await self.store.write(lambda s: outbox.claim(s, key, now, stale_before=stale_before))
+        if row is None:
+            return await self._outcome_elsewhere(key)
+        blocked = Purpose(row.purpose) in OPT_OUT_BLOCKS
+        if blocked and await self.store.read(lambda s: is_opted_out(s, row.member_id, row.community_id)):
+            await self._finish(key, outbox.OPTED_OUT)
+            return Delivery.OPTED_OUT
+        targets = await self.store.read(lambda s: outbox.dm_targets(s, row.member_id, row.community_id))
+        refused: list[str] = []
+        for target in self._usable(targets, row, refused):
+            delivery = await self._send_to(row, target, refused)
+            if delivery is not None:
+                return delivery
+        reason = "; ".join(refused) or "no account on a connected platform"
+        await self._finish(key, outbox.UNREACHABLE, error=reason)
+        return Delivery.UNREACHABLE
+
+    def _usable(self, targets: list[DmTarget], row: OutboxRow, refused: list[str]) -> list[DmTarget]:
+        recheck_after = self._clock() - self.options.recheck_unreachable
+        usable = []
+        for t in targets:
+            if t.platform not in self._messengers:
+                continue
+            if row.parts_done and row.platform != t.platform:
+                continue  # part of it went there: the rest follows on the same platform
+            if t.dm_reachable is False and t.dm_checked_at is not None and t.dm_checked_at > recheck_after:
+                refused.append(f"{t.platform}: refused DMs (recorded {t.dm_checked_at:%Y-%m-%d})")
+                continue
+            usable.append(t)
+        return usable
+
+    async def _send_to(self, row: OutboxRow, target: DmTarget, refused: list[str]) -> Delivery | None:
+        """Send the row's remaining parts to ``target``; None when the account refused
+        (the caller tries the next account)."""
+        messenger = self._messengers[target.platform]
+        parts = _parts(row)
+        done = row.parts_done
+        for attempt in range(1, self.options.max_attempts + 1):
+            try:
+                while done < len(parts):
+                    await self._pace(target.platform)
+                    await parts[done](messenger, target.external_id)
+                    done += 1
+                    if done < len(parts):
+                        await self._progress(row.key, done, target.platform)
+            except (NotReachable, Unsupported) as exc:
+                reason = exc.reason if isinstance(exc, NotReachable) else str(exc)
+                refused.append(f"{target.platform}: {reason}")
+                await self._record_reachable(target, False)
+                return None
+            except Exception as exc:  # PlatformError and whatever a messenger let through
+                level = logging.WARNING if isinstance(exc, PlatformError) else logging.ERROR
+                log.log(level, "outbox: %s to %s failed (attempt %d/%d): %s", row.key, target.platform,
+                        attempt, self.options.max_attempts, exc, exc_info=not isinstance(exc, PlatformError))
+                error = f"{target.platform}: {exc}"
+                if attempt == self.options.max_attempts:
+                    await self._finish(row.key, outbox.FAILED, error=error, platform=target.platform)
+                    return Delivery.FAILED
+                await self._touch(row.key, error)
+                await self._sleep(self.options.retry_delay * 4 ** (attempt - 1))
+                continue
+            await self._finish(row.key, outbox.SENT, platform=target.platform, reachable=target)
+            return Delivery.SENT
+        return Delivery.FAILED  # not reached: the loop returns on its last attempt
+
+    async def _finish(self, key: str, state: str, *, error: str | None = None, platform: str | None = None,
+                      reachable: DmTarget | None = None) -> None:
+        now = self._clock()
+
+        def fn(session: Session) -> None:
+            outbox.finish(session, key, state, now, error=error, platform=platform)
+            if reachable is not None and reachable.dm_reachable is not True:
+                mark_reachability(session, reachable.platform, reachable.external_id, True, now)
+
+        await self.store.write(fn)
+
+    async def _progress(self, key: str, done: int, platform: str) -> None:
+        now = self._clock()
+        await self.store.write(lambda s: outbox.progress(s, key, parts_done=done, platform=platform, now=now))
+
+    async def _touch(self, key: str, error: str) -> None:
+        now = self._clock()
+        await self.store.write(lambda s: outbox.touch(s, key, now, error=error))
+
+    async def _record_reachable(self, target: DmTarget, reachable: bool) -> None:
+        now = self._clock()
+        await self.store.write(lambda s: mark_reachability(s, target.platform, target.external_id, reachable, now))
+
+    async def _outcome_elsewhere(self, key: str) -> Delivery:
+        """The row was final, forgotten, or is being sent by another task/process: wait
+        (bounded by ``stale_after``) for its outcome."""
+        deadline = self._monotonic() + self.options.stale_after.total_seconds()
+        while True:
+            state = await self.store.read(lambda s: outbox.state_of(s, key))
+            if state is None:
+                return Delivery.FAILED  # the member was forgotten meanwhile
+            if state in _DELIVERY:
+                return _DELIVERY[state]
+            if self._monotonic() > deadline:
+                return Delivery.FAILED
+            await self._sleep(0.05)
+
+    async def _pace(self, platform: str) -> None:
+        """At most one DM per ``pace[platform]`` seconds from this process."""
+        interval = self.options.pace.get(platform, 0.0)
+        if interval <= 0:
+            return
+        lock = self._pace_locks.setdefault(platform, asyncio.Lock())
+        async with lock:
+            now = self._monotonic()
+            slot = max(now, self._next_slot.get(platform, now))
+            self._next_slot[platform] = slot + interval
+            if slot > now:
+                await self._sleep(slot - now)
+
+
+Part = Callable[[Messenger, str], Awaitable[object]]
+
+
+def _parts(row: OutboxRow) -> list[Part]:
+    """The messages one notification becomes: its picture (if any), then its text."""
+    buttons = tuple(Button(b.get("label", ""), b.get("data", ""), b.get("url", "")) for b in row.buttons)
+    parts: list[Part] = []
+    picture = row.picture
+    if picture is not None:
+        async def send_picture(m: Messenger, user: str) -> object:
+            if isinstance(m, DirectPictures):
+                return await m.dm_picture(user, picture, filename=row.picture_name)
+            return await m.send_document(user, row.picture_name, picture)
+
+        parts.append(send_picture)
+
+    async def send_text(m: Messenger, user: str) -> object:
+        return await m.dm(user, row.text, buttons=buttons)
+
+    parts.append(send_text)
+    return parts
+
+
+def options_from(s: NotifierSettings) -> NotifierOptions:
+    """The notifier's options from the ``[notifier]`` settings."""
+    return NotifierOptions(
+        max_attempts=s.max_attempts, retry_delay=s.retry_delay, stale_after=timedelta(seconds=s.stale_after),
+        sweep_interval=s.sweep_interval, recheck_unreachable=timedelta(days=s.recheck_unreachable_days),
+        pace={"telegram": s.telegram_interval, "discord": s.discord_interval},
+    )
+
+
+async def mark_private_contact(event: Event, store: Store) -> None:
+    """A member who writes to the bot in private can be DMed again (they unblocked it or
+    opened the chat): record the account reachable. Only private chats, only on change."""
+    if not event.is_private or not event.user_id:
+        return
+    now = event.at
+
+    def fn(session: Session) -> None:
+        current = session.execute(select(Account.dm_reachable).where(
+            Account.platform == str(event.platform), Account.external_id == event.user_id)).scalar_one_or_none()
+        if current is not True:
+            mark_reachability(session, str(event.platform), event.user_id, True, now)
+
+    await store.write(fn)
+
+
+MODULE = Module(
+    name="notifier",
+    tables=outbox_tables,
+    handlers=(EventHandler((Event,), mark_private_contact),),
+)

@@ -1,0 +1,1 @@
+"""The durable outbox behind the Notifier: one row per notification key."""

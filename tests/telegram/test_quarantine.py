@@ -1,0 +1,130 @@
+"""Quarantine, not death: a malformed update is counted, logged in one short line, kept as
+a dead letter for ``cohort doctor`` and never stops the others."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from bot import cli
+from bot.bootstrap import App
+from engine.ingest.dead_letters import MAX_EXCERPT, excerpt, quarantined, store_dead_letter
+from engine.ingest.tables import DeadLetter
+from engine.store.models import Chat, Community, Message
+from tests.fakes.telegram_api import FakeTelegram
+
+from .conftest import AdapterFactory, eventually, group_chat, message, user
+
+HUGE = "x" * 2_000_000
+
+
+def poison() -> list[dict[str, Any]]:
+    """Updates that once stopped ingest or PTB, each with a valid update_id."""
+    chat = group_chat()
+    return [
+        {"update_id": 1, "message": {"message_id": 1, "date": 1735689600, "chat": {"id": {"a": 1}}, "text": "x"}},
+        {"update_id": 2, "message": {"message_id": 2, "date": 1735689600, "chat": chat, "from": {"id": [1]}, "text": "x"}},
+        {"update_id": 3, "callback_query": {"id": "q", "from": {"id": {}}, "data": "d",
+                                            "message": {"message_id": 1, "date": 0, "chat": {"id": [1]}}}},
+        {"update_id": 4, "message_reaction": {"chat": {"id": []}, "message_id": 1, "date": 1, "user": user(5)}},
+        {"update_id": 5, "message": {"message_id": 5, "date": "yesterday", "chat": chat, "text": "x"}},
+        {"update_id": 6, "message": {"message_id": 6, "date": 1735689600, "chat": chat, "text": {"deep": [[[[1]]]]}}},
+        {"update_id": 7, "brand_new_kind": {"x": HUGE}},
+        {"update_id": 8, "message": "a string"},
+        {"update_id": 9},
+    ]
+
+
+async def test_poison_updates_are_quarantined_and_the_rest_flows(
+    app: App, fake: FakeTelegram, make_adapter: AdapterFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    adapter = await make_adapter()
+    caplog.set_level(logging.INFO)
+    fake.push_updates([*poison(), message("after the poison", update_id=10, message_id=10)])
+    await eventually(lambda: _stored(app, "10"))
+    letters = await app.store.read(lambda s: s.execute(select(DeadLetter).order_by(DeadLetter.id)).scalars().all())
+    assert [d.update_key for d in letters] == [str(i) for i in range(1, 10)]
+    assert adapter.updates_quarantined == 9
+    assert letters[0].reason == "chat.id is a dict, not an integer"
+    assert letters[1].reason == "from.id is a list, not an integer"
+    assert letters[4].reason == "date is a str, not an integer"
+    assert letters[6].reason == "unknown update kind ['brand_new_kind']"
+    assert all(len(d.excerpt) <= MAX_EXCERPT and len(d.reason) <= 300 for d in letters)
+    quarantine_lines = [r for r in caplog.records if "quarantined" in r.getMessage()]
+    assert len(quarantine_lines) == 9  # once per update
+    assert max(len(r.getMessage()) for r in caplog.records) < 400  # never the payload
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_a_redelivered_poison_update_is_one_dead_letter(
+    app: App, fake: FakeTelegram, make_adapter: AdapterFactory
+) -> None:
+    adapter = await make_adapter(recent_updates=0)
+    bad = poison()[0]
+    fake.push_update(bad)
+    fake.push_update(message("one", update_id=20, message_id=20))
+    await eventually(lambda: _stored(app, "20"))
+    fake.push_updates([bad], force=True)  # Telegram sends it again after a crash
+    fake.push_update(message("two", update_id=21, message_id=21))
+    await eventually(lambda: _stored(app, "21"))
+    assert adapter.updates_quarantined == 2
+    assert await app.store.read(lambda s: len(s.execute(select(DeadLetter)).all())) == 1
+
+
+async def test_bad_titles_and_names_are_cleaned_not_fatal(
+    app: App, fake: FakeTelegram, make_adapter: AdapterFactory
+) -> None:
+    await make_adapter()
+    lone = "Py\ud800thon\x00 group"
+    chat = {"id": -100777, "type": "supergroup", "title": lone}
+    fake.push_updates([
+        message("first", chat=chat, update_id=30, message_id=30,
+                sender={"id": 31, "is_bot": False, "first_name": "A\udfffda", "username": "ada\x00"}),
+        message("second", chat={**chat, "title": ["not", "a", "string"]}, update_id=31, message_id=31,
+                sender={"id": 32, "is_bot": False, "first_name": 12345, "last_name": {"x": 1}}),
+        message("third", chat=chat, update_id=32, message_id=32),
+    ])
+    await eventually(lambda: _stored(app, "32"))
+    assert await _stored(app, "30") and await _stored(app, "31")
+    titles = await app.store.read(lambda s: (
+        s.execute(select(Community.title).where(Community.external_id == "-100777")).scalar_one(),
+        s.execute(select(Chat.title).where(Chat.external_id == "-100777")).scalar_one()))
+    assert titles == ("Py\ufffdthon\ufffd group",) * 2
+
+
+def test_excerpt_is_bounded_for_huge_and_deep_payloads() -> None:
+    deep: Any = 1
+    for _ in range(100_000):
+        deep = [deep]
+    wide = {f"k{i}": HUGE for i in range(1000)}
+    for payload in (deep, wide, HUGE, {"t": "\ud800" * 10}, object()):
+        text = excerpt(payload)
+        assert len(text) <= MAX_EXCERPT
+        text.encode("utf-8")  # storable
+
+
+def test_doctor_reports_dead_letters_without_a_token(
+    app: App, tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COHORT_STORAGE__URL", settings.storage.url)
+    for var in ("TELEGRAM_TOKEN", "DISCORD_TOKEN", "COHORT_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    runner = CliRunner()
+    clean = runner.invoke(cli.app, ["doctor"])
+    assert "dead letters: none" in clean.output
+    app.store.writer.write_sync(lambda s: store_dead_letter(s, quarantined("telegram", 5, {"x": 1}, "chat.id is a list")))
+    app.store.writer.write_sync(lambda s: store_dead_letter(s, quarantined("telegram", 6, {}, "no update kind")))
+    out = runner.invoke(cli.app, ["doctor"]).output
+    assert "dead letters: 2 update(s) quarantined" in out
+    assert out.index("no update kind") < out.index("chat.id is a list")  # newest first
+
+
+async def _stored(app: App, external_id: str) -> bool:
+    found = await app.store.read(
+        lambda s: s.execute(select(Message.id).where(Message.external_id == external_id)).first())
+    return found is not None
