@@ -105,8 +105,8 @@ def describe(params) -> str:
 
 
 def movielens_table(device: str, seeds: int, with_tune: bool, als_grid: dict[str, list[float]]) -> None:
-    from engine.recsys.torch_threads import default_threads, training_threads
     from engine.recsys.torch_model import CohortParams, CohortRecommender
+    from engine.recsys.torch_threads import default_threads, training_threads
     from engine.recsys.tune import tune
 
     pairs = read_movielens_inter(str(movielens_path()))
