@@ -246,10 +246,10 @@ async def apply_mute(store: Store, app: Any, messenger: Moderating, community_id
     return end
 
 
-def _take_duration(rest: tuple[str, ...]) -> tuple[timedelta | None, tuple[str, ...]]:
+def _take_duration(rest: tuple[str, ...], verb: str) -> tuple[timedelta | None, tuple[str, ...]]:
     if rest and looks_like_duration(rest[0]):
         try:
-            return parse_duration(rest[0], hi=LONGEST), rest[1:]
+            return parse_duration(rest[0], hi=LONGEST, what=f"the {verb} duration"), rest[1:]
         except ArgError as exc:
             raise UsageError(esc(_capital(str(exc))) + " Nothing was changed.") from None
     return None, rest
@@ -263,7 +263,7 @@ async def mute(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any)
     messenger = _moderating(ctx, "mute")
     community_id = await _community(store, ctx)
     token, rest = _split_target(ctx, ctx.args)
-    length, rest = _take_duration(rest)
+    length, rest = _take_duration(rest, "mute")
     target = await _target(store, roles, ctx, community_id, token, "mute")
     where = await _where(store, ctx, community_id)
     until = clock(app) + length if length else None
@@ -305,7 +305,7 @@ async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) 
     messenger = _moderating(ctx, "ban")
     community_id = await _community(store, ctx)
     token, rest = _split_target(ctx, ctx.args)
-    length, rest = _take_duration(rest)
+    length, rest = _take_duration(rest, "ban")
     target = await _target(store, roles, ctx, community_id, token, "ban")
     where = await _where(store, ctx, community_id)
     now = clock(app)
@@ -544,7 +544,7 @@ async def audit(ctx: CommandContext, store: Store) -> None:
     args = list(ctx.args)
     limit = AUDIT_DEFAULT
     if args and (looks_like_duration(args[-1]) and not args[-1].startswith("<@")) and not (
-            len(args) == 1 and 9 < len(args[0]) <= 20 and args[0].isascii() and args[0].isdigit()):  # an id
+            len(args) == 1 and 15 <= len(args[0]) <= 20 and args[0].isascii() and args[0].isdigit()):  # a snowflake
         try:
             limit = parse_int(args.pop(), lo=1, hi=AUDIT_MAX, what="how many entries")
         except ArgError as exc:
