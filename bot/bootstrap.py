@@ -64,6 +64,7 @@ def capabilities() -> list[Module]:
 # Each module exposes ``jobs(app) -> list[JobSpec]`` for the scheduler.
 JOB_MODULES: tuple[str, ...] = (
     "bot.jobs",
+    "bot.handlers.moderation",
 )
 
 

@@ -636,3 +636,21 @@ def register(router: Router, app: Any) -> None:
 
     router.command("modconfig", modconfig_command, min_role=mod_, summary="moderation settings", hidden=True,
                    usage="/config moderation.KEY VALUE")
+
+
+def jobs(app: Any) -> list[Any]:
+    """Every minute: lift the due restrictions the platforms will not end by themselves
+    (Discord's timed bans), through each running adapter's messenger."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from bot.scheduler import JobSpec
+
+    async def sweep() -> None:
+        now = clock(app)
+        for adapter in app.adapters:
+            try:
+                await lift_due(app.store, adapter.messenger, now)
+            except Exception:
+                log.exception("moderation sweep failed on %s", getattr(adapter, "name", adapter))
+
+    return [JobSpec("moderation-lift-due", CronTrigger(minute="*"), sweep, "lift timed bans the platform keeps")]
