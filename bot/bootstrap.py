@@ -54,7 +54,7 @@ def capabilities(settings: Settings) -> list[Module]:
         legacy("help", register=help.register),
         legacy("privacy", register=privacy.register),
         legacy("linking", register=linking.register),
-        legacy("moderation", register=moderation.register),
+        moderation.module(),
         legacy("community_settings", register=community_settings.register),
         legacy("points", register=points.register, make_projection=points_projection.make_projection),
         legacy("catalog", register=catalog.register, make_projection=catalog_projection.make_projection),

@@ -102,6 +102,10 @@ class OutboxNotifier:
     def platforms(self) -> frozenset[str]:
         return frozenset(self._messengers)
 
+    def messenger(self, platform: str) -> Messenger | None:
+        """The running messenger of ``platform`` (None when that adapter is not running)."""
+        return self._messengers.get(platform)
+
     async def start(self) -> None:
         """Resume planned and stale rows now, then every ``sweep_interval`` seconds."""
         await self.resume()

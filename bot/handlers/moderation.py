@@ -23,9 +23,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.handlers.mod_args import ArgError, looks_like_duration, parse_count, parse_duration
 from bot.handlers.privacy import caller_member, clock
 from bot.markup import bold, esc
+from bot.modules import Every, JobSpec, Module, legacy
+from bot.notifier import OutboxNotifier
 from bot.ports import (
     Capability,
     ChatRef,
@@ -38,6 +39,7 @@ from bot.ports import (
 )
 from bot.roles import RoleResolver
 from bot.router import CommandContext, Router, UsageError
+from engine.args import ArgError, excerpt, looks_like_duration, parse_duration, parse_int
 from engine.members.lookup import (
     MemberBrief,
     community_ext_of,
@@ -67,6 +69,8 @@ log = logging.getLogger(__name__)
 AUDIT_DEFAULT = 10
 AUDIT_MAX = 50
 PURGE_MAX = 100
+# Telegram keeps restrictions up to 366 days; a year is the longest anyone is asked for.
+LONGEST = timedelta(days=365)
 
 # Cohort's stored role ints must match the bot's Role values.
 assert MODERATOR_ROLE == Role.MODERATOR and MEMBER_ROLE == Role.MEMBER
@@ -86,7 +90,8 @@ async def _community(store: Store, ctx: CommandContext) -> int:
 
 
 def _is_member_token(token: str) -> bool:
-    return token.startswith("@") or token.isdigit() or (token.startswith("<@") and token.endswith(">"))
+    is_id = token.isascii() and token.isdigit() and len(token) <= 20  # Discord snowflakes are ~19 digits
+    return token.startswith("@") or is_id or (token.startswith("<@") and token.endswith(">"))
 
 
 def _split_target(ctx: CommandContext, args: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
@@ -114,7 +119,7 @@ async def _target(store: Store, roles: RoleResolver, ctx: CommandContext, commun
 
     target = await store.read(find)
     if target is None:
-        raise UsageError(f"I don't know {esc(token)} in this community.")
+        raise UsageError(f"I don't know {esc(excerpt(token))} in this community.")
     if target.is_bot:
         raise UsageError(f"{esc(target.display_name)} is a bot; I can't {verb} bots.")
     me = await caller_member(store, ctx.event)
@@ -243,20 +248,24 @@ async def apply_mute(store: Store, app: Any, messenger: Moderating, community_id
     return end
 
 
-def _take_duration(rest: tuple[str, ...]) -> tuple[timedelta | None, tuple[str, ...]]:
+def _take_duration(rest: tuple[str, ...], verb: str) -> tuple[timedelta | None, tuple[str, ...]]:
     if rest and looks_like_duration(rest[0]):
         try:
-            return parse_duration(rest[0]), rest[1:]
+            return parse_duration(rest[0], hi=LONGEST, what=f"the {verb} duration"), rest[1:]
         except ArgError as exc:
-            raise UsageError(esc(str(exc)) + " Nothing was changed.") from None
+            raise UsageError(esc(_capital(str(exc))) + " Nothing was changed.") from None
     return None, rest
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 async def mute(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
     messenger = _moderating(ctx, "mute")
     community_id = await _community(store, ctx)
     token, rest = _split_target(ctx, ctx.args)
-    length, rest = _take_duration(rest)
+    length, rest = _take_duration(rest, "mute")
     target = await _target(store, roles, ctx, community_id, token, "mute")
     where = await _where(store, ctx, community_id)
     until = clock(app) + length if length else None
@@ -298,7 +307,7 @@ async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) 
     messenger = _moderating(ctx, "ban")
     community_id = await _community(store, ctx)
     token, rest = _split_target(ctx, ctx.args)
-    length, rest = _take_duration(rest)
+    length, rest = _take_duration(rest, "ban")
     target = await _target(store, roles, ctx, community_id, token, "ban")
     where = await _where(store, ctx, community_id)
     now = clock(app)
@@ -394,7 +403,7 @@ async def purge(ctx: CommandContext, store: Store, app: Any) -> None:
     if len(ctx.args) != 1:
         raise UsageError(f"Usage: /purge N — deletes the last N messages here (1 to {PURGE_MAX}).")
     try:
-        count = parse_count(ctx.args[0], low=1, high=PURGE_MAX, what="N")
+        count = parse_int(ctx.args[0], lo=1, hi=PURGE_MAX, what="N")
     except ArgError as exc:
         raise UsageError(esc(str(exc)) + " Nothing was deleted.") from None
     community_id = await _community(store, ctx)
@@ -487,7 +496,7 @@ async def warns(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any
         found = await store.read(lambda s: (lambda mid: member_brief(s, mid, platform) if mid else None)(
             resolve_member_in(s, platform, community_id, token)))
         if found is None:
-            raise UsageError(f"I don't know {esc(token)} in this community.")
+            raise UsageError(f"I don't know {esc(excerpt(token))} in this community.")
         target = found
     now = clock(app)
     lines = await store.read(lambda s: service.active_warnings(s, community_id, target.member_id, now))
@@ -507,7 +516,7 @@ async def unwarn(ctx: CommandContext, store: Store, roles: RoleResolver, app: An
     warning_id = None
     if rest:
         try:
-            warning_id = parse_count(rest[0].lstrip("#"), low=1, high=10**9, what="The warning id")
+            warning_id = parse_int(rest[0].lstrip("#"), lo=1, hi=10**9 - 1, what="The warning id")
         except ArgError as exc:
             raise UsageError(esc(str(exc)) + " See /warns @member for the ids.") from None
     actor, now = await caller_member(store, ctx.event), clock(app)
@@ -536,17 +545,18 @@ async def audit(ctx: CommandContext, store: Store) -> None:
     """``/audit [@member] [n]`` (also ``/modlog``): newest first, in the community's timezone."""
     args = list(ctx.args)
     limit = AUDIT_DEFAULT
-    if args and args[-1].isdigit():
+    if args and (looks_like_duration(args[-1]) and not args[-1].startswith("<@")) and not (
+            len(args) == 1 and 15 <= len(args[0]) <= 20 and args[0].isascii() and args[0].isdigit()):  # a snowflake
         try:
-            limit = parse_count(args.pop(), low=1, high=AUDIT_MAX, what="n")
-        except ArgError:
-            raise UsageError(f"Usage: /modlog [@member] [n] — n is how many entries, 1 to {AUDIT_MAX}.") from None
+            limit = parse_int(args.pop(), lo=1, hi=AUDIT_MAX, what="how many entries")
+        except ArgError as exc:
+            raise UsageError(esc(_capital(str(exc))) + " Usage: /modlog [@member] [n].") from None
     community_id = await _community(store, ctx)
     member_id = None
     if args:
         found = await store.read(lambda s: resolve_member_in(s, str(ctx.event.platform), community_id, args[0]))
         if found is None:
-            raise UsageError(f"I don't know {esc(args[0])} in this community.")
+            raise UsageError(f"I don't know {esc(excerpt(args[0]))} in this community.")
         member_id = found
     lines = await store.read(lambda s: recent_audit(s, community_id, limit, member_id=member_id))
     if not lines:
@@ -614,7 +624,7 @@ def register(router: Router, app: Any) -> None:
     router.command("audit", audit, min_role=mod_, summary="moderation log",
                    usage="/modlog [@member] [n]", aliases=("modlog",))
     router.command("mute", mute, min_role=mod_, summary="mute a member",
-                   usage="/mute @member [10m|2h|1d] [reason]")
+                   usage="/mute @member [10m|2h|1d|1w] [reason]")
     router.command("unmute", unmute, min_role=mod_, summary="lift a mute", usage="/unmute @member")
     router.command("ban", ban, min_role=mod_, summary="ban, for good or a while",
                    usage="/ban @member [duration] reason")
@@ -628,3 +638,23 @@ def register(router: Router, app: Any) -> None:
 
     router.command("modconfig", modconfig_command, min_role=mod_, summary="moderation settings", hidden=True,
                    usage="/config moderation.KEY VALUE")
+
+
+async def lift_due_everywhere(store: Store, notifier: OutboxNotifier, now: datetime) -> None:
+    """Every minute: lift the due restrictions the platforms will not end by themselves
+    (Discord's timed bans), through each running adapter's messenger."""
+    for platform in sorted(notifier.platforms):
+        messenger = notifier.messenger(platform)
+        if messenger is None:
+            continue
+        try:
+            await lift_due(store, messenger, now)
+        except Exception:
+            log.exception("moderation sweep failed on %s", platform)
+
+
+def module() -> Module:
+    """Moderation as a capability: its commands and the every-minute lifting sweep."""
+    return legacy("moderation", register=register,
+                  jobs=(JobSpec("moderation-lift-due", Every(seconds=60), lift_due_everywhere,
+                                summary="lift timed bans the platform keeps"),))

@@ -56,9 +56,9 @@ async def test_bad_durations_are_refused_without_a_call(app: App, fake: FakeTele
                                                         make_adapter: AdapterFactory) -> None:
     await community_(fake, make_adapter)
     before = len(fake.calls_to("banChatMember")) + len(fake.calls_to("restrictChatMember"))
-    for text, expect in [("/ban @ada -5m x", "negative"), ("/ban @ada 0m x", "too short"),
-                         ("/mute @ada 999y", "not a unit"), ("/mute @ada 1h30", "needs a unit"),
-                         ("/ban @ada 400d x", "too long")]:
+    for text, expect in [("/ban @ada -5m x", "negative"), ("/ban @ada 0m x", "from 1m to 365d"),
+                         ("/mute @ada 999y", "unknown"), ("/mute @ada 1h30", "one number and one unit"),
+                         ("/ban @ada 400d x", "from 1m to 365d"), ("/mute @ada ²m", "digits 0-9")]:
         reply = await ask(fake, text, MIA, "Nothing was changed")
         assert expect in reply, (text, reply)
     assert len(fake.calls_to("banChatMember")) + len(fake.calls_to("restrictChatMember")) == before
@@ -81,7 +81,7 @@ async def test_purge_deletes_the_stored_messages_and_marks_them(app: App, fake: 
 
     for bad in ("/purge 0", "/purge 100000", "/purge ²", "/purge", "/purge 3 4"):
         reply = await ask(fake, bad, MIA, "/purge" if bad in ("/purge", "/purge 3 4") else "Nothing was deleted")
-        assert "1 to 100" in reply or "from 1 to 100" in reply
+        assert "1 to 100" in reply or "digits 0-9" in reply, (bad, reply)
     assert len(fake.calls_to("deleteMessages")) == 1
 
 
