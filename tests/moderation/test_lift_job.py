@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bot.bootstrap import App
 from bot.handlers import moderation
+from bot.modules import call_with
 from bot.ports import Capability, Role
 from engine.events import Platform
 from tests.members.fakes import Clock, ModeratingMessenger, cmd, msg
-
-
-@dataclass
-class Adapter:
-    messenger: ModeratingMessenger
-    name: str = "fake"
 
 
 async def test_the_sweep_lifts_due_bans_once(app: App, clock: Clock) -> None:
@@ -24,11 +17,16 @@ async def test_the_sweep_lifts_due_bans_once(app: App, clock: Clock) -> None:
     for user in ("max", "bob"):
         await app.dispatch(msg(user, "hi"), m)
     await app.dispatch(cmd("max", "ban", "@bob", "1h", "spam"), m)
-    app.adapters = [Adapter(m)]  # type: ignore[list-item]
-    [job] = moderation.jobs(app)
-    await job.work()
+    app.notifier.attach(m)  # the running messengers, as the adapters attach them
+    [job] = moderation.module().jobs
+    assert job.name == "moderation-lift-due"
+
+    async def run() -> None:
+        await call_with(job.work, app.deps, now=clock.now)
+
+    await run()
     assert [a[0] for a in m.actions] == ["ban"]
     clock.advance(hours=1, minutes=1)
-    await job.work()
-    await job.work()
+    await run()
+    await run()
     assert [a[0] for a in m.actions] == ["ban", "unban"]
