@@ -8,6 +8,7 @@ its peer's, measured in the same run. PostgreSQL figures need a server: the loop
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pg_url() -> str:
+    """``COHORT_BENCH_PG_URL`` when set (a database of its own: the ingest benchmark drops its
+    schema), else the loopback test server's."""
+    if os.environ.get("COHORT_BENCH_PG_URL"):
+        return os.environ["COHORT_BENCH_PG_URL"]
     try:
         out = subprocess.run([str(ROOT / "scripts" / "pg-test-server.sh"), "start"], capture_output=True,
                              text=True, timeout=120)
