@@ -21,9 +21,11 @@ _SPEC.loader.exec_module(crash_ingest)
 
 @pytest.mark.parametrize("mode", ["webhook", "polling"])
 async def test_no_acknowledged_update_is_lost_or_stored_twice(mode: str) -> None:
-    result = await crash_ingest.run_mode(mode, updates=600, kills=10, seed=3, keep=None)
+    # Enough updates that a quiet machine is still ingesting when the kills land; how many
+    # land before the last update is acknowledged depends on the machine's speed.
+    result = await crash_ingest.run_mode(mode, updates=1500, kills=10, seed=3, keep=None)
     print(result.line())
-    assert result.kills >= 5  # killed while updates were flowing, not after
+    assert result.kills >= 3  # killed while updates were flowing, not after
     assert result.acknowledged == result.updates
     assert result.lost == 0 and result.duplicated == 0
     assert result.stored == result.updates
