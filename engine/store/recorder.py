@@ -341,8 +341,16 @@ class Recorder:
         changed = conn.execute(_RENAME_ACCOUNT, {"acc": ids[0], "at": event.at, "name": name, "uname": uname}).rowcount
         if changed:
             conn.execute(_RENAME_MEMBER, {"m": ids[1], "name": name})
-        self.cache.names[key] = (name, uname)
-        self.cache.seen_names[key] = raw
+            self.cache.names[key] = (name, uname)
+            self.cache.seen_names[key] = raw
+        else:  # the name was stored already, or this event is older than the stored name
+            row = conn.execute(select(Account.display_name, Account.username).where(Account.id == ids[0])).first()
+            if row is not None:
+                self.cache.names[key] = (row[0] or "", row[1] or "")
+            if self.cache.names.get(key) == (name, uname):
+                self.cache.seen_names[key] = raw
+            else:
+                self.cache.seen_names.pop(key, None)
 
     def account(self, session: Session, event: Event) -> tuple[int, int]:
         """(account id, member id) for the event's user, creating both on first sight."""
