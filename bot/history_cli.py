@@ -43,6 +43,7 @@ from rich.progress import (
 from rich.table import Table
 
 from bot.bootstrap import App
+from bot.modules import Module
 from bot.ports import Button, Capability, ChatRef, Role, SentMessage
 from engine.events import Event, Platform
 from engine.history import (
@@ -270,7 +271,7 @@ def run_import(
     """Open the source (exit 2 on a format error, before touching the database), then
     migrate, run ``before(app)`` (notes are printed), import with a progress bar, print
     the summary. Returns the result; the caller decides the exit code."""
-    from bot.cli import ready_app, settings_or_exit  # the CLI module imports us lazily
+    from bot.cli_setup import ready_app, settings_or_exit
 
     console = console or Console()
     settings = settings_or_exit()
@@ -377,3 +378,6 @@ def demo(
 def stream_of(events: Iterable[Event], source: str) -> EventStream:
     """Wrap any event iterable (a simulation) as an EventStream with a fresh report."""
     return EventStream(iter(events), ImportReport(source=source))
+
+
+MODULE = Module(name="history", cli=cli, cli_name=CLI_NAME)  # ``cohort import ...``
