@@ -28,7 +28,7 @@ def import_command(
 
     from bot.cli_setup import ready_app, settings_or_exit
     from engine.catalog.items import plan_import, read_csv, read_yaml
-    from engine.recsys.paths import CatalogCycleError
+    from engine.catalog.paths import CatalogCycleError
 
     try:
         text = file.read_text(encoding="utf-8")

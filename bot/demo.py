@@ -292,7 +292,7 @@ async def seed_demo(app: App, options: DemoOptions, *, source: Path | None = Non
     Returns notes for the terminal. Raises HistoryFormatError when ``source`` is not a
     supported export (before anything is written).
     """
-    from bot.history_cli import import_events
+    from bot.history_import import import_events
 
     stream = (rehomed(read_history(source), options.community_id) if source is not None
               else simulated_stream(options))

@@ -33,11 +33,11 @@ from engine.catalog.items import (
     slugify,
     unique_key,
 )
+from engine.catalog.paths import UnknownTargetError, learning_path
 from engine.catalog.tables import CatalogItem
 from engine.events import ButtonClicked, Event
 from engine.members.lookup import community_id_of, home_community, member_of_account
 from engine.members.privacy import ModuleHook
-from engine.recsys.paths import UnknownTargetError, learning_path
 from engine.store.store import Store
 from engine.store.writer import Notice
 
