@@ -227,7 +227,7 @@ async def rate_command(ctx: CommandContext, store: Store) -> None:
     if len(ctx.args) != 2:
         raise UsageError(ctx.t("rate.usage"))
     ref, raw = ctx.args
-    stars = int_arg(raw, lo=1, hi=5, what="a rating")
+    stars = int_arg(raw, lo=1, hi=5, what="a rating", language=ctx.language, what_zh="评分")
     where = caller(ctx)
     item = await _item_or_fail(ctx, store, where, ref)
     first = await _write(store, lambda s: service.rate(

@@ -70,7 +70,7 @@ def _parse_n(ctx: CommandContext) -> int:
         return DEFAULT_N
     if len(args) > 1:
         raise UsageError(ctx.t("rec.usage", max=MAX_N))
-    return int_arg(args[0], lo=1, hi=MAX_N, what="the number of items")
+    return int_arg(args[0], lo=1, hi=MAX_N, what="the number of items", language=ctx.language, what_zh="条数")
 
 
 def _line(number: int, pick: Pick) -> str:
