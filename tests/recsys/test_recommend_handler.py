@@ -3,6 +3,7 @@ exploration, stats, corrupt artifacts and bad arguments."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -100,8 +101,12 @@ async def test_trained_artifact_is_served_then_corrupt_one_falls_back(app: App, 
     for event in sim.events:
         await app.dispatch(event, tg)
     artifact_dir = Path(app.settings.recsys.artifact_dir)
-    path = train_community(app.store, cid, artifact_dir, "cpu", tune=False)
+    path = train_community(app.store, cid, artifact_dir, "auto", tune=False)  # what the nightly job passes
     assert path.parent == community_dir(artifact_dir, cid)
+    import torch
+
+    device = json.loads((path / "manifest.json").read_text())["metrics"]["device"]
+    assert device == ("cuda" if torch.cuda.is_available() else "cpu")  # what "auto" became, not "auto"
     member = max(m for m, _, _ in await item_interactions(app, "completion"))  # has history: in the model
     user = await app.store.read(lambda s: s.scalar(select(Account.external_id).where(Account.member_id == member)))
     service = app.services["recsys"]
@@ -129,8 +134,6 @@ async def test_trained_artifact_is_served_then_corrupt_one_falls_back(app: App, 
 
 
 async def test_training_chooses_a_family_on_validation_and_stats_show_it(app: App, tg: RecordingMessenger) -> None:
-    import json
-
     from engine.recsys.community import evaluate_community
 
     sim = simulate_community(11, members=40, days=40, language="en", community_id="g1")
