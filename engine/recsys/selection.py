@@ -214,8 +214,11 @@ def candidate_scores(candidate: Candidate, matrix: sp.csr_matrix, rows: np.ndarr
         return _z(ease_scores(matrix, rows, s["l2"]))
     if candidate.family == "cohort":
         from engine.recsys.torch_model import CohortRecommender
+        from engine.recsys.torch_threads import default_threads, training_threads
 
-        return CohortRecommender(_cohort_params(s, matrix.shape[1])).fit(matrix, device=device, seed=seed).score(rows)
+        model = CohortRecommender(_cohort_params(s, matrix.shape[1])).fit(matrix, device=device, seed=seed)
+        with training_threads(default_threads(matrix.nnz)):  # scoring runs torch too: same thread count
+            return model.score(rows)
     return score_rows(fit_arrays(candidate, matrix, popularity, content, device=device, seed=seed), rows)
 
 
