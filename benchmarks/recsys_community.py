@@ -241,7 +241,7 @@ def main() -> int:
     ap.add_argument("--sim-days", type=int, default=180)
     args = ap.parse_args()
     if args.quick and args.sim_members == 300 and args.sim_days == 180:
-        args.sim_members, args.sim_days = 120, 45
+        args.sim_members, args.sim_days = 80, 30
     started = time.perf_counter()
     import torch  # noqa: F401 - import once up front so the timings below are model work, not imports
 
