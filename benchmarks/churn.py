@@ -97,7 +97,7 @@ def _print(report, targets: bool) -> None:  # type: ignore[no-untyped-def]
     eval_table([report], console)
     if not report.refused and targets:
         model, recency, logit = report.rows[0].roc_auc, report.rows[1].roc_auc, report.rows[2].roc_auc
-        print(f"target model ≥ logistic-rf: {model:.3f} vs {logit:.3f} → {'met' if model >= logit else 'NOT met'}")
+        print(f"target model ≥ logistic-rf: {model:.4f} vs {logit:.4f} → {'met' if model >= logit else 'NOT met'}")
         print(f"target model ≥ recency + 0.05: {model:.3f} vs {recency + 0.05:.3f} → "
               f"{'met' if model >= recency + 0.05 else 'NOT met'}")
     if report.rolling is not None:

@@ -177,6 +177,8 @@ def eval_table(reports: list[Any], console: Console) -> None:
         console.print(table)
         console.print(f"model − recency ROC-AUC: {r.diff:+.3f} (bootstrap 95 % CI {r.ci_low:+.3f} … {r.ci_high:+.3f}, "
                       "resampling members)", markup=False)
+        console.print(f"model − logistic-rf ROC-AUC: {r.diff_logistic:+.4f} (bootstrap 95 % CI "
+                      f"{r.ci_logistic_low:+.3f} … {r.ci_logistic_high:+.3f})", markup=False)
         if r.validation:
             console.print("chosen on the earlier snapshots' validation window: "
                           + ", ".join(f"{k} {v:.3f}" for k, v in r.validation.items()), markup=False)

@@ -247,6 +247,9 @@ class EvalReport:
     diff: float = float("nan")      # model − recency ROC-AUC on the later window
     ci_low: float = float("nan")
     ci_high: float = float("nan")
+    diff_logistic: float = float("nan")  # model − logistic-rf ROC-AUC, with its interval
+    ci_logistic_low: float = float("nan")
+    ci_logistic_high: float = float("nan")
     validation: dict[str, float] = field(default_factory=dict)
     refused: str = ""
     rolling: SplitsReport | None = None  # the same over several rolling later windows (eval --splits)
@@ -309,8 +312,11 @@ def evaluate_split(split: Split, s: ChurnSettings, community_id: int = 0, *, rou
         clusters = test.member.astype(np.int64) * 1_000_003 + test.community
         report.diff, report.ci_low, report.ci_high = bootstrap_auc_difference(
             test.y, scores[model.name], scores["recency"], clusters, rounds=rounds)
+        report.diff_logistic, report.ci_logistic_low, report.ci_logistic_high = bootstrap_auc_difference(
+            test.y, scores[model.name], scores["logistic-rf"], clusters, rounds=rounds)
     else:
         report.diff = report.rows[0].roc_auc - report.rows[1].roc_auc
+        report.diff_logistic = report.rows[0].roc_auc - report.rows[2].roc_auc
     return report
 
 

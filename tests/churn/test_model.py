@@ -78,6 +78,8 @@ def test_eval_reports_every_baseline_and_an_interval(examples) -> None:
     assert not report.refused
     assert [r.name.split(" ")[0] for r in report.rows] == ["model", "recency", "logistic-rf", "bgnbd"]
     assert report.ci_low <= report.diff <= report.ci_high
+    assert report.ci_logistic_low <= report.diff_logistic <= report.ci_logistic_high
+    assert report.diff_logistic == pytest.approx(report.rows[0].roc_auc - report.rows[2].roc_auc)
     assert all(0 <= r.brier <= 1 and 0 <= r.roc_auc <= 1 for r in report.rows)
 
 
