@@ -140,7 +140,9 @@ class AtRisk:
 
     async def atrisk(self, ctx: CommandContext) -> None:
         args = list(ctx.args)
-        one = bool(args) and (args[0].startswith("@") or args[0].startswith("<@"))
+        # a member named: "@handle", a raw "<@id>", or an id the adapter turned a mention into
+        # (Discord: "<@123>" arrives as "123" with "123" in mentions, not as the number n)
+        one = bool(args) and (args[0].startswith(("@", "<@")) or args[0] in ctx.event.mentions)
         view = await self.store.read(lambda s: self._read(s, ctx.event, args[0] if one and len(args) == 1 else None))
         if one or len(args) > 2:
             if len(args) != 1:
