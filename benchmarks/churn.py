@@ -217,7 +217,7 @@ def speed(args: argparse.Namespace, tmp: str) -> None:
     _write_log(db, log)
     print(f"  (writing the synthetic log to SQLite took {time.perf_counter() - started:.0f} s; not counted)")
     engine = make_engine(db)
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), time.process_time()
     with Session(engine) as s:
         loaded = load_log(s, 1)
     t_load = time.perf_counter() - started
@@ -227,15 +227,18 @@ def speed(args: argparse.Namespace, tmp: str) -> None:
     times = snapshot_times(builder, 28, 14, now, 3)
     rows = labelled(builder, times, 28, 14)
     t_feat = time.perf_counter() - started
-    total = t_load + t_feat
+    total, cpu = t_load + t_feat, time.process_time() - cpu0
     print(f"  feature building, {loaded.n_events:,} events: load {t_load:.1f} s + features for "
           f"{loaded.n_members:,} members × {len(times)} weekly snapshots ({len(rows):,} rows) {t_feat:.1f} s "
-          f"= {total:.1f} s (target ≤ 60 s: {'met' if total <= 60 else 'NOT met'})")
+          f"= {total:.1f} s wall, {cpu:.1f} s CPU (target ≤ 60 s: {'met' if total <= 60 else 'NOT met'} on wall; "
+          "on a loaded machine judge the CPU figure)")
 
     big = _synthetic_log(args.speed_members, args.speed_members * 8, days, seed=1)
     sample = rows.where(np.random.default_rng(0).random(len(rows)) < min(1.0, 60_000 / max(len(rows), 1)))
-    model = fit_churn_model(sample, 14)
     started = time.perf_counter()
+    model = fit_churn_model(sample, 14)
+    print(f"  (fitting the model on {len(sample):,} rows took {time.perf_counter() - started:.0f} s; not counted)")
+    started, cpu0 = time.perf_counter(), time.process_time()
     b = FeatureBuilder(big)
     t = float(big.act_t.max())
     rows_now = current(b, t, 28)
@@ -243,9 +246,10 @@ def speed(args: argparse.Namespace, tmp: str) -> None:
     order = np.argsort(-risk)
     flagged = order[: int(np.sum(risk >= 0.3))][: int(0.3 * len(order))]
     explain(rows_now.X[flagged], model.risk, model.reference)
-    took = time.perf_counter() - started
+    took, cpu = time.perf_counter() - started, time.process_time() - cpu0
     print(f"  scoring {big.n_members:,} members ({len(rows_now):,} eligible, {len(flagged):,} flagged with reasons, "
-          f"model {model.name}): {took:.1f} s (target ≤ 10 s: {'met' if took <= 10 else 'NOT met'})")
+          f"model {model.name}): {took:.1f} s wall, {cpu:.1f} s CPU (target ≤ 10 s: "
+          f"{'met' if took <= 10 else 'NOT met'} on wall)")
 
 
 def main() -> None:
@@ -296,7 +300,7 @@ def main() -> None:
                                    args.splits)
                 _print(report, targets=True)
                 sims.append(report)
-            results.append((f"simulated, seeds {' '.join(map(str, args.seeds))}", sims))
+            results.append((f"simulated ×{len(sims)} seeds", sims))
         if results:
             print()
             _summary(results)
