@@ -13,7 +13,7 @@ from bot.markup import esc
 from bot.modules import Module
 from bot.router import CommandContext, CommandSpec, UsageError
 from bot.settings import Settings
-from tests.doubles.events import command, message, reply
+from tests.doubles.events import command, message
 from tests.doubles.messenger import RecordingMessenger
 
 MESSAGES = {"thanks.done": {"en": "🙏 {name}, {who} thanks you!", "zh": "🙏 {name}，{who} 感谢你！"},
