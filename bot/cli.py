@@ -20,7 +20,9 @@ from bot.bootstrap import App, build_adapters, build_app
 from bot.logs import configure_logging, redact, secrets_of
 from bot.settings import Settings, SettingsError, load_settings, redacted
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cohort: the community manager for learning communities.")
+# Plain help (no Rich panels): Rich renders every flag, --help included, as "<bool>".
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+                  help="Cohort: the community manager for learning communities.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic).")
 config_app = typer.Typer(no_args_is_help=True, help="Settings.")
 app.add_typer(db_app, name="db")
@@ -312,7 +314,8 @@ async def open_stored_community(application: App, ref: str) -> None:
 
 @app.command()
 def doctor() -> None:
-    """Check the configured platforms and say how to fix what is wrong."""
+    """Check the database, models, catalog, scheduled jobs and configured platforms, and say
+    how to fix what is wrong (exit 1 when something is broken)."""
     s = settings_or_exit()
     application = build_app(s)
 
