@@ -123,6 +123,7 @@ async def run_console(
     from bot.adapters.console import ConsoleAdapter, ConsoleState
     from bot.demo import console_counter_start
     from bot.ports import Role
+    from bot.roles import RoleResolver
     from engine.events import Platform
     from engine.store.recent import RecentMessage, recent_messages
 
@@ -142,7 +143,8 @@ async def run_console(
         return application.store.read(
             lambda session: recent_messages(session, state.platform, community_ref, chat, thread))
 
-    console = ConsoleAdapter(application.dispatch, state, history=history)
+    console = ConsoleAdapter(application.dispatch, state, history=history,
+                             role_lookup=RoleResolver(application.store, s.owner_ids))
     application.services["console"] = console
     application.notifier.attach(console.messenger)
     typer.echo(banner or (

@@ -172,12 +172,25 @@ class PointsCommands:
 
     # members ---------------------------------------------------------------------------
     async def me(self, ctx: CommandContext) -> None:
-        """``/me``: points, level with a progress bar, rank, streak, badges."""
+        """``/me``: points, level with a progress bar, rank, streak, badges. ``/me @member``
+        shows another member's to moderators (anyone may name themselves)."""
         where = await self._where(ctx)
         now = ctx.event.at  # the summary takes its date in the community's timezone
+        member_id = where.member_id
+        if ctx.args:
+            if len(ctx.args) > 1:
+                raise UsageError(t(where.lang, "me.usage"))
+            ref = ctx.args[0]
+            found = await self.store.read(
+                lambda s: resolve_member(s, where.community_id, str(ctx.event.platform), ref))
+            if found is None:
+                raise UsageError(t(where.lang, "err.unknown_member", who=esc(ref)))
+            if found.member_id != where.member_id and ctx.role < Role.MODERATOR:
+                raise UsageError(t(where.lang, "me.others_refused"))
+            member_id = found.member_id
 
         def read(s: Session) -> tuple[service.Summary, str]:
-            return service.summary(s, where.community_id, where.member_id, now), _name(s, where.member_id)
+            return service.summary(s, where.community_id, member_id, now), _name(s, member_id)
 
         info, name = await self.store.read(read)
         p, lang = info.progress, where.lang
@@ -444,7 +457,7 @@ def register(router: Router, app: Any) -> None:
     cmds = PointsCommands(app.store, projection, default_lang)
     en = {k: t("en", f"sum.{k}") for k in
           ("me", "leaderboard", "badges", "solved", "points", "badge", "season", "config", "modlog")}
-    router.command("me", cmds.me, summary=en["me"], usage="/me")
+    router.command("me", cmds.me, summary=en["me"], usage="/me [@member]")
     router.command("leaderboard", cmds.leaderboard, summary=en["leaderboard"],
                    usage="/leaderboard [week|month|season|all]", aliases=("top",))
     router.command("badges", cmds.badges, summary=en["badges"], usage="/badges")

@@ -24,6 +24,9 @@ CATALOG: dict[str, dict[str, str]] = {
     "me.no_badges": {"en": "Badges: none yet", "zh": "徽章：暂无"},
     "me.stats": {"en": "Accepted answers: {accepted} · members helped: {helped}",
                  "zh": "被采纳的回答：{accepted} · 帮助过的成员：{helped}"},
+    "me.others_refused": {"en": "Only moderators can see another member's profile. Send /me for your own.",
+                          "zh": "只有管理员可以查看其他成员的资料。发送 /me 查看你自己的。"},
+    "me.usage": {"en": "Usage: /me, or /me @member (moderators)", "zh": "用法：/me，或 /me @成员（管理员）"},
     # /leaderboard
     "lb.title.week": {"en": "<b>Leaderboard — week {label}</b>", "zh": "<b>排行榜 — 第 {label} 周</b>"},
     "lb.title.month": {"en": "<b>Leaderboard — {label}</b>", "zh": "<b>排行榜 — {label}</b>"},
