@@ -55,7 +55,7 @@ def capabilities(settings: Settings) -> list[Module]:
         legacy("privacy", register=privacy.register),
         legacy("linking", register=linking.register),
         moderation.module(),
-        legacy("community_settings", register=community_settings.register),
+        legacy("community_settings", register=community_settings.register, messages=community_settings.MESSAGES),
         legacy("points", register=points.register, make_projection=points_projection.make_projection),
         legacy("catalog", register=catalog.register, make_projection=catalog_projection.make_projection),
         legacy("recommend", register=recommend.register),

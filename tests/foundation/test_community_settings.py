@@ -24,7 +24,7 @@ async def test_config_language_points_and_errors(app: App) -> None:
     replies = m.replies_to("mod")
     assert replies[-3] == "Usage: /config language en|zh"
     assert replies[-2].startswith("Settings you can change")
-    assert '"message_points": 2' in replies[-1] and '"language": "zh"' in replies[-1]
+    assert "✎ points.message_points = 2（默认 1）" in replies[-1] and "✎ language = zh（默认 en）" in replies[-1]
 
     settings = app.store.read_sync(lambda s: s.execute(select(Community.settings)).scalar_one())
     assert settings == {"language": "zh", "points": {"message_points": 2}}
