@@ -4,8 +4,8 @@ about the code's insides (module names, transitions, reST markup)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
-import click
 import typer
 from typer.testing import CliRunner
 
@@ -15,7 +15,7 @@ runner = CliRunner()
 INTERNAL = re.compile(r"``|\bmodules?\b|\btransition|\blegacy\b", re.IGNORECASE)
 
 
-def _paths(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+def _paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [path]
     for name, sub in getattr(command, "commands", {}).items():
         found += _paths(sub, (*path, name))

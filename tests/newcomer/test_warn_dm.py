@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.bootstrap import App
 from bot.ports import Role
 from engine.events import MessagePosted, Platform
@@ -11,7 +13,7 @@ from tests.doubles.messenger import RecordingMessenger
 
 async def test_the_warning_dm_names_the_community(app: App) -> None:
     dc = RecordingMessenger(platform=Platform.DISCORD, roles={"1": Role.MODERATOR})
-    guild = {"platform": Platform.DISCORD, "community_id": "111"}
+    guild: dict[str, Any] = {"platform": Platform.DISCORD, "community_id": "111"}
     # the guild's own name arrives with guild-level events; messages carry their channel's name
     await app.dispatch(MessagePosted(**guild, chat_id="111", chat_title="Python Cohort", user_id="2",
                                      user_name="Chen Wei", message_id="9", at=at(0), text="hi"), dc)
