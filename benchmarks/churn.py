@@ -6,7 +6,7 @@ One command (run it with ``nice``)::
     nice .venv/bin/python benchmarks/churn.py --sim-members 120 --sim-days 120 --speed-members 20000  # quick
 
 1. ``bicycles-meta`` (``../shared/data/stackexchange/bicycles-meta``, CC BY-SA, skipped with
-   a note when absent) imported through ``bot.history_cli.import_events`` — the path
+   a note when absent) imported through ``bot.history_import.import_events`` — the path
    ``cohort import stackexchange`` takes — into a fresh SQLite database, then the same
    evaluation as ``cohort churn eval``: hyper-parameters chosen on a validation window of
    the earlier snapshots only, the model and every baseline scored on the later window,
@@ -38,7 +38,7 @@ DEFAULT_SE = ROOT.parent / "shared" / "data" / "stackexchange" / "bicycles-meta"
 
 def _import(db: str, stream, platform) -> None:  # type: ignore[no-untyped-def]
     from bot.bootstrap import build_app
-    from bot.history_cli import import_events
+    from bot.history_import import import_events
     from bot.settings import load_settings
 
     app = build_app(load_settings(storage={"url": db}, log_level="WARNING"))

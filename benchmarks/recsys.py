@@ -208,7 +208,8 @@ def synthetic(n_users: int, n_items: int, per_user: int, seed: int = 0) -> sp.cs
 
 
 def scale_section(device: str) -> None:
-    from engine.recsys.artifact import load_artifact, save_artifact
+    from engine.recsys.artifact import save_artifact
+    from engine.recsys.serve import load_artifact
     from engine.recsys.torch_model import CohortParams, CohortRecommender
 
     n_users, n_items = 100_000, 20_000

@@ -18,8 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from bot.handlers.catalog import resolve_community
 from bot.handlers.churn import model_dir
+from engine.members.lookup import resolve_community
 
 CLI_NAME = "churn"
 cli = typer.Typer(no_args_is_help=True, help="Churn risk: train, score daily, evaluate against baselines.")
@@ -63,7 +63,7 @@ def _progress(console: Console, quiet: bool) -> Iterator[Callable[[str, int, int
 
 
 def _session_and_ids(community: str | None) -> tuple[Any, list[int]]:
-    from bot.cli import ready_app, settings_or_exit
+    from bot.cli_setup import ready_app, settings_or_exit
     from engine.churn.service import communities_with_activity
 
     settings = settings_or_exit()

@@ -11,7 +11,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.handlers.catalog import resolve_community
+from engine.members.lookup import resolve_community
 from engine.store.store import Store
 
 CLI_NAME = "recsys"
@@ -55,7 +55,7 @@ def train(device: DeviceOpt = "", community: CommunityOpt = None,
                                               help="choose the model family on time-aware validation first")] = True) -> None:
     """Train every community that has a catalog (or one) and write artifacts to
     the recsys.artifact_dir setting's folder, one per community. Exit 1 if a requested community failed."""
-    from bot.cli import ready_app, settings_or_exit
+    from bot.cli_setup import ready_app, settings_or_exit
     from engine.recsys.community import NotEnoughData, train_community
 
     settings = settings_or_exit()
@@ -93,7 +93,7 @@ def train(device: DeviceOpt = "", community: CommunityOpt = None,
 def evaluate(device: DeviceOpt = "", community: CommunityOpt = None,
              test_fraction: Annotated[float, typer.Option(help="newest share of the log held out")] = 0.2) -> None:
     """Temporal split of each community's own log: NDCG@10 / Recall@10 of the model vs popularity."""
-    from bot.cli import ready_app, settings_or_exit
+    from bot.cli_setup import ready_app, settings_or_exit
     from engine.recsys.community import NotEnoughData, evaluate_community
 
     settings = settings_or_exit()

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from engine.catalog.tables import CatalogItem
 from engine.recsys.feedback import DEFAULT_KIND_WEIGHTS, FeedbackMatrix, Interaction, build_feedback_matrix
+from engine.store.community_settings import lookup, stored_settings
 from engine.store.models import Community
 from engine.store.models import Interaction as LoggedInteraction
 
@@ -79,10 +80,10 @@ def recsys_settings(session: Session, community_id: int) -> tuple[dict[str, floa
 
     Raises ``ValueError`` if the community does not exist or a weight is not a number.
     """
-    settings = session.scalar(select(Community.settings).where(Community.id == community_id))
-    if settings is None:
+    if session.get(Community, community_id) is None:
         raise ValueError(f"no community with id {community_id}")
-    section = (settings or {}).get("recsys", {}) if isinstance(settings, dict) else {}
+    section = lookup(stored_settings(session, community_id), "recsys", {})
+    section = section if isinstance(section, dict) else {}
     weights = {**DEFAULT_KIND_WEIGHTS, **{str(k): float(v) for k, v in section.get("kind_weights", {}).items()}}
     half_life = section.get("half_life_days", 60.0)
     return weights, (None if half_life is None else float(half_life))

@@ -6,15 +6,16 @@ from __future__ import annotations
 from bot.adapters.console import ConsoleAdapter, ConsoleState
 from bot.bootstrap import App
 from bot.handlers.community_settings import effective_settings
-from bot.modules import SettingSpec
 from bot.ports import Role
+from bot.settings_schema import SettingSpec
 
 
 def test_effective_settings_merge_defaults_with_overrides() -> None:
     stored = {"timezone": "Asia/Shanghai", "points": {"reply_points": 7, "bogus": 1},
               "moderation": {"warn_mute_at": 2}, "digest": {"send_at": "18:30"}}
-    rows = {r.key: r for r in effective_settings(stored, "zh", [SettingSpec("digest.send_at", str, "09:00"),
-                                                                 SettingSpec("other.flag", bool, True)])}
+    specs = [SettingSpec("language", str, "zh"), SettingSpec("timezone", str, "UTC"),
+             SettingSpec("digest.send_at", str, "09:00"), SettingSpec("other.flag", bool, True)]
+    rows = {r.key: r for r in effective_settings(stored, specs)}
     assert (rows["language"].value, rows["language"].overridden) == ("zh", False)
     assert (rows["timezone"].value, rows["timezone"].default, rows["timezone"].overridden) == (
         "Asia/Shanghai", "UTC", True)
@@ -58,4 +59,4 @@ async def test_config_shows_each_communitys_effective_settings(app: App) -> None
     assert "社区设置 — g1" in out[-1] and "✎ language = zh（默认 en）" in out[-1], out[-1]
     await say("/as ann")
     await say("/config")
-    assert "/config is for moderators" in out[-1]
+    assert "/config 仅限版主及以上使用" in out[-1]  # the community speaks Chinese now
