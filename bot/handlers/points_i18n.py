@@ -96,7 +96,8 @@ MESSAGES: Catalog = {
     "solved.nothing": {"en": "That answer can't earn points (already accepted, your own, or a bot's).",
                        "zh": "该回答无法获得积分（已被采纳、是你自己的或来自机器人）。"},
     # command summaries (for /help)
-    "sum.me": {"en": "your points, level, rank, streak and badges", "zh": "你的积分、等级、排名、连续天数和徽章"},
+    "sum.me": {"en": "your points, level, rank, streak and badges (moderators: anyone's, with @member)",
+               "zh": "你的积分、等级、排名、连续天数和徽章（管理员可用 @成员 查看他人）"},
     "sum.leaderboard": {"en": "top members this week / month / season / all time", "zh": "本周/本月/赛季/总积分排行"},
     "sum.badges": {"en": "all badges and which you hold", "zh": "所有徽章及你已获得的"},
     "sum.solved": {"en": "mark the replied-to answer as accepted", "zh": "采纳所回复的回答"},
