@@ -64,7 +64,7 @@ def train(device: DeviceOpt = "", community: CommunityOpt = None,
           tune: Annotated[bool, typer.Option("--tune/--no-tune",
                                               help="choose the model family on time-aware validation first")] = True) -> None:
     """Train every community that has a catalog (or one) and write artifacts to
-    ``recsys.artifact_dir/<community id>/``. Exit 1 if a requested community failed."""
+    the recsys.artifact_dir setting's folder, one per community. Exit 1 if a requested community failed."""
     from bot.cli_setup import settings_or_exit
     from engine.recsys.community import NotEnoughData, train_community
 

@@ -25,7 +25,7 @@ async def test_config_language_points_and_errors(app: App) -> None:
     # The community speaks Chinese now: every reply follows, refusals included.
     assert replies[-3] == "用法：/config language en|zh"
     assert replies[-2].startswith("可修改的设置")
-    assert '"message_points": 2' in replies[-1] and '"language": "zh"' in replies[-1]
+    assert "✎ points.message_points = 2（默认 1）" in replies[-1] and "✎ language = zh（默认 en）" in replies[-1]
 
     settings = app.store.read_sync(lambda s: s.execute(select(Community.settings)).scalar_one())
     assert settings == {"language": "zh", "points": {"message_points": 2}}
