@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.nudge.draw import Scored, campaign_seed, capacity, draw_arms, flag, rank
@@ -265,8 +266,14 @@ def plan_campaign(session: Session, community_id: int, now: datetime, *, risks: 
     campaign = NudgeCampaign(community_id=community_id, run_on=run_on, created_at=now, seed=seed,
                              control_fraction=policy.control_fraction, ranking=ranking, scores_on=newest,
                              policy=policy.as_dict(), counts=summary, status="planned")
-    session.add(campaign)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(campaign)
+            session.flush()
+    except IntegrityError:  # another process drew today's campaign at the same moment: theirs stands
+        drawn = session.execute(select(NudgeCampaign).where(
+            NudgeCampaign.community_id == community_id, NudgeCampaign.run_on == run_on)).scalar_one()
+        return _existing(session, drawn)
     rows = []
     for planned, scored in zip(members, chosen, strict=True):
         rows.append(NudgeAssignment(
