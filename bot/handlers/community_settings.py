@@ -4,7 +4,8 @@
 ``/config timezone ZONE`` (an IANA name such as ``Asia/Shanghai``, or ``UTC``; admins
 only) sets where the community's days begin for streaks, daily caps and weeks, from
 then on; ``/config points.KEY VALUE`` is handed to the points module's own validated
-setter.
+setter; any other ``section.KEY`` a capability declares (``Module.settings``, e.g.
+``nudge.threshold``, ``digest.send_at``) is checked by its ``SettingSpec`` and stored.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.markup import esc
+from bot.modules import SettingSpec
 from bot.ports import Role
 from bot.router import CommandContext, Router, UsageError
 from engine.events import Event
 from engine.members.lookup import community_id_of, home_community, member_of_account
 from engine.members.moderation import write_audit
 from engine.points.days import DEFAULT_ZONE, EXAMPLE_ZONES, ZoneError, parse_zone
+from engine.store.community_settings import store_value
 from engine.store.models import Community
 
 LANGUAGES = ("en", "zh")
@@ -50,7 +53,7 @@ async def config_command(ctx: CommandContext, app: Any, router: Router) -> None:
                  "timezone": settings.get("timezone", DEFAULT_ZONE), **settings}
         await ctx.reply("<b>Community settings</b>\n<pre>" + esc(json.dumps(shown, ensure_ascii=False, indent=1))
                         + "</pre>\nChange one: /config language zh · /config timezone Asia/Shanghai"
-                        " · /config points.KEY VALUE")
+                        " · /config points.KEY VALUE · /config nudge.KEY VALUE")
         return
     key = ctx.args[0].lower()
     section = key.split(".", 1)[0]
@@ -60,9 +63,16 @@ async def config_command(ctx: CommandContext, app: Any, router: Router) -> None:
             raise UsageError(f"The {esc(section)} module is not running here.")
         await spec.handler(ctx=ctx)
         return
+    declared = {spec.key: spec for module in app.modules for spec in module.settings}
+    if key in declared:
+        await _declared_command(ctx, app, declared[key])
+        return
     if key not in ("language", "timezone"):
-        raise UsageError("Settings you can change: language (en|zh), timezone (e.g. Asia/Shanghai), "
-                         + ", ".join(f"{s}.KEY" for s in SECTION_COMMANDS) + ". Send /config to see them.")
+        sections = sorted({*SECTION_COMMANDS, *(k.split(".", 1)[0] for k in declared)})
+        keys = sorted(k for k in declared if k.split(".", 1)[0] == section)
+        raise UsageError((f"Unknown setting {esc(key)}; {esc(section)} settings: {esc(', '.join(keys))}."
+                          if keys else "Settings you can change: language (en|zh), timezone (e.g. Asia/Shanghai), "
+                          + ", ".join(f"{s}.KEY" for s in sections) + ".") + " Send /config to see them.")
     needed = SETTING_ROLES.get(key)
     if needed is not None and ctx.role < needed:
         raise UsageError(f"/config {esc(key)} is for {needed.name.lower()}s and above.")
@@ -76,6 +86,36 @@ async def config_command(ctx: CommandContext, app: Any, router: Router) -> None:
     if not done:
         raise UsageError(UNKNOWN_COMMUNITY)
     await ctx.reply("Language set to English." if value == "en" else "语言已设为中文。")
+
+
+async def _declared_command(ctx: CommandContext, app: Any, spec: SettingSpec) -> None:
+    """``/config KEY VALUE`` for a key a capability declared (its ``SettingSpec``):
+    the spec's role, its validation (the refusal says why), stored and audited."""
+    if ctx.role < spec.min_role:
+        raise UsageError(f"/config {esc(spec.key)} is for {spec.min_role.name.lower()}s and above.")
+    if len(ctx.args) < 2:
+        raise UsageError(f"Usage: /config {esc(spec.key)} VALUE — {esc(spec.help)}")
+    raw = " ".join(ctx.args[1:])
+    try:
+        value = spec.clean(raw)
+    except ValueError as exc:
+        raise UsageError(f"{esc(spec.key)} not changed: {esc(str(exc))}.") from None
+    event = ctx.event
+
+    def store(session: Session) -> bool:
+        cid = _community(session, event)
+        if cid is None:
+            return False
+        previous = store_value(session, cid, spec.key, value)
+        write_audit(session, action=f"config.{spec.key}", at=event.at, community_id=cid,
+                    actor_id=member_of_account(session, str(event.platform), event.user_id),
+                    details={"value": value, "previous": previous})
+        return True
+
+    if not await app.store.write(store):
+        raise UsageError(UNKNOWN_COMMUNITY)
+    shown = "none" if value is None else str(value)
+    await ctx.reply(f"{esc(spec.key)} set to {esc(shown)}.")
 
 
 async def _timezone_command(ctx: CommandContext, app: Any) -> None:
@@ -122,4 +162,4 @@ def _set(session: Session, event: Event, key: str, value: str, points: Any) -> b
 def register(router: Router, app: Any) -> None:
     router.command("config", config_command, min_role=Role.MODERATOR,
                    summary="show or change this community's settings",
-                   usage="/config [language en|zh | timezone ZONE | points.KEY VALUE]")
+                   usage="/config [language en|zh | timezone ZONE | SECTION.KEY VALUE]")

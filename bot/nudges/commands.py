@@ -3,9 +3,9 @@
 Who may do what (checked once: the router checks ``/nudge``'s minimum, moderator; the
 sub-commands that need more say so):
 
-* admins: ``/nudge on|off``, ``/nudge resume``, ``/nudge set KEY VALUE`` — turning nudges
-  on, restarting them and changing the policy (threshold, cap, control fraction, ...) are
-  the community owner's decisions;
+* admins: ``/nudge on|off``, ``/nudge resume`` and ``/config nudge.KEY VALUE`` — turning
+  nudges on, restarting them and changing the policy (threshold, cap, control fraction,
+  ...) are the community owner's decisions;
 * moderators: ``/nudge`` (status), ``/nudge pause`` (the emergency brake),
   ``/nudge preview @member``, ``/nudge report``, ``/nudge unreachable``;
 * every member: ``/nudges off`` / ``/nudges on`` (also the 🔕 button on every nudge).
@@ -36,12 +36,12 @@ from engine.nudge.campaign import (
     unreachable_members,
 )
 from engine.nudge.message import parse_click
-from engine.nudge.policy import SETTINGS, PolicyError, apply_setting, format_quiet, set_flag
+from engine.nudge.policy import SETTINGS, format_quiet, set_flag
 from engine.nudge.report import nudge_report
 from engine.store.store import Store
 
-USAGE = ("/nudge [on|off|pause|resume|preview @member|report|unreachable|set KEY VALUE]")
-ADMIN_ACTIONS = {"on", "off", "resume", "set"}
+USAGE = "/nudge [on|off|pause|resume|preview @member|report|unreachable] · settings: /config nudge.KEY VALUE"
+ADMIN_ACTIONS = {"on", "off", "resume"}
 
 
 def _need(ctx: CommandContext, role: Role, what: str) -> None:
@@ -67,20 +67,9 @@ async def nudge_command(ctx: CommandContext, store: Store, nudges: NudgeService)
                          "off": "Nudges are off. Nothing is sent; past results stay in /nudge report.",
                          "pause": "Nudges are paused: nothing more is sent until an admin sends /nudge resume.",
                          "resume": "Nudges resume at the next local run hour."}[action])
-    elif action == "set":
-        if len(ctx.args) != 3:
-            keys = ", ".join(s.key for s in SETTINGS)
-            raise UsageError(f"Usage: /nudge set KEY VALUE — keys: {esc(keys)}")
-        key, raw = ctx.args[1].lower().removeprefix("nudge."), ctx.args[2]
-
-        def change(stored: dict[str, Any]) -> dict[str, Any]:
-            return apply_setting(stored, key, raw)
-
-        try:
-            await _set(store, ctx, where, change, f"nudge.{key}")
-        except PolicyError as exc:
-            raise UsageError(f"Not changed: {esc(str(exc))}.") from None
-        await ctx.reply(f"nudge.{esc(key)} set.\n" + await _status(store, where.community_id))
+    elif action == "set":  # settings go through /config, like every capability's
+        keys = ", ".join(f"nudge.{s.key}" for s in SETTINGS)
+        raise UsageError(f"Use /config nudge.KEY VALUE (admins) — keys: {esc(keys)}")
     elif action == "preview":
         await _preview(ctx, store, nudges, where)
     elif action == "report":
@@ -119,7 +108,10 @@ async def _status(store: Store, community_id: int) -> str:
             f"{p.cooldown_days} days\n"
             f"when: {p.local_hour:02d}:00 local, quiet hours {esc(format_quiet(p.quiet_hours))}\n"
             f"control group: {p.control_fraction:.0%} of flagged members (not messaged, for measuring)\n"
-            f"ranking: {esc(p.ranking)} (uplift once {p.min_outcomes_per_arm} outcomes per arm)")
+            f"ranking: {esc(p.ranking)} (uplift once {p.min_outcomes_per_arm} outcomes per arm)"
+            + (f"\n⚠ the daily run at {p.local_hour:02d}:00 falls inside the quiet hours, so nothing is sent: "
+               "change nudge.local_hour or nudge.quiet_hours" if p.quiet_at(p.local_hour) else "")
+            + "\nchange: /config nudge.KEY VALUE")
 
 
 async def _preview(ctx: CommandContext, store: Store, nudges: NudgeService, where: Caller) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from engine.store.models import Chat, Community
@@ -51,3 +51,23 @@ def group_communities(session: Session) -> list[CommunityRow]:
         .where(has_group).order_by(Community.id)
     ).all()
     return [CommunityRow(int(i), p, x, dict(s) if isinstance(s, dict) else {}) for i, p, x, s in rows]
+
+
+def store_value(session: Session, community_id: int, key: str, value: Any) -> Any:
+    """Set the community's setting at the dotted ``key`` (already validated by its owner's
+    ``SettingSpec``); returns the previous value (None when unset). Raises LookupError for
+    an unknown community."""
+    raw = session.execute(select(Community.settings).where(Community.id == community_id)).one_or_none()
+    if raw is None:
+        raise LookupError(f"community {community_id} does not exist")
+    current = dict(raw[0]) if isinstance(raw[0], dict) else {}
+    *sections, name = key.split(".")
+    node = current
+    for part in sections:  # copy each level: the JSON column changes only by assignment
+        child = node.get(part)
+        node[part] = dict(child) if isinstance(child, dict) else {}
+        node = node[part]
+    previous = node.get(name)
+    node[name] = value
+    session.execute(update(Community).where(Community.id == community_id).values(settings=current))
+    return previous

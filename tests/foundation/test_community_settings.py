@@ -46,3 +46,20 @@ async def test_announcements_follow_a_language_change_at_once(app: App) -> None:
     sent = [s.plain for s in m.said if s.kind == "send"]
     assert any("Mod" in s and "First words" in s for s in sent)  # before: English
     assert any("Newbie" in s and "获得了徽章" in s for s in sent)  # after: Chinese
+
+
+async def test_a_key_a_capability_declares_is_validated_stored_and_audited_by_its_spec(app: App) -> None:
+    m = RecordingMessenger(roles={"boss": Role.ADMIN, "mod": Role.MODERATOR})
+    await app.dispatch(message("boss", "hello everyone in this course"), m)
+    await app.dispatch(command("boss", "config", "digest.send_at", "25:00"), m)
+    assert m.replies_to("boss")[-1].startswith("digest.send_at not changed:")
+    await app.dispatch(command("mod", "config", "nudge.threshold", "0.7"), m)  # the nudges module says admins
+    assert m.replies_to("mod")[-1] == "/config nudge.threshold is for admins and above."
+    await app.dispatch(command("boss", "config", "digest.send_at", "08:30"), m)
+    await app.dispatch(command("boss", "config", "nudge.threshold", "0.7"), m)
+    assert m.replies_to("boss")[-2:] == ["digest.send_at set to 08:30.", "nudge.threshold set to 0.7."]
+    settings = app.store.read_sync(lambda s: s.execute(select(Community.settings)).scalar_one())
+    assert settings == {"digest": {"send_at": "08:30"}, "nudge": {"threshold": 0.7}}
+    details = app.store.read_sync(lambda s: s.execute(select(AuditEntry.details).where(
+        AuditEntry.action == "config.nudge.threshold")).scalar_one())
+    assert details == {"value": 0.7, "previous": None}
