@@ -10,6 +10,7 @@ from bot.modules import CommunityRef, Daily, EventHandler, Every, JobSpec, Modul
 from bot.notify import Notifier
 from bot.nudges.commands import COMMANDS, confirm_stop
 from bot.nudges.service import NudgeService
+from bot.nudges.texts import MESSAGES
 from bot.ports import Role
 from bot.settings import Settings
 from engine.churn.scores import latest_risks
@@ -64,4 +65,5 @@ MODULE = Module(
     ),
     privacy=privacy.NudgePrivacy(),
     settings=tuple(_spec(s) for s in SETTINGS),
+    messages=MESSAGES,
 )

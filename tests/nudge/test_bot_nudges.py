@@ -231,3 +231,27 @@ async def test_config_nudge_local_hour_moves_the_daily_job_in_the_community_zone
     fire = job.trigger.get_next_fire_time(None, T0)
     assert (fire.hour, fire.minute, str(fire.tzinfo)) == (9, 0, "Asia/Shanghai")
 
+
+
+async def test_a_chinese_community_gets_every_nudge_reply_in_chinese(app: App, tg: FakeMessenger) -> None:
+    cid, ids = await _community(app, tg)
+    await app.dispatch(cmd("mod", "config", "language", "zh"), tg)
+    await app.dispatch(cmd("mod", "nudge"), tg)
+    assert tg.last_reply("mod").startswith("提醒：开启\n") and "流失风险 ≥ 0.5" in tg.last_reply("mod")
+    await app.dispatch(cmd("mod", "nudge", "off"), tg)
+    assert tg.last_reply("mod") == "/nudge off 仅限管理员及以上使用。"
+    await app.dispatch(cmd("mod", "nudge", "preview"), tg)
+    assert tg.last_reply("mod") == "用法：/nudge preview @成员"
+    await app.dispatch(cmd("mod", "nudge", "preview", "@u3"), tg)
+    assert "的预览（可以提醒；未发送）" in tg.last_reply("mod") and "想你了" in tg.last_reply("mod")
+    await app.dispatch(cmd("mod", "nudge", "unreachable"), tg)
+    assert tg.last_reply("mod") == "最近 30 天没有发送失败的提醒。"
+    await app.dispatch(cmd("u4", "nudges", "off"), tg)
+    assert tg.last_reply("u4").startswith("好的：我不会再给你发提醒了")
+    await app.dispatch(cmd("mod", "nudge", "preview", "@u4"), tg)
+    assert "今天会被跳过：已退订" in tg.last_reply("mod")
+    result = await service(app, notifier_for(app, tg)).run(cid, now=T0)
+    user = next(u for u, m in ids.items() if m == result.plan.treated[0].member_id)
+    stop = next(b for b in tg.of("dm", user)[0].buttons if b.data.endswith(":stop"))
+    await app.dispatch(click(user, stop.data), tg)
+    assert tg.last_reply(user) == "好的——不再给你发提醒。随时发送 /nudges on 即可恢复。"
