@@ -40,7 +40,7 @@ from engine.nudge.policy import SETTINGS, NudgePolicy, format_quiet, set_flag
 from engine.nudge.report import nudge_report
 from engine.store.store import Store
 
-USAGE = MESSAGES["usage"]["en"].removeprefix("Usage: ")
+USAGE = MESSAGES["nudge.usage"]["en"].removeprefix("Usage: ")
 ADMIN_ACTIONS = {"on", "off", "resume"}
 
 

@@ -1,8 +1,9 @@
-"""The one place that reads ``Community.settings`` (JSON): per-community values by dotted
-key (``timezone``, ``digest.send_at`` → ``settings["digest"]["send_at"]``).
+"""The one place that reads and writes ``Community.settings`` (JSON): per-community values
+by dotted key (``timezone``, ``digest.send_at`` → ``settings["digest"]["send_at"]``).
 
 Defaults, types and validation are declared by the capability owning a key (its
-``SettingSpec``); this module only fetches what is stored.
+``SettingSpec``); this module only fetches and stores what it is given. A write drops the
+community's cached settings in the writer's projections (they re-read on the next event).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from engine.store.models import Chat, Community
+from engine.store.writer import projections_in
 
 MISSING: Any = object()
 
@@ -22,6 +24,29 @@ def stored_settings(session: Session, community_id: int) -> dict[str, Any]:
     """The community's stored settings dict (empty for an unknown community)."""
     raw = session.execute(select(Community.settings).where(Community.id == community_id)).scalar_one_or_none()
     return dict(raw) if isinstance(raw, dict) else {}
+
+
+def store_setting(session: Session, community_id: int, key: str, value: Any) -> Any:
+    """Store ``value`` (already validated) at the dotted ``key``; returns the previous value
+    (None when unset). Raises LookupError for an unknown community. Call inside ``Store.write``."""
+    raw = session.execute(select(Community.settings).where(Community.id == community_id)).one_or_none()
+    if raw is None:
+        raise LookupError(f"no community {community_id}")
+    current: dict[str, Any] = dict(raw[0]) if isinstance(raw[0], dict) else {}
+    *path, last = key.split(".")
+    node = current
+    for part in path:  # copies on the way: the JSON column is written only for a new object
+        child = node.get(part)
+        node[part] = dict(child) if isinstance(child, dict) else {}
+        node = node[part]
+    previous = node.get(last)
+    node[last] = value
+    session.execute(update(Community).where(Community.id == community_id).values(settings=current))
+    for projection in projections_in(session):
+        invalidate = getattr(projection, "invalidate", None)
+        if invalidate is not None:
+            invalidate(community_id)
+    return previous
 
 
 def lookup(settings: dict[str, Any], key: str, default: Any = MISSING) -> Any:
@@ -51,23 +76,3 @@ def group_communities(session: Session) -> list[CommunityRow]:
         .where(has_group).order_by(Community.id)
     ).all()
     return [CommunityRow(int(i), p, x, dict(s) if isinstance(s, dict) else {}) for i, p, x, s in rows]
-
-
-def store_value(session: Session, community_id: int, key: str, value: Any) -> Any:
-    """Set the community's setting at the dotted ``key`` (already validated by its owner's
-    ``SettingSpec``); returns the previous value (None when unset). Raises LookupError for
-    an unknown community."""
-    raw = session.execute(select(Community.settings).where(Community.id == community_id)).one_or_none()
-    if raw is None:
-        raise LookupError(f"community {community_id} does not exist")
-    current = dict(raw[0]) if isinstance(raw[0], dict) else {}
-    *sections, name = key.split(".")
-    node = current
-    for part in sections:  # copy each level: the JSON column changes only by assignment
-        child = node.get(part)
-        node[part] = dict(child) if isinstance(child, dict) else {}
-        node = node[part]
-    previous = node.get(name)
-    node[name] = value
-    session.execute(update(Community).where(Community.id == community_id).values(settings=current))
-    return previous

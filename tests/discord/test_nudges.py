@@ -73,8 +73,8 @@ async def test_a_campaign_is_delivered_by_dm_and_closed_dms_are_listed_not_retri
     assert "Nudges are on" in await say(env, env.owner, "!nudge on")
     assert "not changed" in await say(env, env.owner, "!config nudge.threshold 2")
     assert "must be a number" in await say(env, env.owner, "!config nudge.daily_cap ²")
-    assert "set to none" in await say(env, env.owner, "!config nudge.quiet_hours none")
-    assert "set to 0.01" in await say(env, env.owner, "!config nudge.control_fraction 0.01")
+    assert "is now `none`" in await say(env, env.owner, "!config nudge.quiet_hours none")
+    assert "is now `0.01`" in await say(env, env.owner, "!config nudge.control_fraction 0.01")
     preview = await say(env, env.mod, f"!nudge preview <@{env.alice.id}>")
     assert "Preview for" in preview and "nothing sent" in preview and "/nudges off" in preview
     assert dms_to(drain(), env.alice) == []

@@ -22,8 +22,9 @@ async def test_config_language_points_and_errors(app: App) -> None:
     await app.dispatch(command("mod", "config", "colour", "blue"), m)
     await app.dispatch(command("mod", "config"), m)
     replies = m.replies_to("mod")
-    assert replies[-3] == "Usage: /config language en|zh"
-    assert replies[-2].startswith("Settings you can change")
+    # The community speaks Chinese now: every reply follows, refusals included.
+    assert replies[-3] == "用法：/config language en|zh"
+    assert replies[-2].startswith("可修改的设置")
     assert '"message_points": 2' in replies[-1] and '"language": "zh"' in replies[-1]
 
     settings = app.store.read_sync(lambda s: s.execute(select(Community.settings)).scalar_one())
@@ -57,7 +58,7 @@ async def test_a_key_a_capability_declares_is_validated_stored_and_audited_by_it
     assert m.replies_to("mod")[-1] == "/config nudge.threshold is for admins and above."
     await app.dispatch(command("boss", "config", "digest.send_at", "08:30"), m)
     await app.dispatch(command("boss", "config", "nudge.threshold", "0.7"), m)
-    assert m.replies_to("boss")[-2:] == ["digest.send_at set to 08:30.", "nudge.threshold set to 0.7."]
+    assert m.replies_to("boss")[-2:] == ["digest.send_at is now 08:30.", "nudge.threshold is now 0.7."]
     settings = app.store.read_sync(lambda s: s.execute(select(Community.settings)).scalar_one())
     assert settings == {"digest": {"send_at": "08:30"}, "nudge": {"threshold": 0.7}}
     details = app.store.read_sync(lambda s: s.execute(select(AuditEntry.details).where(

@@ -158,9 +158,9 @@ async def test_commands_roles_refusals_preview_report_and_opt_out(app: App, tg: 
     await app.dispatch(cmd("mod", "config", "nudge.daily_cap", "10"), tg)
     assert "for admins" in tg.last_reply("mod")
     await app.dispatch(cmd("boss", "config", "nudge.cap", "10"), tg)
-    assert "Unknown setting nudge.cap" in tg.last_reply("boss") and "nudge.daily_cap" in tg.last_reply("boss")
+    assert "Settings you can change" in tg.last_reply("boss") and "nudge.daily_cap" in tg.last_reply("boss")
     await app.dispatch(cmd("boss", "config", "nudge.daily_cap", "10"), tg)
-    assert tg.last_reply("boss") == "nudge.daily_cap set to 10."
+    assert tg.last_reply("boss") == "nudge.daily_cap is now 10."
     await app.dispatch(cmd("boss", "config", "nudge.local_hour", "23"), tg)
     await app.dispatch(cmd("mod", "nudge"), tg)
     status = tg.last_reply("mod")
@@ -224,7 +224,7 @@ async def test_config_nudge_local_hour_moves_the_daily_job_in_the_community_zone
     cid, _ = await _community(app, tg)
     await app.dispatch(cmd("boss", "config", "timezone", "Asia/Shanghai"), tg)
     await app.dispatch(cmd("boss", "config", "nudge.local_hour", "9"), tg)
-    assert tg.last_reply("boss") == "nudge.local_hour set to 09:00."
+    assert tg.last_reply("boss") == "nudge.local_hour is now 09:00."
     scheduler = build_scheduler(app)
     planned = scheduler.plan(await app.store.read(group_communities))
     job = next(p for p in planned.values() if p.spec.name == "nudge.daily" and p.community_id == cid)
