@@ -24,65 +24,75 @@ import argparse
 import asyncio
 import logging
 import multiprocessing
+import os
 import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pydantic import SecretStr  # noqa: E402
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
-from bot.adapters.telegram import TelegramAdapter  # noqa: E402
-from bot.bootstrap import build_app  # noqa: E402
-from bot.notifier import NotifierOptions, OutboxNotifier  # noqa: E402
+from bot.bootstrap import build_adapters, build_app  # noqa: E402
 from bot.nudges.service import NudgeService  # noqa: E402
 from bot.settings import TelegramSettings, load_settings  # noqa: E402
-from engine.churn.scores import MemberRisk, Reason, latest_risks, store_scores  # noqa: E402
-from engine.nudge.campaign import store_nudge_settings  # noqa: E402
 from engine.nudge.tables import NudgeAssignment  # noqa: E402
-from engine.store.models import Account, Chat, Community, CommunityMember, Member  # noqa: E402
+from engine.store.models import Account  # noqa: E402
 from tests.fakes.telegram_api import TOKEN, FakeTelegram, SendLimits  # noqa: E402
+from tests.nudge.world import seed_at_risk  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 ALLOWED = 30.0
 # The Notifier's per-platform pacing for Telegram: one send per 1/29.5 s. The fake (like
 # Telegram) counts arrivals in a sliding second, so pacing at exactly 30/s turns request
 # jitter into 429s; 29.5/s keeps a margin of ~17 ms per 30 sends and stays above 95 %.
-PACE = float(__import__("os").environ.get("NUDGE_PACE", 1 / 29.5))
+PACE = 1 / 29.5
 
 
-def _seed(app_engine: object, treated: int, control_fraction: float) -> tuple[int, int]:
-    """A community with enough flagged members for ``treated`` nudges; returns (community, flagged)."""
-    from sqlalchemy.orm import Session
-    flagged = int(treated / (1 - control_fraction))
-    with Session(app_engine) as s, s.begin():  # type: ignore[arg-type]
-        c = Community(platform="telegram", external_id="-1001000000001", title="Bench Cohort",
-                      settings={}, created_at=NOW - timedelta(days=90))
-        s.add(c)
-        s.flush()
-        s.add(Chat(community_id=c.id, platform="telegram", external_id="-1001000000001", title="g"))
-        ids = s.execute(insert(Member).returning(Member.id),
-                        [{"display_name": f"Member {i}", "created_at": NOW - timedelta(days=60)}
-                         for i in range(flagged)]).scalars().all()
-        s.execute(insert(Account), [{"platform": "telegram", "external_id": str(100_000 + i), "member_id": m,
-                                     "username": f"m{i}", "display_name": f"Member {i}", "is_bot": False,
-                                     "dm_reachable": True, "created_at": NOW - timedelta(days=60)}
-                                    for i, m in enumerate(ids)])
-        s.execute(insert(CommunityMember), [{"community_id": c.id, "member_id": m, "joined_at": NOW - timedelta(days=60),
-                                             "last_seen_at": NOW - timedelta(days=20), "role": 0, "dm_opt_out": False}
-                                            for m in ids])
-        reason = Reason("recency", "no activity for 20 days", "20 天没有活动", 0.4)
-        store_scores(s, c.id, NOW.date(), "bench", [MemberRisk(m, 0.9, (reason,), NOW.date(), NOW - timedelta(days=20))
-                                                    for m in ids])
-        store_nudge_settings(s, c.id, {"enabled": True, "daily_cap": treated, "control_fraction": control_fraction,
-                                       "quiet_hours": "none"})
-        return int(c.id), flagged
+class _CpuMeter:
+    """CPU seconds of the event loop's thread (PTB, httpx, the Notifier's coroutines) and of
+    the store's writer thread (the outbox's claims and commits); with ``profile``, cProfile
+    of both, written as two .pstats files."""
+
+    def __init__(self, app: Any, profile: Path | None) -> None:
+        import cProfile
+        self.profile = profile
+        self.loop = cProfile.Profile()
+        self.writer = cProfile.Profile()
+        self.writer_cpu = 0.0
+        writer = app.store.writer
+        original = writer._run_batch
+
+        def measured(batch: Any) -> None:
+            t0 = time.thread_time()
+            if profile is not None:
+                self.writer.enable()
+            try:
+                original(batch)
+            finally:
+                if profile is not None:
+                    self.writer.disable()
+                self.writer_cpu += time.thread_time() - t0
+
+        writer._run_batch = measured
+        self.loop_cpu = time.thread_time()
+        if profile is not None:
+            self.loop.enable()
+
+    def stop(self) -> None:
+        self.loop_cpu = time.thread_time() - self.loop_cpu
+        if self.profile is not None:
+            self.loop.disable()
+            self.loop.dump_stats(f"{self.profile}.loop.pstats")
+            self.writer.dump_stats(f"{self.profile}.writer.pstats")
+            print(f"  profiles: {self.profile}.loop.pstats, {self.profile}.writer.pstats")
 
 
 def _serve_fake(conn: Connection) -> None:
@@ -99,7 +109,7 @@ def _serve_fake(conn: Connection) -> None:
     asyncio.run(serve())
 
 
-async def delivery(members: int) -> bool:
+async def delivery(members: int, interval: float, profile: Path | None) -> bool:
     logging.basicConfig(level=logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="cohort-nudge-bench-"))
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
@@ -107,21 +117,23 @@ async def delivery(members: int) -> bool:
     server.start()
     base_url = ours.recv()
     settings = load_settings(storage={"url": f"sqlite:///{tmp / 'bench.db'}"},
-                             recsys={"artifact_dir": str(tmp / "models")})
+                             recsys={"artifact_dir": str(tmp / "models")},
+                             notifier={"telegram_interval": interval})
     settings = settings.model_copy(update={"telegram": TelegramSettings(base_url=base_url),
                                            "telegram_token": SecretStr(TOKEN)})
-    app = build_app(settings)
+    app = build_app(settings)  # the app's own Notifier and nudge service, as `cohort run` builds them
     app.store.create_schema()
     app.start()
-    cid, flagged = _seed(app.store.engine, members, 0.2)
-    adapter = TelegramAdapter(settings, app.dispatch, poll_timeout=1)
+    cid, flagged = seed_at_risk(app.store.engine, members, 0.2, NOW)
+    (adapter,) = build_adapters(app)  # as `cohort run`: PTB with Cohort's hooks, attached to the Notifier
     await adapter.start()
-    notifier = OutboxNotifier(app.store, NotifierOptions(pace={"telegram": PACE}, concurrency=16))
-    notifier.attach(adapter.messenger)
-    service = NudgeService(app.store, notifier, risks=latest_risks, recommender=None, clock=lambda: NOW)
-    started = time.monotonic()
+    service = app.deps["nudges"]
+    assert isinstance(service, NudgeService)
+    meter = _CpuMeter(app, profile)
+    cpu, started = time.process_time(), time.monotonic()
     result = await service.run(cid, now=NOW)
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
+    meter.stop()
     await adapter.stop()
     with app.store.engine.connect() as conn:
         rows = conn.execute(select(NudgeAssignment.member_id, NudgeAssignment.arm, NudgeAssignment.delivery)).all()
@@ -143,6 +155,12 @@ async def delivery(members: int) -> bool:
     print(f"  flagged {flagged}, treated {len(treated)}, control {len(control)} (status {result.plan.status})")
     print(f"  sent {len(times)} in {span:.1f} s: {rate:.2f} msg/s = {rate / ALLOWED:.1%} of the allowed {ALLOWED:.0f}/s"
           f" (campaign wall time {elapsed:.1f} s incl. planning)")
+    print(f"  CPU in the bot process: {cpu:.1f} s = {cpu / max(1, len(times)) * 1000:.1f} ms per DM "
+          f"(wall {elapsed:.1f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    per = 1000 / max(1, len(times))
+    print(f"    of which the event loop (PTB/httpx + the Notifier) {meter.loop_cpu * per:.1f} ms, "
+          f"the writer (outbox claims/commits, deliveries) {meter.writer_cpu * per:.1f} ms, "
+          f"other threads (reads) {(cpu - meter.loop_cpu - meter.writer_cpu) * per:.1f} ms")
     print(f"  429 answers: {too_many}; duplicates {duplicates}; lost {lost}; DMs to control {to_control}")
     ok = rate >= 0.95 * ALLOWED and not too_many and not duplicates and not lost and not to_control
     print("  target (≥ 95 % of the allowed rate, zero 429s, exactly once):", "MET" if ok else "NOT MET")
@@ -174,10 +192,13 @@ def main() -> None:
     parser.add_argument("--ab", action="store_true", help="only the simulated A/B")
     parser.add_argument("--no-ab", action="store_true", help="only the delivery run")
     parser.add_argument("--ab-members", type=int, default=800)
+    parser.add_argument("--interval", type=float, default=PACE,
+                        help="notifier.telegram_interval: seconds between DMs (default 1/29.5)")
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of the event loop and the writer here")
     args = parser.parse_args()
     ok = True
     if not args.ab:
-        ok &= asyncio.run(delivery(args.members))
+        ok &= asyncio.run(delivery(args.members, args.interval, args.profile))
     if not args.no_ab:
         ok &= ab([3, 8, 13], args.ab_members)
     sys.exit(0 if ok else 1)

@@ -10,13 +10,14 @@ from bot.modules import CommunityRef, Daily, EventHandler, Every, JobSpec, Modul
 from bot.notify import Notifier
 from bot.nudges.commands import COMMANDS, confirm_stop
 from bot.nudges.service import NudgeService
+from bot.nudges.texts import MESSAGES
 from bot.ports import Role
 from bot.settings import Settings
 from engine.churn.scores import latest_risks
 from engine.events import ButtonClicked
 from engine.nudge import privacy, tables
 from engine.nudge.clicks import NudgeClickProjection
-from engine.nudge.policy import DEFAULT_LOCAL_HOUR, SETTINGS, NudgePolicy, Setting
+from engine.nudge.policy import DEFAULT_LOCAL_HOUR, SETTINGS, NudgePolicy, Setting, format_hour
 from engine.nudge.uplift import uplift_ranker
 from engine.recsys.recommend import RecommenderService
 from engine.store.store import Store
@@ -40,10 +41,12 @@ async def resume_open(nudges: NudgeService) -> None:
 
 
 def _spec(setting: Setting) -> SettingSpec:
+    """``/config nudge.<key> VALUE``: the policy's parser validates (a PolicyError is the
+    ValueError whose reason the admin reads), the stored form is what the policy reads back."""
     def validate(value: object) -> object:
         return setting.stored(setting.parse(str(value)))
 
-    default = setting.stored(getattr(NudgePolicy(), setting.key, None))  # shown by /config
+    default = NudgePolicy().as_dict()[setting.key]
     return SettingSpec(f"nudge.{setting.key}", str, default, validate=validate, min_role=Role.ADMIN,
                        help=setting.summary)
 
@@ -56,10 +59,11 @@ MODULE = Module(
     handlers=(EventHandler((ButtonClicked,), confirm_stop),),
     commands=COMMANDS,
     jobs=(
-        JobSpec("nudge.daily", Daily(at=f"{DEFAULT_LOCAL_HOUR:02d}:00", setting="nudge.send_at"), daily_run,
+        JobSpec("nudge.daily", Daily(at=format_hour(DEFAULT_LOCAL_HOUR), setting="nudge.local_hour"), daily_run,
                 per_community=True, summary="nudge members at churn risk (with a control group)"),
         JobSpec("nudge.resume", Every(300.0), resume_open, summary="finish interrupted nudge campaigns"),
     ),
     privacy=privacy.NudgePrivacy(),
     settings=tuple(_spec(s) for s in SETTINGS),
+    messages=MESSAGES,
 )

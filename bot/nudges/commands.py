@@ -3,9 +3,9 @@
 Who may do what (checked once: the router checks ``/nudge``'s minimum, moderator; the
 sub-commands that need more say so):
 
-* admins: ``/nudge on|off``, ``/nudge resume``, ``/nudge set KEY VALUE`` — turning nudges
-  on, restarting them and changing the policy (threshold, cap, control fraction, ...) are
-  the community owner's decisions;
+* admins: ``/nudge on|off``, ``/nudge resume`` and ``/config nudge.KEY VALUE`` — turning
+  nudges on, restarting them and changing the policy (threshold, cap, control fraction,
+  ...) are the community owner's decisions;
 * moderators: ``/nudge`` (status), ``/nudge pause`` (the emergency brake),
   ``/nudge preview @member``, ``/nudge report``, ``/nudge unreachable``;
 * every member: ``/nudges off`` / ``/nudges on`` (also the 🔕 button on every nudge).
@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.handlers.catalog import Caller, caller_of
+from bot.handlers.catalog import Caller, caller_of, locate
 from bot.markup import bold, esc
 from bot.nudges.service import NudgeService
-from bot.nudges.texts import format_report
+from bot.nudges.texts import MESSAGES, format_report, say
 from bot.ports import Button, Role
 from bot.router import CommandContext, CommandSpec, UsageError
 from engine.events import ButtonClicked, Event
@@ -36,61 +36,50 @@ from engine.nudge.campaign import (
     unreachable_members,
 )
 from engine.nudge.message import parse_click
-from engine.nudge.policy import SETTINGS, PolicyError, apply_setting, format_quiet, set_flag
+from engine.nudge.policy import SETTINGS, NudgePolicy, format_quiet, set_flag
 from engine.nudge.report import nudge_report
 from engine.store.store import Store
 
-USAGE = ("/nudge [on|off|pause|resume|preview @member|report|unreachable|set KEY VALUE]")
-ADMIN_ACTIONS = {"on", "off", "resume", "set"}
+USAGE = MESSAGES["nudge.usage"]["en"].removeprefix("Usage: ")
+ADMIN_ACTIONS = {"on", "off", "resume"}
 
 
-def _need(ctx: CommandContext, role: Role, what: str) -> None:
+async def _language(store: Store, nudges: NudgeService, community_id: int) -> str:
+    conf = await store.read(lambda s: community_nudge_settings(s, community_id, nudges.default_language))
+    return conf.language
+
+
+def _need(ctx: CommandContext, role: Role, what: str, lang: str) -> None:
     if ctx.role < role:
-        raise UsageError(f"/nudge {esc(what)} is for {role.name.lower()}s and above.")
+        raise UsageError(say(lang, "need_role", what=esc(what), role=say(lang, f"role_{role.name.lower()}")))
 
 
 async def nudge_command(ctx: CommandContext, store: Store, nudges: NudgeService) -> None:
     """Dispatch ``/nudge`` sub-commands; replies, never raises past UsageError."""
     action = ctx.args[0].lower() if ctx.args else "status"
     where = await caller_of(store, ctx.event)
+    lang = await _language(store, nudges, where.community_id)
     if action in ADMIN_ACTIONS:
-        _need(ctx, Role.ADMIN, action)
+        _need(ctx, Role.ADMIN, action, lang)
     if action == "status":
-        await ctx.reply(await _status(store, where.community_id))
+        await ctx.reply(await _status(store, nudges, where.community_id, lang))
     elif action in ("on", "off", "pause", "resume"):
         flag, value = {"on": ("enabled", True), "off": ("enabled", False),
                        "pause": ("paused", True), "resume": ("paused", False)}[action]
         await _set(store, ctx, where, lambda stored: set_flag(stored, flag, value), f"nudge.{action}")
-        await ctx.reply({"on": "Nudges are on: each day at the local hour members at churn risk get one DM, "
-                               "and a random control group does not (so the effect is measured). "
-                               "/nudge preview @member shows what they would get.",
-                         "off": "Nudges are off. Nothing is sent; past results stay in /nudge report.",
-                         "pause": "Nudges are paused: nothing more is sent until an admin sends /nudge resume.",
-                         "resume": "Nudges resume at the next local run hour."}[action])
-    elif action == "set":
-        if len(ctx.args) != 3:
-            keys = ", ".join(s.key for s in SETTINGS)
-            raise UsageError(f"Usage: /nudge set KEY VALUE — keys: {esc(keys)}")
-        key, raw = ctx.args[1].lower().removeprefix("nudge."), ctx.args[2]
-
-        def change(stored: dict[str, Any]) -> dict[str, Any]:
-            return apply_setting(stored, key, raw)
-
-        try:
-            await _set(store, ctx, where, change, f"nudge.{key}")
-        except PolicyError as exc:
-            raise UsageError(f"Not changed: {esc(str(exc))}.") from None
-        await ctx.reply(f"nudge.{esc(key)} set.\n" + await _status(store, where.community_id))
+        await ctx.reply(say(lang, action))
+    elif action == "set":  # settings go through /config, like every capability's
+        raise UsageError(say(lang, "use_config", keys=esc(", ".join(f"nudge.{s.key}" for s in SETTINGS))))
     elif action == "preview":
-        await _preview(ctx, store, nudges, where)
+        await _preview(ctx, store, nudges, where, lang)
     elif action == "report":
         report = await store.read(lambda s: nudge_report(s, where.community_id, now=ctx.event.at,
                                                          min_per_arm=_policy(s, where.community_id).min_outcomes_per_arm))
         await ctx.reply(format_report(report))
     elif action == "unreachable":
-        await _unreachable(ctx, store, where)
+        await _unreachable(ctx, store, where, lang)
     else:
-        raise UsageError(f"Usage: {esc(USAGE)}")
+        raise UsageError(say(lang, "usage"))
 
 
 def _policy(session: Session, community_id: int) -> Any:
@@ -110,43 +99,50 @@ async def _set(store: Store, ctx: CommandContext, where: Caller, change: Any, ac
     await store.write(fn)
 
 
-async def _status(store: Store, community_id: int) -> str:
-    conf = await store.read(lambda s: community_nudge_settings(s, community_id))
+def _selection(p: NudgePolicy, lang: str) -> str:
+    if p.top_percent is not None:
+        return say(lang, "by_top", value=f"{p.top_percent:g}")
+    return say(lang, "by_threshold", value=f"{p.threshold:g}")
+
+
+async def _status(store: Store, nudges: NudgeService, community_id: int, lang: str) -> str:
+    conf = await store.read(lambda s: community_nudge_settings(s, community_id, nudges.default_language))
     p = conf.policy
     state = "on" if p.active else "paused" if p.enabled and p.paused else "off"
-    return (f"<b>Nudges: {state}</b>\n"
-            f"who: {esc(p.describe_selection())}, at most {p.daily_cap} a day, each member at most once every "
-            f"{p.cooldown_days} days\n"
-            f"when: {p.local_hour:02d}:00 local, quiet hours {esc(format_quiet(p.quiet_hours))}\n"
-            f"control group: {p.control_fraction:.0%} of flagged members (not messaged, for measuring)\n"
-            f"ranking: {esc(p.ranking)} (uplift once {p.min_outcomes_per_arm} outcomes per arm)")
+    lines = [say(lang, "status", state=say(lang, f"state_{state}"), who=esc(_selection(p, lang)), cap=p.daily_cap,
+                 cooldown=p.cooldown_days, hour=f"{p.local_hour:02d}", quiet=esc(format_quiet(p.quiet_hours)),
+                 control=f"{p.control_fraction:.0%}", ranking=esc(p.ranking), minimum=p.min_outcomes_per_arm)]
+    if p.quiet_at(p.local_hour):
+        lines.append(say(lang, "quiet_run", hour=f"{p.local_hour:02d}"))
+    lines.append(say(lang, "change"))
+    return "\n".join(lines)
 
 
-async def _preview(ctx: CommandContext, store: Store, nudges: NudgeService, where: Caller) -> None:
+async def _preview(ctx: CommandContext, store: Store, nudges: NudgeService, where: Caller, lang: str) -> None:
     if len(ctx.args) != 2:
-        raise UsageError("Usage: /nudge preview @member")
+        raise UsageError(say(lang, "preview_usage"))
     token = ctx.args[1]
     platform = str(ctx.event.platform)
     member = await store.read(lambda s: resolve_member_in(s, platform, where.community_id, token))
     if member is None:
-        raise UsageError(f"I don't know {esc(token)} in this community.")
+        raise UsageError(say(lang, "unknown_member", who=esc(token)))
     now = ctx.event.at
     msg = await nudges.preview(where.community_id, member, now=now)
 
     def eligibility(session: Session) -> str:
         conf = community_nudge_settings(session, where.community_id)
         reason = exclusions(session, where.community_id, [member], now, conf.policy.cooldown_days).get(member)
-        return "would be skipped today: " + reason.replace("_", " ") if reason else "can be nudged"
+        return say(lang, "skipped", reason=say(lang, f"reason_{reason}")) if reason else say(lang, "can_nudge")
 
     status = await store.read(eligibility)
     brief = await store.read(lambda s: member_brief(s, member, platform))
     name = bold(brief.display_name if brief else token)
-    await ctx.reply(f"Preview for {name} ({esc(status)}; nothing sent):\n\n{msg.text}",
+    await ctx.reply(say(lang, "preview", name=name, status=esc(status), message=msg.text),
                     buttons=[Button(b.label, url=b.url) if b.url else Button(b.label, data="nudge:0:stop")
                              for b in msg.buttons])
 
 
-async def _unreachable(ctx: CommandContext, store: Store, where: Caller) -> None:
+async def _unreachable(ctx: CommandContext, store: Store, where: Caller, lang: str) -> None:
     since = ctx.event.at - timedelta(days=30)
     platform = str(ctx.event.platform)
 
@@ -154,40 +150,41 @@ async def _unreachable(ctx: CommandContext, store: Store, where: Caller) -> None
         names = []
         for m in unreachable_members(session, where.community_id, since)[:50]:
             brief = member_brief(session, m, platform)
-            names.append(brief.display_name if brief else f"member {m}")
+            names.append(brief.display_name if brief else say(lang, "member_n", id=m))
         return names
 
     names = await store.read(read)
     if not names:
-        await ctx.reply("No nudge bounced in the last 30 days.")
+        await ctx.reply(say(lang, "no_bounces"))
         return
-    await ctx.reply("<b>Members a nudge could not reach</b> (DMs closed or the bot blocked; not retried):\n"
-                    + "\n".join(f"• {esc(n)}" for n in names))
+    await ctx.reply("\n".join([say(lang, "bounced"), *(f"• {esc(n)}" for n in names)]))
 
 
-async def nudges_command(ctx: CommandContext, store: Store) -> None:
+async def nudges_command(ctx: CommandContext, store: Store, nudges: NudgeService) -> None:
     """``/nudges off|on``: a member's own choice, for every community."""
-    if len(ctx.args) != 1 or ctx.args[0].lower() not in ("on", "off"):
-        raise UsageError("Usage: /nudges off (no more reminders from me) or /nudges on")
-    off = ctx.args[0].lower() == "off"
     where = await caller_of(store, ctx.event)
+    lang = await _language(store, nudges, where.community_id)
+    if len(ctx.args) != 1 or ctx.args[0].lower() not in ("on", "off"):
+        raise UsageError(say(lang, "nudges_usage"))
+    off = ctx.args[0].lower() == "off"
     at = ctx.event.at
     changed = await store.write(lambda s: set_opt_out(s, where.member_id, off, at))
     if off:
-        await ctx.reply("Done: I won't send you nudges any more" if changed else "You had already turned nudges off."
-                        " /nudges on brings them back.")
+        await ctx.reply(say(lang, "opted_out" if changed else "already_out"))
     else:
-        await ctx.reply("Nudges are on again for you." if changed else "Nudges were already on for you.")
+        await ctx.reply(say(lang, "opted_in" if changed else "already_in"))
 
 
-async def confirm_stop(event: Event, messenger: Any) -> None:
+async def confirm_stop(event: Event, messenger: Any, store: Store, nudges: NudgeService) -> None:
     """After a 🔕 click is stored (by the projection), confirm it in the chat."""
     if not isinstance(event, ButtonClicked):
         return
     parsed = parse_click(event.data)
     if parsed is None or parsed[1] != "stop":
         return
-    await messenger.reply(event, "OK — no more nudges from me. Send /nudges on any time to get them back.")
+    where = await store.read(lambda s: locate(s, event))
+    lang = await _language(store, nudges, where.community_id) if where is not None else nudges.default_language
+    await messenger.reply(event, say(lang, "stopped"))
 
 
 COMMANDS = (

@@ -35,7 +35,7 @@ from engine.nudge.campaign import (
     record_deliveries,
     undelivered,
 )
-from engine.nudge.message import NudgeMessage, Recommending, compose
+from engine.nudge.message import NudgeMessage, Recommending, compose, compose_many
 from engine.nudge.risk import RiskSource
 from engine.nudge.tables import NudgeCampaign
 from engine.store.store import Store
@@ -176,10 +176,13 @@ class NudgeService:
             day = campaign_day(session, campaign_id)
             assert day is not None
             when = campaign.created_at
+            messages = compose_many(session, campaign.community_id, chunk, when, language=conf.language,
+                                    recommender=self.recommender, seed=int(campaign.seed))
             out = []
             for assignment_id, member_id in chunk:
-                msg = compose(session, campaign.community_id, member_id, when, language=conf.language,
-                              recommender=self.recommender, assignment_id=assignment_id, seed=int(campaign.seed))
+                msg = messages.get(assignment_id)
+                if msg is None:
+                    continue  # the member was forgotten since the draw
                 out.append((assignment_id, Notification(
                     nudge_key(campaign_id, member_id), member_id, int(campaign.community_id), Purpose.NUDGE,
                     msg.text, tuple(Button(b.label, b.data, b.url) for b in msg.buttons))))

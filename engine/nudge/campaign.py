@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.nudge.draw import Scored, campaign_seed, capacity, draw_arms, flag, rank
@@ -25,6 +26,7 @@ from engine.nudge.policy import NudgePolicy, policy_from
 from engine.nudge.risk import RiskLike, RiskSource
 from engine.nudge.tables import CONTROL, TREATED, NudgeAssignment, NudgeCampaign, NudgePreference
 from engine.points.days import zone_of
+from engine.store.base import table_of
 from engine.store.models import Account, AuditEntry, Community, CommunityMember
 
 # Scores older than this (days before the local run date) are a broken scoring job, not
@@ -265,8 +267,14 @@ def plan_campaign(session: Session, community_id: int, now: datetime, *, risks: 
     campaign = NudgeCampaign(community_id=community_id, run_on=run_on, created_at=now, seed=seed,
                              control_fraction=policy.control_fraction, ranking=ranking, scores_on=newest,
                              policy=policy.as_dict(), counts=summary, status="planned")
-    session.add(campaign)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(campaign)
+            session.flush()
+    except IntegrityError:  # another process drew today's campaign at the same moment: theirs stands
+        drawn = session.execute(select(NudgeCampaign).where(
+            NudgeCampaign.community_id == community_id, NudgeCampaign.run_on == run_on)).scalar_one()
+        return _existing(session, drawn)
     rows = []
     for planned, scored in zip(members, chosen, strict=True):
         rows.append(NudgeAssignment(
@@ -318,10 +326,12 @@ def undelivered(session: Session, campaign_id: int) -> list[tuple[int, int]]:
 def record_deliveries(session: Session, campaign_id: int, results: Mapping[int, str], at: datetime) -> None:
     """Store the Notifier's answers (assignment id → sent | opted_out | unreachable |
     failed); marks the campaign sent once every treated member has one."""
-    for assignment_id, delivery in results.items():
-        session.execute(update(NudgeAssignment).where(NudgeAssignment.id == assignment_id,
-                                                      NudgeAssignment.campaign_id == campaign_id)
-                        .values(delivery=str(delivery), delivered_at=at))
+    if results:  # one executemany for the chunk
+        table = table_of(NudgeAssignment)
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("aid"), table.c.campaign_id == campaign_id)
+            .values(delivery=bindparam("answer"), delivered_at=at),
+            [{"aid": a, "answer": str(d)} for a, d in results.items()])
     if not undelivered(session, campaign_id):
         session.execute(update(NudgeCampaign).where(NudgeCampaign.id == campaign_id).values(status="sent"))
 

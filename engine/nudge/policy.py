@@ -1,9 +1,12 @@
 """A community's nudge policy: its per-community settings (``nudge.<key>``) with defaults,
 parsing and the reasons a value is refused, and the typed :class:`NudgePolicy` they make.
 
-Nudges are off until an admin sends ``/nudge on``. Values are stored in the community's
-settings under ``nudge`` (``{"enabled": true, "threshold": 0.6, ...}``); a stored value
-that no longer parses falls back to its default (a hand-edited row never stops the job).
+Nudges are off until an admin sends ``/nudge on``. Each ``nudge.<key>`` is declared to the
+settings mechanism (``/config nudge.<key> VALUE``, see :mod:`bot.nudges`) with its parser as
+the validator; values are stored in the community's settings under ``nudge``
+(``{"enabled": true, "threshold": 0.6, ...}``). ``top_percent`` set means "the top k %"
+(``none`` goes back to the threshold). A stored value that no longer parses falls back to
+its default (a hand-edited row never stops the job).
 Pure: no database.
 """
 
@@ -108,7 +111,9 @@ def parse_threshold(raw: str) -> float:
     return value
 
 
-def parse_top_percent(raw: str) -> float:
+def parse_top_percent(raw: str) -> float | None:
+    if raw.strip().lower() in ("none", "off"):
+        return None  # back to the threshold
     value = _number(raw, "top_percent")
     if not 0 < value <= 100:
         raise PolicyError(f"top_percent is a share of scored members, above 0 and at most 100 (e.g. 10), "
@@ -144,6 +149,19 @@ def parse_quiet(raw: str) -> tuple[int, int] | None:
     return start, end
 
 
+def parse_local_hour(raw: str) -> int:
+    """An hour such as ``9``, ``09`` or ``09:00`` (the run starts on the hour)."""
+    hour, _, minutes = raw.strip().partition(":")
+    if minutes and minutes.strip() not in ("0", "00"):
+        raise PolicyError(f"local_hour is a whole hour such as 9 or 09:00, not {raw!r}")
+    return _integer(hour, "local_hour", 0, 23)
+
+
+def format_hour(hour: int) -> str:
+    """How ``local_hour`` is stored: HH:00, the scheduler's daily time for the job."""
+    return f"{hour:02d}:00"
+
+
 def format_quiet(quiet: tuple[int, int] | None) -> str:
     return "none" if quiet is None else f"{quiet[0]:02d}-{quiet[1]:02d}"
 
@@ -174,7 +192,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("daily_cap", lambda r: _integer(r, "daily_cap", 1, MAX_DAILY_CAP), "at most this many DMs a day"),
     Setting("quiet_hours", parse_quiet, "local hours with no nudges, e.g. 22-8, or none",
             stored=format_quiet),
-    Setting("local_hour", lambda r: _integer(r, "local_hour", 0, 23), "the local hour the daily run starts"),
+    Setting("local_hour", parse_local_hour, "the local hour the daily run starts (e.g. 9 or 09:00)",
+            stored=format_hour),
     Setting("control_fraction", parse_control, "share of flagged members kept as a control group (0–1, not 0 or 1)",
             admin_only=True),
     Setting("ranking", parse_ranking, "auto (uplift once enough outcomes), risk, or uplift"),
@@ -201,38 +220,13 @@ def policy_from(stored: Mapping[str, Any] | None) -> NudgePolicy:
         if value is None and setting.key == "top_percent":
             changes["top_percent"] = None
             continue
+        if isinstance(value, bool):
+            continue  # a hand-edited true/false is no number
         try:
             changes[setting.key] = setting.parse(str(value))
         except PolicyError:
             continue
     return replace(policy, **changes)
-
-
-def apply_setting(stored: Mapping[str, Any] | None, key: str, raw: str) -> dict[str, Any]:
-    """The community's ``nudge`` settings with ``key`` set from ``raw``; raises
-    :class:`PolicyError` (with why) for an unknown key or a refused value, or when the
-    result would contradict itself (the local hour inside the quiet hours)."""
-    setting = SETTING_BY_KEY.get(key)
-    if setting is None:
-        raise PolicyError(f"unknown setting nudge.{key}; settings: "
-                          + ", ".join(f"nudge.{s.key}" for s in SETTINGS))
-    updated = dict(stored or {})
-    if key == "top_percent" and raw.strip().lower() in ("none", "off"):
-        updated["top_percent"] = None
-        return updated
-    value = setting.parse(raw)
-    updated[key] = setting.stored(value)
-    if key == "threshold":
-        updated["top_percent"] = None  # choosing a threshold switches back from top-k %
-    if key == "local_hour":
-        updated["send_at"] = f"{value:02d}:00"  # the scheduler's per-community daily time (HH:MM)
-    candidate = policy_from({k: v for k, v in updated.items() if k not in ("quiet_hours", "local_hour")})
-    quiet = parse_quiet(str(updated["quiet_hours"])) if "quiet_hours" in updated else candidate.quiet_hours
-    hour = int(updated.get("local_hour", candidate.local_hour))
-    if replace(candidate, quiet_hours=quiet).quiet_at(hour):
-        raise PolicyError(f"the daily run at {hour:02d}:00 would fall inside the quiet hours "
-                          f"{format_quiet(quiet)}: change nudge.local_hour or nudge.quiet_hours first")
-    return updated
 
 
 def set_flag(stored: Mapping[str, Any] | None, flag: str, value: bool) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine.members.refs import affected
@@ -69,6 +70,27 @@ def plan(session: Session, *, key: str, member_id: int, community_id: int | None
         "last_error": None, "created_at": now, "updated_at": now, "sent_at": None,
     })
     return state_of(session, key) or PLANNED
+
+
+def plan_many(session: Session, rows: Sequence[dict[str, Any]], now: datetime) -> dict[str, str]:
+    """:func:`plan` for many notifications in one statement (each ``rows`` item has
+    ``key``, ``member_id``, ``community_id``, ``purpose``, ``text``, ``buttons``, ``picture``,
+    ``picture_name``); returns key → the row's state (existing rows keep theirs)."""
+    if not rows:
+        return {}
+    table = table_of(OutboxEntry)
+    dialect = session.get_bind().dialect.name
+    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    values = [{**r, "buttons": list(r["buttons"]), "state": PLANNED, "platform": None, "parts_done": 0,
+               "attempts": 0, "last_error": None, "created_at": now, "updated_at": now, "sent_at": None}
+              for r in rows]
+    session.connection().execute(ins.on_conflict_do_nothing(), values)
+    keys = [r["key"] for r in rows]
+    states: dict[str, str] = {}
+    for i in range(0, len(keys), 500):
+        found = session.execute(select(OutboxEntry.key, OutboxEntry.state).where(OutboxEntry.key.in_(keys[i:i + 500])))
+        states.update((str(k), str(v)) for k, v in found)
+    return states
 
 
 def state_of(session: Session, key: str) -> str | None:

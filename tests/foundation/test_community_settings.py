@@ -69,3 +69,20 @@ async def test_any_declared_setting_is_set_validated_and_audited(app: App) -> No
     await app.dispatch(command("boss", "config", minutes=9), m)
     shown = m.replies_to("boss")[-1]  # the effective settings, the changed one marked
     assert any(line.startswith("✎ digest.send_at") and "07:15" in line for line in shown.splitlines()), shown
+
+
+async def test_a_key_a_capability_declares_is_validated_stored_and_audited_by_its_spec(app: App) -> None:
+    m = RecordingMessenger(roles={"boss": Role.ADMIN, "mod": Role.MODERATOR})
+    await app.dispatch(message("boss", "hello everyone in this course"), m)
+    await app.dispatch(command("boss", "config", "digest.send_at", "25:00"), m)
+    assert m.replies_to("boss")[-1].startswith("digest.send_at not changed:")
+    await app.dispatch(command("mod", "config", "nudge.threshold", "0.7"), m)  # the nudges module says admins
+    assert m.replies_to("mod")[-1] == "/config nudge.threshold is for admins and above."
+    await app.dispatch(command("boss", "config", "digest.send_at", "08:30"), m)
+    await app.dispatch(command("boss", "config", "nudge.threshold", "0.7"), m)
+    assert m.replies_to("boss")[-2:] == ["digest.send_at is now 08:30.", "nudge.threshold is now 0.7."]
+    settings = app.store.read_sync(lambda s: s.execute(select(Community.settings)).scalar_one())
+    assert settings == {"digest": {"send_at": "08:30"}, "nudge": {"threshold": 0.7}}
+    details = app.store.read_sync(lambda s: s.execute(select(AuditEntry.details).where(
+        AuditEntry.action == "config.nudge.threshold")).scalar_one())
+    assert details == {"value": 0.7, "previous": None}

@@ -148,15 +148,28 @@ async def test_commands_roles_refusals_preview_report_and_opt_out(app: App, tg: 
     assert "for moderators" in tg.last_reply("u1")
     await app.dispatch(cmd("mod", "nudge", "off"), tg)
     assert "for admins" in tg.last_reply("mod")
-    for value, why in (("2", "strictly between 0 and 1"), ("-1", "strictly between 0 and 1")):
-        await app.dispatch(cmd("boss", "nudge", "set", "threshold", value), tg)
-        assert why in tg.last_reply("boss")
-    await app.dispatch(cmd("boss", "nudge", "set", "control_fraction", "0"), tg)
-    assert "without a control group" in tg.last_reply("boss")
-    await app.dispatch(cmd("boss", "nudge", "set", "control_fraction", "1"), tg)
-    assert "nobody is nudged" in tg.last_reply("boss")
-    await app.dispatch(cmd("boss", "nudge", "set", "daily_cap", "10"), tg)
-    assert "at most 10 a day" in tg.last_reply("boss")
+    # The policy is changed through /config, the settings mechanism every capability uses.
+    for key, value, why in (("threshold", "2", "strictly between 0 and 1"), ("threshold", "-1", "strictly between 0 and 1"),
+                            ("threshold", "²", "must be a number"), ("daily_cap", "²", "must be a number"),
+                            ("control_fraction", "0", "without a control group"),
+                            ("control_fraction", "1", "nobody is nudged")):
+        await app.dispatch(cmd("boss", "config", f"nudge.{key}", value), tg)
+        assert f"nudge.{key} not changed" in tg.last_reply("boss") and why in tg.last_reply("boss")
+    await app.dispatch(cmd("mod", "config", "nudge.daily_cap", "10"), tg)
+    assert "for admins" in tg.last_reply("mod")
+    await app.dispatch(cmd("boss", "config", "nudge.cap", "10"), tg)
+    assert "Settings you can change" in tg.last_reply("boss") and "nudge.daily_cap" in tg.last_reply("boss")
+    await app.dispatch(cmd("boss", "config", "nudge.daily_cap", "10"), tg)
+    assert tg.last_reply("boss") == "nudge.daily_cap is now 10."
+    await app.dispatch(cmd("boss", "config", "nudge.local_hour", "23"), tg)
+    await app.dispatch(cmd("mod", "nudge"), tg)
+    status = tg.last_reply("mod")
+    assert "at most 10 a day" in status and "falls inside the quiet hours" in status
+    await app.dispatch(cmd("boss", "config", "nudge.local_hour", "10:00"), tg)
+    await app.dispatch(cmd("boss", "nudge", "set", "daily_cap", "5"), tg)
+    assert "/config nudge.KEY VALUE" in tg.last_reply("boss")
+    await app.dispatch(cmd("mod", "nudge"), tg)
+    assert "at most 10 a day" in tg.last_reply("mod") and "quiet hours, so" not in tg.last_reply("mod")
     await app.dispatch(cmd("mod", "nudge", "preview", "@u2"), tg)
     preview = tg.last_reply("mod")
     assert "Preview for" in preview and "nothing sent" in preview and "/nudges off" in preview
@@ -203,3 +216,42 @@ async def test_the_per_community_job_runs_the_campaign_once_per_local_day(app: A
     assert len(tg.of("dm")) == sent
     await app.dispatch(cmd("mod", "nudge", "report"), tg)
     assert "window open" in tg.last_reply("mod")
+
+
+async def test_config_nudge_local_hour_moves_the_daily_job_in_the_community_zone(app: App, tg: FakeMessenger) -> None:
+    from bot.bootstrap import build_scheduler
+    from engine.store.community_settings import group_communities
+    cid, _ = await _community(app, tg)
+    await app.dispatch(cmd("boss", "config", "timezone", "Asia/Shanghai"), tg)
+    await app.dispatch(cmd("boss", "config", "nudge.local_hour", "9"), tg)
+    assert tg.last_reply("boss") == "nudge.local_hour is now 09:00."
+    scheduler = build_scheduler(app)
+    planned = scheduler.plan(await app.store.read(group_communities))
+    job = next(p for p in planned.values() if p.spec.name == "nudge.daily" and p.community_id == cid)
+    fire = job.trigger.get_next_fire_time(None, T0)
+    assert (fire.hour, fire.minute, str(fire.tzinfo)) == (9, 0, "Asia/Shanghai")
+
+
+
+async def test_a_chinese_community_gets_every_nudge_reply_in_chinese(app: App, tg: FakeMessenger) -> None:
+    cid, ids = await _community(app, tg)
+    await app.dispatch(cmd("mod", "config", "language", "zh"), tg)
+    await app.dispatch(cmd("mod", "nudge"), tg)
+    assert tg.last_reply("mod").startswith("提醒：开启\n") and "流失风险 ≥ 0.5" in tg.last_reply("mod")
+    await app.dispatch(cmd("mod", "nudge", "off"), tg)
+    assert tg.last_reply("mod") == "/nudge off 仅限管理员及以上使用。"
+    await app.dispatch(cmd("mod", "nudge", "preview"), tg)
+    assert tg.last_reply("mod") == "用法：/nudge preview @成员"
+    await app.dispatch(cmd("mod", "nudge", "preview", "@u3"), tg)
+    assert "的预览（可以提醒；未发送）" in tg.last_reply("mod") and "想你了" in tg.last_reply("mod")
+    await app.dispatch(cmd("mod", "nudge", "unreachable"), tg)
+    assert tg.last_reply("mod") == "最近 30 天没有发送失败的提醒。"
+    await app.dispatch(cmd("u4", "nudges", "off"), tg)
+    assert tg.last_reply("u4").startswith("好的：我不会再给你发提醒了")
+    await app.dispatch(cmd("mod", "nudge", "preview", "@u4"), tg)
+    assert "今天会被跳过：已退订" in tg.last_reply("mod")
+    result = await service(app, notifier_for(app, tg)).run(cid, now=T0)
+    user = next(u for u, m in ids.items() if m == result.plan.treated[0].member_id)
+    stop = next(b for b in tg.of("dm", user)[0].buttons if b.data.endswith(":stop"))
+    await app.dispatch(click(user, stop.data), tg)
+    assert tg.last_reply(user) == "好的——不再给你发提醒。随时发送 /nudges on 即可恢复。"

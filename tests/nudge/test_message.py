@@ -131,3 +131,26 @@ def test_no_recommender_model_yet_still_recommends_from_the_catalog(tmp_path: Pa
     assert len(msg.context.picks) == 3
     assert "Picked for you" in msg.text and "new in the catalog" in msg.text
     assert len([b for b in msg.buttons if "like-" in b.data]) == 3
+
+
+def test_a_chunk_composed_together_says_exactly_what_each_preview_says(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from engine.nudge.message import compose_many
+    from engine.store.models import CommunityMember
+    engine = schema_engine(tmp_path)
+    with session_of(engine) as s:
+        c = add_community(s, "py")
+        ann, bob, cy = add_member(s, c, "Ann"), add_member(s, c, "Bob <b>"), add_member(s, c, "Cy")
+        _history(s, c, ann, bob)
+        # Cy was last seen after the busy week started, so Cy missed less than Ann.
+        s.execute(update(CommunityMember).where(CommunityMember.member_id == cy)
+                  .values(last_seen_at=NOW - timedelta(days=2, hours=12)))
+        rec = FixedRecommender()
+        alone = {a: compose(s, c, m, NOW, language="en", recommender=rec, assignment_id=a, seed=5)
+                 for a, m in ((7, ann), (8, bob), (9, cy))}
+        together = compose_many(s, c, [(7, ann), (8, bob), (9, cy), (10, 9999)], NOW, language="en",
+                                recommender=rec, seed=5)
+    assert together == alone  # the forgotten member 9999 is left out
+    assert "Bob &lt;b&gt; replied to you" in together[7].text and "replied to you" not in together[8].text
+    assert "(4 new messages)" in together[7].text and "(2 new messages)" in together[9].text

@@ -11,10 +11,15 @@ from engine.nudge.policy import (
     DEFAULT_CONTROL,
     DEFAULT_COOLDOWN_DAYS,
     NudgePolicy,
-    PolicyError,
-    apply_setting,
     policy_from,
 )
+
+
+def clean(stored: dict[str, object], key: str, raw: str) -> dict[str, object]:
+    """What ``/config nudge.KEY VALUE`` stores: the module's SettingSpec for the key."""
+    from bot.nudges import MODULE
+    spec = {s.key: s for s in MODULE.settings}[f"nudge.{key}"]
+    return {**stored, key: spec.clean(raw)}
 
 
 def test_defaults_are_off_with_a_20_percent_control_and_14_day_cooldown() -> None:
@@ -39,31 +44,28 @@ def test_defaults_are_off_with_a_20_percent_control_and_14_day_cooldown() -> Non
     ("quiet_hours", "8-8", "differ"),
     ("quiet_hours", "late", "START-END"),
     ("ranking", "vibes", "one of"),
-    ("nonsense", "1", "unknown setting"),
+    ("local_hour", "9:30", "whole hour"),
+    ("local_hour", "24", "between 0 and 23"),
 ])
 def test_refused_values_say_why(key: str, raw: str, why: str) -> None:
-    with pytest.raises(PolicyError, match=why):
-        apply_setting({}, key, raw)
+    with pytest.raises(ValueError, match=why):
+        clean({}, key, raw)
 
 
 def test_accepted_values_round_trip_through_the_stored_dict() -> None:
-    stored = apply_setting({}, "control_fraction", "25%")
-    stored = apply_setting(stored, "top_percent", "10")
-    stored = apply_setting(stored, "quiet_hours", "23-7")
+    stored = clean({}, "control_fraction", "25%")
+    stored = clean(stored, "top_percent", "10")
+    stored = clean(stored, "quiet_hours", "23-7")
+    stored = clean(stored, "local_hour", "9")
+    assert stored["local_hour"] == "09:00"  # the scheduler's HH:MM for the daily job
     policy = policy_from(stored)
     assert policy.control_fraction == 0.25
     assert policy.top_percent == 10
     assert policy.quiet_hours == (23, 7)
+    assert policy.local_hour == 9
     assert policy.quiet_at(23) and policy.quiet_at(3) and not policy.quiet_at(7)
-    # choosing a threshold switches back from top-k %
-    assert policy_from(apply_setting(stored, "threshold", "0.7")).top_percent is None
-
-
-def test_the_run_hour_cannot_be_inside_the_quiet_hours() -> None:
-    with pytest.raises(PolicyError, match="inside the quiet hours"):
-        apply_setting({}, "local_hour", "23")
-    with pytest.raises(PolicyError, match="inside the quiet hours"):
-        apply_setting({"local_hour": 9}, "quiet_hours", "8-12")
+    # top_percent none goes back to the threshold
+    assert policy_from(clean(stored, "top_percent", "none")).top_percent is None
 
 
 def test_a_hand_edited_bad_value_falls_back_to_its_default() -> None:
