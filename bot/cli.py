@@ -21,7 +21,9 @@ from bot.cli_setup import ready_app, settings_or_exit
 from bot.logs import redact, secrets_of
 from bot.settings import Settings, redacted
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cohort: the community manager for learning communities.")
+# Plain help (no Rich panels): Rich renders every flag, --help included, as "<bool>".
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+                  help="Cohort: the community manager for learning communities.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic).")
 config_app = typer.Typer(no_args_is_help=True, help="Settings.")
 app.add_typer(db_app, name="db")
@@ -103,6 +105,7 @@ async def run_console(
     from bot.adapters.console import ConsoleAdapter, ConsoleState
     from bot.demo import console_counter_start
     from bot.ports import Role
+    from bot.roles import RoleResolver
     from engine.events import Platform
     from engine.store.recent import RecentMessage, recent_messages
 
@@ -122,7 +125,8 @@ async def run_console(
         return application.store.read(
             lambda session: recent_messages(session, state.platform, community_ref, chat, thread))
 
-    console = ConsoleAdapter(application.dispatch, state, history=history)
+    console = ConsoleAdapter(application.dispatch, state, history=history,
+                             role_lookup=RoleResolver(application.store, s.owner_ids))
     application.notifier.attach(console.messenger)
     typer.echo(banner or (
         "Cohort console. You are the owner; type messages or commands (/help).\n"
@@ -294,7 +298,8 @@ async def open_stored_community(application: App, ref: str) -> None:
 
 @app.command()
 def doctor() -> None:
-    """Check the configured platforms and say how to fix what is wrong."""
+    """Check the database, models, catalog, scheduled jobs and configured platforms, and say
+    how to fix what is wrong (exit 1 when something is broken)."""
     s = settings_or_exit()
     application = build_app(s)
 

@@ -213,7 +213,7 @@ ExistingFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, reada
 
 @cli.command("telegram-export")
 def telegram_export(path: ExistingFile) -> None:
-    """Import a Telegram Desktop export of one group (``result.json``, JSON format)."""
+    """Import a Telegram Desktop export of one group (the result.json that "Export chat history" writes in JSON format)."""
     result = run_import(lambda p: read_telegram_export(path, progress=p.bytes),
                         label=path.name, platform=Platform.TELEGRAM)
     _exit_for(result)
@@ -259,7 +259,7 @@ def demo(
     community: Annotated[str, typer.Option(help="community id (the console's is 'demo')")] = "demo",
 ) -> None:
     """Seed a simulated learning community (members, questions, answers, reactions, course
-    completions) and load its course catalog where the catalog module exists."""
+    completions) and load its course catalog."""
     from bot import demo as demo_mod
 
     if language not in ("en", "zh", "mixed"):

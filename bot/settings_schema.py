@@ -77,10 +77,12 @@ class CommunitySettings:
         raw = lookup(self._stored, key, MISSING)
         if raw is MISSING or raw is None:
             return spec.default
-        try:
-            return spec.clean(raw)
-        except (ValueError, TypeError):
-            return spec.default
+        for candidate in (raw, str(raw)) if not isinstance(raw, str) else (raw,):
+            try:  # a value stored in its JSON form (a number for a str spec) is read through its text
+                return spec.clean(candidate)
+            except (ValueError, TypeError):
+                continue
+        return spec.default
 
     def items(self) -> list[tuple[str, Any]]:
         """Every declared setting with its effective value, by key."""

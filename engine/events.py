@@ -45,6 +45,7 @@ class Event:
     is_bot: bool = False
     is_private: bool = False  # a DM with the bot
     chat_title: str = ""
+    chat_username: str = ""  # a public group's @username, where the platform has one
 
     @property
     def kind(self) -> str:

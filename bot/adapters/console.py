@@ -49,6 +49,7 @@ class ConsoleNote:
     text: str
     quit: bool = False
     show_history: bool = False  # the chat changed: show what was said there lately
+    show_role: bool = False  # who you are changed: add the role Cohort gives you here
 
 
 @dataclass
@@ -124,8 +125,10 @@ def parse_line(line: str, state: ConsoleState) -> list[Event] | ConsoleNote:
         "chat_id": state.chat,
         "thread_id": state.thread,
         "user_id": state.user,
-        "user_name": state.user,
-        "username": state.user,
+        # No name: a new console user is named by their id, a stored member (the demo's, an
+        # imported community's) keeps the name they have — typing must not rename them.
+        "user_name": "",
+        "username": "",
         "is_private": state.private,
         "at": state.clock(),
     }
@@ -146,7 +149,7 @@ def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str
     if name == "as":
         parts = rest.split()
         if not parts:
-            return ConsoleNote(f"you are {state.user} ({state.roles.get(state.user, Role.MEMBER).name.lower()})")
+            return ConsoleNote(f"you are {state.user}", show_role=True)
         state.user = parts[0].lstrip("@")
         if len(parts) > 1:
             role = ROLE_NAMES.get(parts[1].lower())
@@ -155,7 +158,7 @@ def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str
             state.roles[state.user] = role
         if state.chat.startswith("dm:"):
             state.chat = f"dm:{state.user}"
-        return ConsoleNote(f"you are now {state.user} ({state.roles.get(state.user, Role.MEMBER).name.lower()})")
+        return ConsoleNote(f"you are now {state.user}", show_role=True)
     if name == "in":
         target = rest.strip().lstrip("#")
         if not target:
@@ -210,6 +213,8 @@ def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str
 
 # (community, chat, thread) → the chat's latest messages, oldest first
 History = Callable[[str, str, str | None], Awaitable[Sequence[RecentMessage]]]
+# What the router asks for a command: the Cohort role of the event's user (bot.router.RoleLookup)
+RoleLookup = Callable[[Event, "ConsoleMessenger"], Awaitable[Role]]
 
 
 class ConsoleMessenger:
@@ -316,12 +321,28 @@ class ConsoleAdapter:
         write: Callable[[str], None] = print,
         files_dir: Path = Path("data/console"),
         history: History | None = None,
+        role_lookup: RoleLookup | None = None,
     ) -> None:
         self.dispatch = dispatch
         self.state = state
         self.write = write
         self.messenger = ConsoleMessenger(state, write, files_dir)
         self.history = history
+        self.role_lookup = role_lookup
+
+    async def cohort_role(self) -> Role:
+        """The role Cohort gives the current user in this community — the same lookup the
+        router makes for a command (owner list, the console's role, Cohort's moderator list)."""
+        state = self.state
+        fallback = state.roles.get(state.user, Role.MEMBER)
+        if self.role_lookup is None:
+            return fallback
+        probe = MessagePosted(platform=state.platform, community_id=state.community, chat_id=state.chat,
+                              user_id=state.user, at=state.clock())
+        try:
+            return await self.role_lookup(probe, self.messenger)
+        except Exception:  # the database is unreachable: say what the console itself knows
+            return fallback
 
     async def show_history(self) -> None:
         """Print the chat's latest messages, numbered so they can be replied and reacted to."""
@@ -359,7 +380,8 @@ class ConsoleAdapter:
             return True
         parsed = parse_line(line, self.state)
         if isinstance(parsed, ConsoleNote):
-            self.write(f"  · {parsed.text}")
+            role = f" ({(await self.cohort_role()).name.lower()})" if parsed.show_role else ""
+            self.write(f"  · {parsed.text}{role}")
             if parsed.show_history:
                 await self.show_history()
             return not parsed.quit

@@ -9,10 +9,12 @@ and caller come from the command context.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import catalog_cli
@@ -33,6 +35,7 @@ from engine.catalog.items import (
     slugify,
     unique_key,
 )
+from engine.catalog.links import thread_links
 from engine.catalog.paths import UnknownTargetError, learning_path
 from engine.catalog.tables import CatalogItem
 from engine.events import ButtonClicked, Event
@@ -90,7 +93,29 @@ MESSAGES: Catalog = {
     "sum.done": {"en": "mark a catalog item as done", "zh": "把目录条目标记为完成"},
     "sum.rate": {"en": "rate a catalog item 1-5", "zh": "给目录条目打 1-5 分"},
     "sum.path": {"en": "your learning path to an item or #tag", "zh": "通往某个条目或 #标签 的学习路径"},
+    "sum.catalog": {"en": "browse the catalog, or the items with a #tag", "zh": "浏览目录，或带某个 #标签 的条目"},
+    "catalog.title": {"en": "<b>Catalog</b> — {total} in all; lessons first, then the newest threads",
+                      "zh": "<b>课程目录</b> — 共 {total} 项；课程在前，其后是最新的讨论"},
+    "catalog.title_tag": {"en": "<b>Catalog — #{tag}</b> ({total})", "zh": "<b>课程目录 — #{tag}</b>（{total} 项）"},
+    "catalog.more": {"en": "… and {more} more: narrow it with /catalog #tag",
+                     "zh": "……还有 {more} 项：用 /catalog #标签 缩小范围"},
+    "catalog.tags": {"en": "Tags: {tags}", "zh": "标签：{tags}"},
+    "catalog.hint": {"en": "✓ = done. Mark one done: /done KEY · the way there: /path KEY",
+                     "zh": "✓ = 已完成。标记完成：/done 键 · 学习路径：/path 键"},
+    "catalog.empty": {"en": "The catalog is empty. Moderators can add items with /item add.",
+                      "zh": "课程目录是空的。管理员可以用 /item add 添加内容。"},
+    "catalog.usage": {"en": "Usage: /catalog or /catalog #tag", "zh": "用法：/catalog 或 /catalog #标签"},
+    "catalog.unknown_tag": {"en": "No item is tagged #{tag}. Close tags: {close}",
+                            "zh": "没有带 #{tag} 标签的内容。相近的标签：{close}"},
+    "catalog.unknown_tag_all": {"en": "No item is tagged #{tag}. Tags here: {close}",
+                                "zh": "没有带 #{tag} 标签的内容。这里的标签有：{close}"},
+    "catalog.no_tags": {"en": "No item is tagged #{tag}: no item has tags yet. Send /catalog for everything.",
+                        "zh": "没有带 #{tag} 标签的内容：目前还没有内容带标签。发送 /catalog 查看全部。"},
+    "done.missing": {"en": "Its prerequisites you haven't marked done yet: {missing} — /path {item} shows the order.",
+                     "zh": "它的前置内容你还没有完成：{missing} — 用 /path {item} 查看顺序。"},
 }
+CATALOG_LISTED = 20  # rows one /catalog reply shows
+CLOSE_TAGS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +152,11 @@ def caller(ctx: CommandContext) -> Caller:
     return Caller(ctx.community_id, ctx.member_id)
 
 
-def item_line(item: CatalogItem) -> str:
-    """``<b>key</b> — title`` with the title linked when the item has a URL."""
-    title = link(item.title, item.url) if item.url else esc(item.title)
+def item_line(item: CatalogItem, url: str | None = None) -> str:
+    """``<b>key</b> — title`` with the title linked when the item has a URL (or ``url``, e.g.
+    a thread's jump link)."""
+    target = item.url or url
+    title = link(item.title, target) if target else esc(item.title)
     return f"<code>{esc(item.key)}</code> — {title}"
 
 
@@ -219,7 +246,90 @@ async def done_command(ctx: CommandContext, store: Store) -> None:
         await ctx.reply(ctx.t("done.already", item=item_line(item)))
         return
     earned = ctx.t("done.earned", points=result.points) if result.points else ""
-    await ctx.reply(ctx.t("done.ok", item=item_line(item), earned=earned))
+    missing = await store.read(lambda s: _missing_prerequisites(s, where, item))
+    note = "\n" + ctx.t("done.missing", item=esc(item.key),
+                        missing=", ".join(f"<code>{esc(k)}</code>" for k in missing)) if missing else ""
+    await ctx.reply(ctx.t("done.ok", item=item_line(item), earned=earned) + note)
+
+
+def _missing_prerequisites(session: Session, where: Caller, item: CatalogItem) -> list[str]:
+    """The item's prerequisites (still in the catalog) the member has not marked done."""
+    wanted = [key for key in item.prerequisites or [] if key != item.key]
+    if not wanted:
+        return []
+    done = service.completed_item_ids(session, where.community_id, where.member_id)
+    present = {row.key: row.id for row in session.execute(select(CatalogItem.key, CatalogItem.id).where(
+        CatalogItem.community_id == where.community_id, CatalogItem.key.in_(wanted)))}
+    return [key for key in wanted if key in present and present[key] not in done]
+
+
+# -- /catalog -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogView:
+    items: list[CatalogItem]  # the ones to show, in order
+    total: int  # how many matched
+    tags: dict[str, int]  # every tag of the community → items carrying it
+    done: set[int]
+    links: dict[int, str]  # thread item id → jump link
+    size: int  # items in the whole catalog
+
+
+def _catalog_view(session: Session, where: Caller, tag: str | None) -> CatalogView:
+    items = service.list_items(session, where.community_id)
+    tags: dict[str, int] = {}
+    for item in items:
+        for t in dict.fromkeys(str(t).lower() for t in item.tags or []):
+            tags[t] = tags.get(t, 0) + 1
+    matched = [i for i in items if tag is None or tag in (str(t).lower() for t in i.tags or [])]
+    # Curated items in the order they were added, then the chat's threads, newest first.
+    ordered = [i for i in matched if i.kind != "thread"] + sorted(
+        (i for i in matched if i.kind == "thread"), key=lambda i: i.id, reverse=True)
+    shown = ordered[:CATALOG_LISTED]
+    links = thread_links(session, [i.id for i in shown if i.thread_id is not None and not i.url])
+    return CatalogView(shown, len(matched), tags,
+                       service.completed_item_ids(session, where.community_id, where.member_id), links, len(items))
+
+
+def close_tags(tag: str, tags: list[str], n: int = CLOSE_TAGS) -> list[str]:
+    """Tags that look like ``tag``: a typo away, or one containing the other."""
+    near = difflib.get_close_matches(tag, tags, n=n, cutoff=0.6)
+    near += [t for t in tags if t not in near and (tag in t or t in tag)]
+    return near[:n]
+
+
+async def catalog_command(ctx: CommandContext, store: Store) -> None:
+    """``/catalog [#tag]``: browse the catalog (lessons first, then threads with their links),
+    optionally only the items with a tag; an unknown tag gets the close ones."""
+    if len(ctx.args) > 1:
+        raise UsageError(ctx.t("catalog.usage"))
+    tag = ctx.args[0].lstrip("#").strip().lower() if ctx.args else None
+    where = caller(ctx)
+    view = await store.read(lambda s: _catalog_view(s, where, tag or None))
+    every = sorted(view.tags)
+    if not view.size:
+        raise UsageError(ctx.t("catalog.empty"))
+    if not view.items:
+        shown_tag = esc(tag or "")
+        if not every:
+            raise UsageError(ctx.t("catalog.no_tags", tag=shown_tag))
+        near = close_tags(tag or "", every)
+        raise UsageError(ctx.t("catalog.unknown_tag" if near else "catalog.unknown_tag_all", tag=shown_tag,
+                               close=" ".join(f"#{esc(t)}" for t in (near or every[:15]))))
+    lines = [ctx.t("catalog.title_tag", tag=esc(tag), total=view.total) if tag
+             else ctx.t("catalog.title", total=view.total)]
+    for item in view.items:
+        mark = "✓ " if item.id in view.done else ""
+        tags = " ".join(f"#{esc(t)}" for t in item.tags or [])
+        lines.append(f"{mark}{item_line(item, view.links.get(item.id))} {tags}".rstrip())
+    if view.total > len(view.items):
+        lines.append(ctx.t("catalog.more", more=view.total - len(view.items)))
+    if every and not tag:
+        lines.append(ctx.t("catalog.tags", tags=" ".join(
+            f"#{esc(t)}" for t in sorted(every, key=lambda t: -view.tags[t])[:20])))
+    lines.append(ctx.t("catalog.hint"))
+    await ctx.reply("\n".join(lines))
 
 
 async def rate_command(ctx: CommandContext, store: Store) -> None:
@@ -309,6 +419,8 @@ MODULE = Module(
         CommandSpec("rate", rate_command, summary="rate a catalog item 1-5", usage="/rate <item> <1-5>"),
         CommandSpec("path", path_command, summary="your learning path to an item or #tag",
                     usage="/path <item or #tag>"),
+        CommandSpec("catalog", catalog_command, summary="browse the catalog, or the items with a #tag",
+                    usage="/catalog [#tag]"),
     ),
     notices=(answer_click,),
     privacy=ModuleHook("catalog", service),

@@ -12,6 +12,9 @@ where every member's day begins for streaks, daily caps and weeks). ``points.KEY
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -22,8 +25,13 @@ from bot.router import CommandContext, CommandSpec, Router, UsageError
 from bot.settings import Settings
 from bot.settings_schema import SettingSpec, SettingsSchema
 from engine.members.moderation import write_audit
+from engine.moderation.settings import SECTION as MODERATION
+from engine.moderation.settings import ModerationSettings
+from engine.moderation.settings import from_stored as moderation_from_stored
+from engine.points import rules as points_rules
 from engine.points.days import DEFAULT_ZONE, EXAMPLE_ZONES, ZoneError, parse_zone
-from engine.store.community_settings import store_setting
+from engine.store.community_settings import MISSING, lookup, store_setting, stored_settings
+from engine.store.models import Community
 from engine.store.store import Store
 
 LANGUAGES = ("en", "zh")
@@ -31,9 +39,17 @@ LANGUAGES = ("en", "zh")
 SECTION_COMMANDS = {"points": "pointsconfig", "moderation": "modconfig"}
 
 MESSAGES: Catalog = {
-    "config.title": {"en": "<b>Community settings</b>", "zh": "<b>社区设置</b>"},
-    "config.hint": {"en": "Change one: /config language zh · /config timezone Asia/Shanghai · /config points.KEY VALUE",
-                    "zh": "修改：/config language zh · /config timezone Asia/Shanghai · /config points.键 值"},
+    "config.title": {"en": "<b>Community settings — {community}</b> (✎ = changed here, default in brackets)",
+                     "zh": "<b>社区设置 — {community}</b>（✎ = 本社区修改过，括号里是默认值）"},
+    "config.overridden": {"en": "✎ {setting} = {value} (default {default})",
+                          "zh": "✎ {setting} = {value}（默认 {default}）"},
+    "config.default": {"en": "  {setting} = {value}", "zh": "  {setting} = {value}"},
+    "config.none_changed": {"en": "Nothing is changed here: every setting has its default.",
+                            "zh": "本社区没有修改过任何设置，全部为默认值。"},
+    "config.hint": {"en": "Change one: /config language zh · /config timezone Asia/Shanghai · "
+                          "/config points.KEY VALUE · /config moderation.KEY VALUE",
+                    "zh": "修改：/config language zh · /config timezone Asia/Shanghai · "
+                          "/config points.键 值 · /config moderation.键 值"},
     "config.keys": {"en": "Settings you can change: {keys}, {sections}. Send /config to see them.",
                     "zh": "可修改的设置：{keys}，{sections}。发送 /config 查看。"},
     "config.not_running": {"en": "The {section} module is not running here.", "zh": "这里没有运行 {section} 模块。"},
@@ -52,6 +68,69 @@ MESSAGES: Catalog = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class EffectiveSetting:
+    """One setting as it applies to a community: its value, and whether the community set it."""
+
+    key: str
+    value: Any
+    default: Any
+    overridden: bool
+
+
+def effective_settings(stored: dict[str, Any], specs: Iterable[SettingSpec]) -> list[EffectiveSetting]:
+    """Every per-community setting — each capability's declared ``SettingSpec`` (language and
+    timezone first), the points rules and the moderation settings — with the defaults
+    merged with what ``stored`` (a community's settings) overrides. Never raises."""
+    schema = SettingsSchema(specs)
+    view = schema.view(stored)
+    first = [k for k in ("language", "timezone") if k in schema.specs]
+    rows = [EffectiveSetting(key, view[key], schema.specs[key].default,
+                             lookup(stored, key, MISSING) not in (MISSING, None))
+            for key in first + sorted(k for k in schema.specs if k not in first)]
+    raw_points = view.section("points")
+    rules, defaults = asdict(points_rules.rules_from_settings(raw_points)), asdict(points_rules.PointsRules())
+    for key in points_rules.valid_keys():
+        rows.append(EffectiveSetting(f"points.{key}", rules.get(key, raw_points.get(key, {})), defaults.get(key, {}),
+                                     key in raw_points))
+    raw_moderation = view.section(MODERATION)
+    moderation, mod_defaults = asdict(moderation_from_stored(stored)), asdict(ModerationSettings())
+    for key, value in moderation.items():
+        rows.append(EffectiveSetting(f"{MODERATION}.{key}", value, mod_defaults[key], key in raw_moderation))
+    return rows
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple | list) and all(isinstance(v, tuple | list) and len(v) == 2 for v in value):
+        return ",".join(f"{a}:{b}" for a, b in value)  # streak milestones: day:bonus
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def describe_settings(rows: list[EffectiveSetting], community: str, language: str) -> str:
+    """The ``/config`` reply: every setting, the changed ones marked with their default."""
+    lines = [text(MESSAGES, "config.title", language, community=esc(community))]
+    for row in rows:
+        key = "config.overridden" if row.overridden else "config.default"
+        lines.append(text(MESSAGES, key, language, setting=esc(row.key), value=esc(_shown(row.value)),
+                          default=esc(_shown(row.default))))
+    if not any(row.overridden for row in rows):
+        lines.append(text(MESSAGES, "config.none_changed", language))
+    lines.append(text(MESSAGES, "config.hint", language))
+    return "\n".join(lines)
+
+
+def _named(session: Session, community_id: int) -> tuple[dict[str, Any], str]:
+    """(stored settings, the community's title or platform id)."""
+    row = session.get(Community, community_id)
+    return stored_settings(session, community_id), (str(row.title or row.external_id) if row else "")
+
+
 def _language(value: object) -> str:
     text = str(value).strip().lower()
     if text not in LANGUAGES:
@@ -68,13 +147,10 @@ def _zone(value: object) -> str:
 
 async def config_command(ctx: CommandContext, store: Store, router: Router, settings_schema: SettingsSchema) -> None:
     if not ctx.args:
-        _ = ctx.community_id  # an unknown community is refused, not shown as defaults
-        shown: dict[str, object] = dict(ctx.settings.items())
-        for section in SECTION_COMMANDS:
-            if ctx.settings.section(section):
-                shown[section] = ctx.settings.section(section)
-        await ctx.reply(ctx.t("config.title") + "\n<pre>" + esc(json.dumps(shown, ensure_ascii=False, indent=1))
-                        + "</pre>\n" + ctx.t("config.hint"))
+        community_id = ctx.community_id  # an unknown community is refused, not shown as defaults
+        stored, community = await store.read(lambda s: _named(s, community_id))
+        rows = effective_settings(stored, settings_schema.specs.values())
+        await ctx.reply(describe_settings(rows, community, ctx.language))
         return
     key = ctx.args[0].lower()
     section = key.split(".", 1)[0]

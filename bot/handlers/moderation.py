@@ -454,7 +454,9 @@ async def issue_warning(ctx: CommandContext | None, store: Store, app: Any, mess
     settings = await store.read(lambda s: moderation_settings(s, community_id))
     _, active = await store.write(lambda s: service.add_warning(
         s, community_id, target.member_id, actor, reason, at=now, settings=settings, source=source))
-    title = (ctx.event.chat_title if ctx else "") or "your community"
+    named = await store.read(lambda s: s.execute(select(Community.title, Community.external_id).where(
+        Community.id == community_id)).first())  # the community's name, not the channel's
+    title = (named[0] or named[1]) if named else "your community"
     escalated = ""
     if settings.warn_mute_at and active >= settings.warn_mute_at and isinstance(messenger, Moderating) \
             and Capability.MODERATE in messenger.capabilities:

@@ -87,12 +87,22 @@ def _error(ctx: CommandContext, exc: PointsError, **names: Any) -> UsageError:
 
 # members ---------------------------------------------------------------------------
 async def me(ctx: CommandContext, store: Store) -> None:
-    """``/me``: points, level with a progress bar, rank, streak, badges."""
+    """``/me``: points, level with a progress bar, rank, streak, badges. ``/me @member``
+    shows another member's to moderators (anyone may name themselves)."""
     where = _where(ctx)
     now = ctx.event.at  # the summary takes its date in the community's timezone
+    member_id = where.member_id
+    if ctx.args:
+        if len(ctx.args) > 1:
+            raise UsageError(ctx.t("me.usage"))
+        ref = ctx.args[0]  # "/me ann" names ann as "/me @ann" does
+        found, _ = await ctx.target([ref if ref.startswith(("@", "<@")) or ref.isdigit() else f"@{ref}"])
+        if found.member_id != where.member_id and ctx.role < Role.MODERATOR:
+            raise UsageError(ctx.t("me.others_refused"))
+        member_id = found.member_id
 
     def read(s: Session) -> tuple[service.Summary, str]:
-        return service.summary(s, where.community_id, where.member_id, now), _name(s, where.member_id)
+        return service.summary(s, where.community_id, member_id, now), _name(s, member_id)
 
     info, name = await store.read(read)
     p, lang = info.progress, ctx.language
@@ -356,7 +366,7 @@ MODULE = Module(
     provides={"points": make_projection},
     projection=_same,  # the writer runs the very projection the commands use
     commands=(
-        CommandSpec("me", me, summary=text(MESSAGES, "sum.me", "en"), usage="/me"),
+        CommandSpec("me", me, summary=text(MESSAGES, "sum.me", "en"), usage="/me [@member]"),
         CommandSpec("leaderboard", leaderboard, summary=text(MESSAGES, "sum.leaderboard", "en"),
                     usage="/leaderboard [week|month|season|all]", aliases=("top",)),
         CommandSpec("badges", badges, summary=text(MESSAGES, "sum.badges", "en"), usage="/badges"),

@@ -18,6 +18,9 @@ MESSAGES: Catalog = {
     "me.no_badges": {"en": "Badges: none yet", "zh": "徽章：暂无"},
     "me.stats": {"en": "Accepted answers: {accepted} · members helped: {helped}",
                  "zh": "被采纳的回答：{accepted} · 帮助过的成员：{helped}"},
+    "me.others_refused": {"en": "Only moderators can see another member's profile. Send /me for your own.",
+                          "zh": "只有管理员可以查看其他成员的资料。发送 /me 查看你自己的。"},
+    "me.usage": {"en": "Usage: /me, or /me @member (moderators)", "zh": "用法：/me，或 /me @成员（管理员）"},
     # /leaderboard
     "lb.title.week": {"en": "<b>Leaderboard — week {label}</b>", "zh": "<b>排行榜 — 第 {label} 周</b>"},
     "lb.title.month": {"en": "<b>Leaderboard — {label}</b>", "zh": "<b>排行榜 — {label}</b>"},
@@ -93,7 +96,8 @@ MESSAGES: Catalog = {
     "solved.nothing": {"en": "That answer can't earn points (already accepted, your own, or a bot's).",
                        "zh": "该回答无法获得积分（已被采纳、是你自己的或来自机器人）。"},
     # command summaries (for /help)
-    "sum.me": {"en": "your points, level, rank, streak and badges", "zh": "你的积分、等级、排名、连续天数和徽章"},
+    "sum.me": {"en": "your points, level, rank, streak and badges (moderators: anyone's, with @member)",
+               "zh": "你的积分、等级、排名、连续天数和徽章（管理员可用 @成员 查看他人）"},
     "sum.leaderboard": {"en": "top members this week / month / season / all time", "zh": "本周/本月/赛季/总积分排行"},
     "sum.badges": {"en": "all badges and which you hold", "zh": "所有徽章及你已获得的"},
     "sum.solved": {"en": "mark the replied-to answer as accepted", "zh": "采纳所回复的回答"},

@@ -8,6 +8,7 @@ projection (``rec:<impression>:like|done`` button data) in the event's transacti
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from bot.modules import Catalog, Module
 from bot.ports import Button, Role
 from bot.router import CommandContext, CommandSpec, UsageError
 from bot.settings import Settings
+from engine.catalog.links import thread_links
 from engine.catalog.projection import click_data
 from engine.recsys.recommend import (
     MAX_N,
@@ -106,14 +108,17 @@ async def recommend_command(ctx: CommandContext, store: Store, recommender: Reco
     if recs.all_seen:
         await ctx.reply(ctx.t("rec.all_seen"))
         return
+    # A thread item has no URL of its own: its jump link (Telegram topic, Discord thread) opens it.
+    links = await store.read(lambda s: thread_links(s, [p.item_id for p in recs.picks if not p.url]))
+    picks = [replace(p, url=links[p.item_id]) if p.item_id in links else p for p in recs.picks]
     ids = await store.write(lambda s: record_impressions(s, where.community_id, where.member_id, recs.picks, now))
-    lines = [_line(i, pick) for i, pick in enumerate(recs.picks, 1)]
+    lines = [_line(i, pick) for i, pick in enumerate(picks, 1)]
     answerable = await store.read(
         lambda s: questions_you_could_answer(s, where.community_id, where.member_id, now))
     if answerable:
         lines.append("\n" + ctx.t("rec.questions"))
         lines += [f"• {esc(q.title)}\n   <i>{esc(q.reason)}</i>" for q in answerable]
-    buttons = [b for i, (pick, imp) in enumerate(zip(recs.picks, ids, strict=True), 1) for b in _buttons(ctx, i, pick, imp)]
+    buttons = [b for i, (pick, imp) in enumerate(zip(picks, ids, strict=True), 1) for b in _buttons(ctx, i, pick, imp)]
     await ctx.reply(ctx.t("rec.title") + "\n" + "\n".join(lines), buttons=buttons)
 
 

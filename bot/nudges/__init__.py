@@ -16,7 +16,7 @@ from engine.churn.scores import latest_risks
 from engine.events import ButtonClicked
 from engine.nudge import privacy, tables
 from engine.nudge.clicks import NudgeClickProjection
-from engine.nudge.policy import DEFAULT_LOCAL_HOUR, SETTINGS, Setting
+from engine.nudge.policy import DEFAULT_LOCAL_HOUR, SETTINGS, NudgePolicy, Setting
 from engine.nudge.uplift import uplift_ranker
 from engine.recsys.recommend import RecommenderService
 from engine.store.store import Store
@@ -43,7 +43,8 @@ def _spec(setting: Setting) -> SettingSpec:
     def validate(value: object) -> object:
         return setting.stored(setting.parse(str(value)))
 
-    return SettingSpec(f"nudge.{setting.key}", str, None, validate=validate, min_role=Role.ADMIN,
+    default = setting.stored(getattr(NudgePolicy(), setting.key, None))  # shown by /config
+    return SettingSpec(f"nudge.{setting.key}", str, default, validate=validate, min_role=Role.ADMIN,
                        help=setting.summary)
 
 

@@ -505,3 +505,14 @@ def current_streak(state: MemberState, today: date) -> int:
         return 0
     last = date.fromisoformat(state.streak_day)
     return state.streak if (today - last).days <= 1 else 0
+
+
+def award_key(base: str, generation: int) -> str:
+    """Source key of the ``generation``-th award for one cause: the first keeps the plain
+    key, a re-award after a revocation appends ``/n`` (so the unique ledger key holds)."""
+    return base if generation <= 1 else f"{base}/{generation}"
+
+
+def award_generation(key: str, base: str) -> int:
+    """Which award for the cause ``base`` the source key ``key`` is (inverse of :func:`award_key`)."""
+    return 1 if key == base else int(key[len(base) + 1:])

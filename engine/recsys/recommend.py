@@ -65,6 +65,11 @@ class Recommendations:
     used_model: bool = False
 
 
+def _title_key(title: str) -> str:
+    """Titles that read the same (case, spacing) are the same title."""
+    return " ".join(title.casefold().split())
+
+
 def _signature(session: Session, community_id: int) -> tuple[int, int, datetime | None]:
     row = session.execute(select(func.count(), func.max(CatalogItem.id), func.max(CatalogItem.updated_at))
                           .where(CatalogItem.community_id == community_id)).one()
@@ -176,6 +181,14 @@ class RecommenderService:
         picks: list[Pick] = []
         taken: set[int] = set(seen)
         used_model = False
+        titles: set[str] = set()  # one list never shows two items with the same title
+
+        def fresh(item: CatalogItem) -> bool:
+            title = _title_key(item.title)
+            if title in titles:
+                return False
+            titles.add(title)
+            return True
 
         model = self.model_for(community_id)
         if model is not None and model.knows(str(member_id)):
@@ -183,7 +196,7 @@ class RecommenderService:
             for item_id, score in model.recommend(str(member_id), main_n + len(seen),
                                                   exclude={str(i) for i in seen}):
                 iid = int(item_id)
-                if iid in by_id and iid not in taken and len(picks) < main_n:
+                if iid in by_id and iid not in taken and len(picks) < main_n and fresh(by_id[iid]):
                     reason = self._model_reason(model, str(member_id), item_id, by_id, completed)
                     picks.append(self._pick(by_id[iid], reason, "main", "model", score))
                     taken.add(iid)
@@ -198,17 +211,21 @@ class RecommenderService:
                 for s in index.suggest(texts, k=main_n + len(taken), exclude={str(i) for i in taken},
                                        min_score=CONTENT_MIN_SCORE):
                     iid = int(s.item_id)
-                    if iid not in taken and len(picks) < main_n:
+                    if iid not in taken and len(picks) < main_n and fresh(by_id[iid]):
                         picks.append(self._pick(by_id[iid], s.reason, "main", "content", s.score))
                         taken.add(iid)
 
         if len(picks) < main_n:
             for item, count, reason in self._popular(session, community_id, unseen, now):
-                if item.id not in taken and len(picks) < main_n:
+                if item.id not in taken and len(picks) < main_n and fresh(item):
                     picks.append(self._pick(item, reason, "main", "popular", count))
                     taken.add(item.id)
 
-        candidates = [item for item in unseen if item.id not in taken]
+        by_title: dict[str, CatalogItem] = {}  # exploration draws among distinct, new titles
+        for item in unseen:
+            if item.id not in taken and _title_key(item.title) not in titles:
+                by_title.setdefault(_title_key(item.title), item)
+        candidates = list(by_title.values())
         if len(picks) < n and candidates:
             stats = self.explore_stats(session, community_id)
             slot = ThompsonSlot({str(i.id): stats[i.id] for i in candidates if i.id in stats})

@@ -106,6 +106,18 @@ _CONTEXT_ZH = (
 )
 
 
+# How the question is put: with the task and the context, a few thousand distinct titles.
+_ASK_FORM_EN = ("How do I {task} {context}?", "How can I {task} {context}?", "What's the best way to {task} {context}?")
+_ASK_FORM_ZH = ("怎么{task}{context}？", "如何{task}{context}？", "{context}想{task}，该怎么做？")
+
+
+def _title(lesson: _Lesson, chinese: bool, which: int, context: str, form: str) -> str:
+    task = lesson.tasks_zh[which] if chinese else lesson.tasks_en[which]
+    if chinese and form.startswith("{context}"):
+        context = context.strip("（）")
+    return form.format(task=task, context=context)
+
+
 def question(
     lesson: _Lesson, chinese: bool, rng: np.random.Generator, taken: set[str] | None = None
 ) -> tuple[str, str]:
@@ -118,19 +130,23 @@ def question(
     taken = set() if taken is None else taken
     title = ""
     for _attempt in range(12):
-        which = int(rng.integers(2))
-        if chinese:
-            title = f"怎么{lesson.tasks_zh[which]}{_pick(_CONTEXT_ZH, rng)}？"
-        else:
-            title = f"How do I {lesson.tasks_en[which]} {_pick(_CONTEXT_EN, rng)}?"
+        title = _title(lesson, chinese, int(rng.integers(2)), _pick(_CONTEXT_ZH if chinese else _CONTEXT_EN, rng),
+                       _pick(_ASK_FORM_ZH if chinese else _ASK_FORM_EN, rng))
         if title not in taken:
             break
-    else:
-        base, mark = (title[:-1], "？") if chinese else (title[:-1], "?")
-        n = 2
-        while f"{base} ({n}){mark}" in taken:
-            n += 1
-        title = f"{base} ({n}){mark}"
+    else:  # the random draws keep hitting taken titles: take the first free combination
+        free = (_title(lesson, chinese, which, context, form)
+                for form in (_ASK_FORM_ZH if chinese else _ASK_FORM_EN)
+                for context in (_CONTEXT_ZH if chinese else _CONTEXT_EN) for which in (0, 1))
+        title = next((t for t in free if t not in taken), "")
+        if not title:  # past every combination a number tells them apart
+            base = _title(lesson, chinese, 0, _CONTEXT_ZH[0] if chinese else _CONTEXT_EN[0],
+                          _ASK_FORM_ZH[0] if chinese else _ASK_FORM_EN[0])
+            base, mark = base[:-1], base[-1]
+            n = 2
+            while f"{base} ({n}){mark}" in taken:
+                n += 1
+            title = f"{base} ({n}){mark}"
     taken.add(title)
     if chinese:
         body = _pick(_ASK_ZH, rng).format(title=lesson.title_zh, detail=_pick(_DETAIL_ZH, rng))

@@ -100,6 +100,8 @@ class Chat(Base):
     external_id: Mapped[str] = mapped_column(ExtId)
     title: Mapped[str] = mapped_column(String(256), default="")
     is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A public Telegram group's @username (its message links are t.me/<username>/<id>).
+    username: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Thread(Base):

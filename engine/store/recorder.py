@@ -400,6 +400,8 @@ class Recorder:
         if (hit := self.cache.chats.get(key)) is not None:
             if event.chat_title:
                 self._retitle(session, Chat, hit, ("chat", *key), event.chat_title)
+            if event.chat_username:
+                self._chat_username(session, hit, key, event.chat_username)
             return hit
         chat_id = insert_ignore(
             session,
@@ -410,6 +412,7 @@ class Recorder:
                 "external_id": key[1],
                 "title": clean_field(event.chat_title, 256),
                 "is_private": event.is_private,
+                "username": clean_field(event.chat_username, 64) or None,
             },
             returning=Chat.id,
         )
@@ -420,7 +423,19 @@ class Recorder:
         self.cache.chats[key] = chat_id
         if event.chat_title:
             self._retitle(session, Chat, int(chat_id), ("chat", *key), event.chat_title)
+        if event.chat_username:
+            self._chat_username(session, int(chat_id), key, event.chat_username)
         return int(chat_id)
+
+    def _chat_username(self, session: Session, chat_id: int, key: tuple[str, str], username: str) -> None:
+        """A public group's @username follows the latest event that carries one."""
+        username = clean_text(username)[:64]
+        cache_key = ("chat_username", *key)
+        if not username or self.cache.titles.get(cache_key) == username:
+            return
+        session.connection().execute(update(table_of(Chat)).where(
+            Chat.id == chat_id, (Chat.username.is_(None)) | (Chat.username != username)).values(username=username))
+        self.cache.titles[cache_key] = username
 
     def thread(self, session: Session, chat_id: int, external_id: str, at: datetime,
                title: str = "", created_by: int | None = None) -> int:

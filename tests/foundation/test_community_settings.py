@@ -25,7 +25,7 @@ async def test_config_language_points_and_errors(app: App) -> None:
     # The community speaks Chinese now: every reply follows, refusals included.
     assert replies[-3] == "用法：/config language en|zh"
     assert replies[-2].startswith("可修改的设置")
-    assert '"message_points": 2' in replies[-1] and '"language": "zh"' in replies[-1]
+    assert "✎ points.message_points = 2（默认 1）" in replies[-1] and "✎ language = zh（默认 en）" in replies[-1]
 
     settings = app.store.read_sync(lambda s: s.execute(select(Community.settings)).scalar_one())
     assert settings == {"language": "zh", "points": {"message_points": 2}}
@@ -47,3 +47,24 @@ async def test_announcements_follow_a_language_change_at_once(app: App) -> None:
     sent = [s.plain for s in m.said if s.kind == "send"]
     assert any("Mod" in s and "First words" in s for s in sent)  # before: English
     assert any("Newbie" in s and "获得了徽章" in s for s in sent)  # after: Chinese
+
+
+async def test_any_declared_setting_is_set_validated_and_audited(app: App) -> None:
+    m = RecordingMessenger(roles={"boss": Role.ADMIN, "mod": Role.MODERATOR})
+    await app.dispatch(message("boss", "hello everyone in this course"), m)
+    for i, bad in enumerate(["25:00", "８:30", "noon", "0" * 500]):
+        await app.dispatch(command("boss", "config", "digest.send_at", bad, minutes=1 + i), m)
+        said = m.replies_to("boss")[-1]
+        assert said.startswith("digest.send_at not changed:") and "went wrong" not in said, said
+    await app.dispatch(command("boss", "config", "digest.send_at", minutes=6), m)
+    assert m.replies_to("boss")[-1].startswith("Usage: /config digest.send_at")
+    await app.dispatch(command("mod", "config", "digest.send_at", "07:15", minutes=7), m)
+    assert m.replies_to("mod")[-1] == "/config digest.send_at is for admins and above."
+    await app.dispatch(command("boss", "config", "digest.send_at", "07:15", minutes=8), m)
+    assert m.replies_to("boss")[-1] == "digest.send_at is now 07:15."
+    settings = app.store.read_sync(lambda s: s.execute(select(Community.settings)).scalar_one())
+    assert settings == {"digest": {"send_at": "07:15"}}
+    actions = app.store.read_sync(lambda s: s.execute(select(AuditEntry.action)).scalars().all())
+    assert "config.digest.send_at" in actions
+    await app.dispatch(command("boss", "config", minutes=9), m)
+    assert '"digest.send_at": "07:15"' in m.replies_to("boss")[-1]

@@ -3,6 +3,7 @@ with neither duplicate questions nor events in the future."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -35,6 +36,8 @@ def test_the_simulated_forum_never_repeats_a_question_title() -> None:
     titles = Counter(e.title for e in sim.events if isinstance(e, ThreadOpened))
     assert len(titles) > 300
     assert titles.most_common(1)[0][1] == 1
+    numbered = [t for t in titles if re.search(r"\(\d+\)[?？]$", t)]  # "… (2)?" is a repeat in disguise
+    assert not numbered, numbered[:5]
 
 
 def test_the_seeded_demo_holds_no_event_after_now() -> None:

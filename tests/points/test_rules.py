@@ -108,3 +108,10 @@ def test_state_json_has_every_field() -> None:
     st = R.MemberState(fingerprints={"f": 1.0}, stats={"messages": 2})
     assert st.to_json() == asdict(st)
     assert set(st.to_json()) == {f.name for f in fields(R.MemberState)}
+
+
+def test_award_keys_number_re_awards_after_a_revocation() -> None:
+    assert R.award_key("react:9:4", 1) == "react:9:4"
+    assert R.award_key("react:9:4", 3) == "react:9:4/3"
+    for generation in (1, 2, 17):
+        assert R.award_generation(R.award_key("accept:5", generation), "accept:5") == generation

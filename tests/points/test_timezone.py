@@ -171,7 +171,7 @@ def test_local_week_and_month_bounds() -> None:
 async def test_config_timezone_validates(app: App, tg: FakeMessenger) -> None:
     await _community(app, tg, "UTC")
     await app.dispatch(cmd("boss", "config", at=T0 + minutes(2)), tg)
-    assert '"timezone": "UTC"' in tg.last and "/config timezone Asia/Shanghai" in tg.last
+    assert "timezone = UTC" in tg.last and "/config timezone Asia/Shanghai" in tg.last
     for i, bad in enumerate(["Nowhere/Land", "UTC+8", "Asia"]):
         await app.dispatch(cmd("boss", "config", "timezone", bad, at=T0 + minutes(3 + i)), tg)
         assert tg.last.startswith("Timezone not changed:") and "Asia/Shanghai" in tg.last, tg.last
@@ -183,7 +183,7 @@ async def test_config_timezone_validates(app: App, tg: FakeMessenger) -> None:
     await app.dispatch(cmd("boss", "config", "timezone", "asia/shanghai", at=T0 + minutes(8)), tg)
     assert (await _settings(app))["timezone"] == SHANGHAI
     await app.dispatch(cmd("boss", "config", at=T0 + minutes(9)), tg)
-    assert f'"timezone": "{SHANGHAI}"' in tg.last
+    assert f"✎ timezone = {SHANGHAI} (default UTC)" in tg.last
     await app.dispatch(cmd("boss", "pointslog", at=T0 + minutes(10)), tg)
     assert "config.timezone" in tg.last and "value=Asia/Shanghai" in tg.last
     await app.dispatch(cmd("boss", "config", "timezone", "utc", at=T0 + minutes(11)), tg)

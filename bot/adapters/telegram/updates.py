@@ -203,6 +203,7 @@ def _chat_fields(chat: Any) -> dict[str, Any]:
         "chat_id": chat_id,
         "is_private": private,
         "chat_title": title,
+        "chat_username": "" if private else _field(chat.get("username"), MAX_USERNAME),
     }
 
 
