@@ -100,10 +100,8 @@ async def run_console(
 ) -> None:
     """Chat in the terminal as ``user`` (default: the ``console.user`` setting), with the
     owner role, in ``community`` (default: ``console.community``), until /quit."""
-    import itertools
 
-    from bot.adapters.console import ConsoleAdapter, ConsoleState
-    from bot.demo import console_counter_start
+    from bot.adapters.console import ConsoleAdapter, ConsoleState, console_session_token
     from bot.ports import Role
     from bot.roles import RoleResolver
     from engine.events import Platform
@@ -115,11 +113,9 @@ async def run_console(
             handler.setLevel(logging.WARNING)
     s = application.settings
     state = ConsoleState(community=community or s.console.community, user=user or s.console.user,
-                         chat=chat or s.console.chat, platform=Platform(platform))
+                         chat=chat or s.console.chat, platform=Platform(platform),
+                         session=console_session_token())
     state.roles[state.user] = Role.OWNER  # the person at the terminal runs this community
-    # Message numbers go on from the last session's: reused numbers would be dropped as redeliveries.
-    first = await application.store.read(lambda session: console_counter_start(session, (state.community,)))
-    state.counter = itertools.count(first)
 
     def history(community_ref: str, chat: str, thread: str | None) -> Awaitable[list[RecentMessage]]:
         return application.store.read(

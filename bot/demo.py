@@ -22,7 +22,6 @@ import importlib
 import importlib.util
 import logging
 import os
-import re
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ from bot.bootstrap import App
 from engine.events import Event, Platform
 from engine.history import EventStream, ImportReport, read_history
 from engine.sim import SimulatedCommunity, simulate_community
-from engine.store.models import Account, Community, CommunityMember, Member, Message, ProcessedEvent
+from engine.store.models import Account, Community, CommunityMember, Member, Message
 
 log = logging.getLogger(__name__)
 
@@ -176,24 +175,6 @@ def most_active_member(session: Session, community_id: str, *, platform: str = P
     messages = session.execute(select(func.count()).select_from(Message)
                                .where(Message.community_id == cid)).scalar_one()
     return str(row[0]), str(row[1] or row[0]), int(members), int(messages)
-
-
-_CONSOLE_KEY = re.compile(r"^console:(?:dm:)?[^:]+:(\d+):")
-
-
-def console_counter_start(session: Session, skip_chats: tuple[str, ...] = ()) -> int:
-    """The first free console message number.
-
-    Console message ids are numbers counted from 1 per session; a second session would
-    reuse them and the store would take the new messages and commands for redeliveries of
-    the old ones (same dedup key) and drop them unanswered. Starting after the highest
-    number in any stored console event key avoids that. ``skip_chats`` are chats whose
-    ids come from elsewhere (the simulator's)."""
-    query = select(ProcessedEvent.key).where(ProcessedEvent.key.like("console:%"))
-    for chat in skip_chats:
-        query = query.where(ProcessedEvent.key.not_like(f"console:{chat}:%"))
-    numbers = (int(m.group(1)) for key in session.execute(query).scalars() if (m := _CONSOLE_KEY.match(key)))
-    return 1 + max(numbers, default=0)
 
 
 # -- catalog and training ----------------------------------------------------------------------

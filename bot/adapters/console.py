@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import shlex
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,6 +69,10 @@ class ConsoleState:
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     last: int = 0  # the number given to the latest message
+    # This session's token, part of every message id it types: numbers start at 1 each
+    # session, and a reused id would be taken for a redelivery of an older session's
+    # message (same dedup key) and dropped unanswered.
+    session: str = ""
     # user → (mute|ban, until or None): what moderators did here; the console enforces it
     restricted: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)
 
@@ -87,9 +92,15 @@ class ConsoleState:
         """Number a new message; returns its message id (the number, prefixed outside the
         console's own platform so it never collides with an imported message's id)."""
         number = self.last = next(self.counter)
-        message_id = str(number) if self.platform == Platform.CONSOLE else f"console-{number}"
+        local = f"{self.session}.{number}" if self.session else str(number)
+        message_id = local if self.platform == Platform.CONSOLE else f"console-{local}"
         self.messages[number] = (chat, thread, message_id, author)
         return message_id
+
+
+def console_session_token(now: Callable[[], float] = time.time) -> str:
+    """A short token unique to one console session (milliseconds since 1970, in hex)."""
+    return format(int(now() * 1000), "x")
 
 
 def is_emoji(text: str) -> bool:

@@ -113,25 +113,3 @@ async def test_a_wrong_demo_source_exits_2(app: App, no_terminal: None, monkeypa
     assert not await demo.has_any_community(app)
 
 
-async def test_console_numbers_continue_after_stored_ones(app: App) -> None:
-    messenger = RecordingMessenger()
-    for n in (1, 7):
-        await app.dispatch(CommandInvoked(platform=Platform.CONSOLE, community_id="demo", chat_id="general",
-                                          user_id="you", message_id=str(n), name="help"), messenger)
-    with Session(app.store.engine) as s:
-        assert demo.console_counter_start(s) == 8
-        assert demo.console_counter_start(s, ("general",)) == 1
-
-
-def test_the_simulated_stream_reports_days() -> None:
-    days: list[int] = []
-    stream = demo.simulated_stream(demo.DemoOptions(members=5, days=3, seed=1, language="zh"),
-                                   lambda d, total: days.append(d))
-    events = list(stream)
-    assert events and stream.report.finished
-    assert days[-1] == 3 and days == sorted(days)
-
-
-def test_training_is_skipped_with_a_note_when_the_trainer_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(demo, "recsys_cli_available", lambda: False)
-    assert "not installed" in demo.train_recommendations()

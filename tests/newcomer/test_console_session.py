@@ -140,3 +140,25 @@ async def test_an_opt_out_follows_the_member_into_communities_joined_later(app: 
     g2 = await app.store.read(lambda s: community_id_of(s, "console", "g2"))
     assert member is not None and g2 is not None
     assert await app.store.read(lambda s: is_opted_out(s, member, g2))
+
+
+@pytest.mark.parametrize("platform", ["console", "stackexchange"])
+async def test_a_second_console_session_is_answered_too(app: App, platform: str) -> None:
+    """Numbers start at 1 each session; the session token keeps the ids apart, so the second
+    session's first lines are not dropped as redeliveries of the first session's."""
+    from bot.adapters.console import console_session_token
+    from engine.events import Platform
+
+    answers = []
+    for started in (1_700_000_000.0, 1_700_000_600.0):
+        out: list[str] = []
+        state = ConsoleState(community="g1", user="owner", platform=Platform(platform),
+                             session=console_session_token(lambda started=started: started))
+        state.roles["owner"] = Role.OWNER
+        console = ConsoleAdapter(app.dispatch, state, write=out.append)
+        await console.handle_line("/help")
+        await console.handle_line("a first line typed in this session, long enough")
+        answers.append(any("/leaderboard" in line for line in out))
+    assert answers == [True, True]
+    ids = app.store.read_sync(lambda s: sorted(s.execute(select(Message.external_id)).scalars()))
+    assert len(ids) == 2 and len(set(ids)) == 2, ids
