@@ -13,11 +13,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.markup import esc
-from bot.modules import Catalog, Daily, Module, text
+from bot.modules import Catalog, Daily, Module
 from bot.modules import JobSpec as ModuleJob
 from bot.ports import Role
 from bot.router import CommandContext, Router, UsageError
@@ -25,42 +24,38 @@ from bot.scheduler import run_cli
 from bot.settings import Settings
 from engine.churn.scores import MemberRisk, latest_risks, member_risk
 from engine.churn.settings import churn_settings
-from engine.events import Event
-from engine.members.lookup import community_id_of, home_community, member_brief, resolve_member_in
-from engine.store.models import Community
+from engine.members.lookup import member_brief
+from engine.store.community_settings import stored_settings
 from engine.store.store import Store
 
 PAGE_DEFAULT, PAGE_MAX, PAGES_MAX = 10, 50, 10_000
 
 # /atrisk's replies, EN and 中文 (the community's ``language`` setting picks one).
 MESSAGES: Catalog = {
-    "usage": {"en": "Usage: /atrisk [n] [page] — n from 1 to 50 per page — or /atrisk @member",
+    "atrisk.usage": {"en": "Usage: /atrisk [n] [page] — n from 1 to 50 per page — or /atrisk @member",
               "zh": "用法：/atrisk [n] [页码]（每页 n 人，1 到 50），或 /atrisk @成员"},
-    "bad_n": {"en": "{value} is not a valid n (a number from 1 to 50, digits 0-9). {usage}",
+    "atrisk.bad_n": {"en": "{value} is not a valid n (a number from 1 to 50, digits 0-9). {usage}",
               "zh": "{value} 不是有效的 n（1 到 50 的数字，只用 0-9）。{usage}"},
-    "bad_page": {"en": "{value} is not a valid page (a number from 1, digits 0-9). {usage}",
+    "atrisk.bad_page": {"en": "{value} is not a valid page (a number from 1, digits 0-9). {usage}",
                  "zh": "{value} 不是有效的页码（从 1 开始的数字，只用 0-9）。{usage}"},
-    "unknown_community": {"en": "I don't know this community yet: say something first.",
-                          "zh": "我还不认识这个社区：请先发一条消息。"},
-    "unknown_member": {"en": "I don't know {who} in this community.", "zh": "这个社区里没有 {who}。"},
-    "no_scores": {"en": "No churn scores yet: they are made daily (or run <code>cohort churn score</code>).",
+    "atrisk.no_scores": {"en": "No churn scores yet: they are made daily (or run <code>cohort churn score</code>).",
                   "zh": "还没有流失风险评分：每日自动评分，或运行 <code>cohort churn score</code>。"},
-    "head": {"en": "<b>At risk</b> (scored {day}: {flagged} flagged of {scored})",
+    "atrisk.head": {"en": "<b>At risk</b> (scored {day}: {flagged} flagged of {scored})",
              "zh": "<b>流失风险</b>（{day} 评分，{scored} 人中 {flagged} 人被标记）"},
-    "nobody_over": {"en": "Nobody is over the {threshold} threshold; the riskiest are:",
+    "atrisk.nobody_over": {"en": "Nobody is over the {threshold} threshold; the riskiest are:",
                     "zh": "没有人超过 {threshold} 的阈值，风险最高的是："},
-    "too_few_pages": {"en": "There are only {pages} page(s) of {n}.", "zh": "每页 {n} 人时只有 {pages} 页。"},
-    "page": {"en": "page {page}/{pages}", "zh": "第 {page}/{pages} 页"},
-    "next": {"en": " — next: /atrisk {n} {next}", "zh": " — 下一页：/atrisk {n} {next}"},
-    "never_active": {"en": "never active", "zh": "从未活跃"},
-    "last_active": {"en": "last active {day} ({days} d ago)", "zh": "最后活跃 {day}（{days} 天前）"},
-    "one": {"en": "<b>{name}</b>: risk {risk} ({state}, scored {day}) · {ago}\n{reasons}",
+    "atrisk.too_few_pages": {"en": "There are only {pages} page(s) of {n}.", "zh": "每页 {n} 人时只有 {pages} 页。"},
+    "atrisk.page": {"en": "page {page}/{pages}", "zh": "第 {page}/{pages} 页"},
+    "atrisk.next": {"en": " — next: /atrisk {n} {next}", "zh": " — 下一页：/atrisk {n} {next}"},
+    "atrisk.never_active": {"en": "never active", "zh": "从未活跃"},
+    "atrisk.last_active": {"en": "last active {day} ({days} d ago)", "zh": "最后活跃 {day}（{days} 天前）"},
+    "atrisk.one": {"en": "<b>{name}</b>: risk {risk} ({state}, scored {day}) · {ago}\n{reasons}",
             "zh": "<b>{name}</b>：风险 {risk}（{state}，{day} 评分）· {ago}\n{reasons}"},
-    "flagged": {"en": "flagged", "zh": "已标记"},
-    "not_flagged": {"en": "not flagged", "zh": "未标记"},
-    "reason_sep": {"en": "; ", "zh": "；"},
-    "no_reason": {"en": "no single reason stands out", "zh": "没有特别突出的原因"},
-    "unscored": {"en": "{who} has no churn score yet (new, inactive for long, or not scored yet).",
+    "atrisk.flagged": {"en": "flagged", "zh": "已标记"},
+    "atrisk.not_flagged": {"en": "not flagged", "zh": "未标记"},
+    "atrisk.reason_sep": {"en": "; ", "zh": "；"},
+    "atrisk.no_reason": {"en": "no single reason stands out", "zh": "没有特别突出的原因"},
+    "atrisk.unscored": {"en": "{who} has no churn score yet (new, inactive for long, or not scored yet).",
                  "zh": "{who} 还没有流失风险评分（新成员、长期不活跃，或尚未评分）。"},
 }
 
@@ -70,22 +65,15 @@ def model_dir(settings: Any) -> Path:
     return Path(settings.recsys.artifact_dir) / "churn"
 
 
-def _community(session: Session, event: Event) -> int | None:
-    platform = str(event.platform)
-    if event.is_private or not event.community_id:
-        return home_community(session, platform, event.user_id)
-    return community_id_of(session, platform, event.community_id)
-
-
 @dataclass(frozen=True, slots=True)
 class _View:
-    lang: str
+    ctx: CommandContext
     threshold: float
     risks: list[MemberRisk]
     names: dict[int, str]
 
     def say(self, key: str, **values: Any) -> str:
-        return text(MESSAGES, key, self.lang, **values)
+        return self.ctx.t(f"atrisk.{key}", **values)
 
     def count(self, raw: str, what: str) -> int:
         """``raw`` as a count from 1 (ASCII digits only: "²" or "５" are digits to str.isdigit
@@ -101,7 +89,7 @@ class _View:
         return self.say("last_active", day=f"{when:%Y-%m-%d}", days=(today - when.astimezone(UTC).date()).days)
 
     def reasons(self, r: MemberRisk) -> list[str]:
-        return [esc(x.text_zh if self.lang == "zh" else x.text_en) for x in r.reasons]
+        return [esc(x.text_zh if self.ctx.language == "zh" else x.text_en) for x in r.reasons]
 
     def line(self, r: MemberRisk, flagged: bool) -> str:
         name = self.names.get(r.member_id, str(r.member_id))
@@ -111,44 +99,38 @@ class _View:
 
 
 class AtRisk:
-    def __init__(self, store: Store, default_lang: str) -> None:
-        self.store, self.default_lang = store, default_lang
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
-    def _read(self, session: Session, event: Event, who: str | None) -> _View:
-        cid = _community(session, event)
-        if cid is None:
-            raise UsageError(text(MESSAGES, "unknown_community", self._language({})))
-        settings = session.execute(select(Community.settings).where(Community.id == cid)).scalar_one() or {}
-        view = _View(self._language(settings), churn_settings(settings).flag_threshold, [], {})
-        if who is not None:
-            member = resolve_member_in(session, str(event.platform), cid, who)
-            if member is None:
-                raise UsageError(view.say("unknown_member", who=esc(who)))
+    def _read(self, session: Session, ctx: CommandContext, member: int | None) -> _View:
+        cid = ctx.community_id
+        view = _View(ctx, churn_settings(stored_settings(session, cid)).flag_threshold, [], {})
+        if member is not None:
             risk = member_risk(session, cid, member)
             view.risks.extend([] if risk is None else [risk])
         else:
             view.risks.extend(latest_risks(session, cid))
+        platform = str(ctx.event.platform)
         for r in view.risks[: PAGE_MAX * 20]:
-            brief = member_brief(session, r.member_id, str(event.platform))
+            brief = member_brief(session, r.member_id, platform)
             view.names[r.member_id] = (brief.display_name or brief.username or f"member {r.member_id}") if brief \
                 else f"member {r.member_id}"
         return view
-
-    def _language(self, settings: dict[str, Any]) -> str:
-        lang = settings.get("language") or self.default_lang
-        return lang if lang in ("en", "zh") else "en"
 
     async def atrisk(self, ctx: CommandContext) -> None:
         args = list(ctx.args)
         # a member named: "@handle", a raw "<@id>", or an id the adapter turned a mention into
         # (Discord: "<@123>" arrives as "123" with "123" in mentions, not as the number n)
-        one = bool(args) and (args[0].startswith(("@", "<@")) or args[0] in ctx.event.mentions)
-        view = await self.store.read(lambda s: self._read(s, ctx.event, args[0] if one and len(args) == 1 else None))
-        if one or len(args) > 2:
+        if args and (args[0].startswith(("@", "<@")) or args[0] in ctx.event.mentions):
             if len(args) != 1:
-                raise UsageError(view.say("usage"))
-            await self._one(ctx, view, args[0])
+                raise UsageError(ctx.t("atrisk.usage"))
+            target, _ = await ctx.target(args)
+            view = await self.store.read(lambda s: self._read(s, ctx, target.member_id))
+            await self._one(view, args[0])
             return
+        if len(args) > 2:
+            raise UsageError(ctx.t("atrisk.usage"))
+        view = await self.store.read(lambda s: self._read(s, ctx, None))
         n = view.count(args[0], "n") if args else PAGE_DEFAULT
         page = view.count(args[1], "page") if len(args) > 1 else 1
         if not view.risks:
@@ -167,20 +149,20 @@ class AtRisk:
         foot = view.say("page", page=page, pages=pages) + (view.say("next", n=n, next=page + 1) if page < pages else "")
         await ctx.reply("\n".join([head, *lines, foot]))
 
-    async def _one(self, ctx: CommandContext, view: _View, who: str) -> None:
+    async def _one(self, view: _View, who: str) -> None:
         if not view.risks:
-            await ctx.reply(view.say("unscored", who=esc(who)))
+            await view.ctx.reply(view.say("unscored", who=esc(who)))
             return
         r = view.risks[0]
         reasons = "\n".join(f"• {x}" for x in view.reasons(r)) or f"• {view.say('no_reason')}"
-        await ctx.reply(view.say("one", name=esc(view.names.get(r.member_id, who)), risk=f"{r.risk:.0%}",
-                                 state=view.say("flagged" if r.risk >= view.threshold else "not_flagged"),
-                                 day=f"{r.scored_on:%Y-%m-%d}", ago=view.ago(r.last_active, r.scored_on),
-                                 reasons=reasons))
+        await view.ctx.reply(view.say(
+            "one", name=esc(view.names.get(r.member_id, who)), risk=f"{r.risk:.0%}",
+            state=view.say("flagged" if r.risk >= view.threshold else "not_flagged"),
+            day=f"{r.scored_on:%Y-%m-%d}", ago=view.ago(r.last_active, r.scored_on), reasons=reasons))
 
 
 def register(router: Router, app: Any) -> None:
-    cmds = AtRisk(app.store, app.settings.language)
+    cmds = AtRisk(app.store)
     router.command("atrisk", cmds.atrisk, min_role=Role.MODERATOR,
                    summary="members likely to drift away, with reasons", usage="/atrisk [n] [page] | /atrisk @member")
 
