@@ -23,9 +23,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.handlers import automod, filters
+from bot.handlers.moderation_messages import MESSAGES
 from bot.handlers.privacy import caller_member, clock
 from bot.markup import bold, esc
-from bot.modules import Every, JobSpec, Module, legacy
+from bot.modules import EventHandler, Every, JobSpec, Module, legacy
 from bot.notifier import OutboxNotifier
 from bot.ports import (
     Capability,
@@ -40,6 +42,7 @@ from bot.ports import (
 from bot.roles import RoleResolver
 from bot.router import CommandContext, Router, UsageError
 from engine.args import ArgError, excerpt, looks_like_duration, parse_duration, parse_int
+from engine.events import CommandInvoked, MessagePosted
 from engine.members.lookup import (
     MemberBrief,
     community_ext_of,
@@ -447,14 +450,14 @@ async def warn(ctx: CommandContext, store: Store, roles: RoleResolver, messenger
 
 async def issue_warning(ctx: CommandContext | None, store: Store, app: Any, messenger: Messenger,
                         community_id: int, target: MemberBrief, reason: str, actor: int | None,
-                        *, where: str | None = None, source: str = "moderator") -> str:
+                        *, where: str | None = None, source: str = "moderator", title: str = "") -> str:
     """Record a warning, mute at the community's threshold, tell the member; returns the
     moderator-facing summary (also replied when ``ctx`` is given)."""
     now = clock(app)
     settings = await store.read(lambda s: moderation_settings(s, community_id))
     _, active = await store.write(lambda s: service.add_warning(
         s, community_id, target.member_id, actor, reason, at=now, settings=settings, source=source))
-    title = (ctx.event.chat_title if ctx else "") or "your community"
+    title = (ctx.event.chat_title if ctx else title) or "your community"
     escalated = ""
     if settings.warn_mute_at and active >= settings.warn_mute_at and isinstance(messenger, Moderating) \
             and Capability.MODERATE in messenger.capabilities:
@@ -586,6 +589,9 @@ async def modconfig(ctx: CommandContext, store: Store, app: Any) -> None:
                                                          actor_id=actor, at=now))
     except SettingError as exc:
         raise UsageError(f"Not changed: {esc(str(exc))}.") from None
+    watcher = app.deps.get("automod")
+    if isinstance(watcher, automod.Automod):
+        watcher.invalidate(community_id)
     await ctx.reply(f"moderation.{esc(key)} is now {value}.")
 
 
@@ -633,6 +639,10 @@ def register(router: Router, app: Any) -> None:
                    usage="/kick @member [reason]")
     router.command("purge", purge, min_role=mod_, summary="delete the last N messages",
                    usage="/purge N")
+    router.command("filter", filters.filter_, min_role=mod_, summary="blocked words and patterns",
+                   usage="/filter add word|regex <text> [delete|warn|mute], /filter remove <id>, /filter list")
+    router.gate_commands(automod.command_gate(app.deps["automod"], RoleResolver(app.store, app.settings.owner_ids)))
+
     async def modconfig_command(ctx: CommandContext) -> None:
         await modconfig(ctx, app.store, app)
 
@@ -654,7 +664,11 @@ async def lift_due_everywhere(store: Store, notifier: OutboxNotifier, now: datet
 
 
 def module() -> Module:
-    """Moderation as a capability: its commands and the every-minute lifting sweep."""
+    """Moderation as a capability: its commands, automatic moderation on every message
+    (antiflood, filters, the command budget) and the every-minute lifting sweep."""
     return legacy("moderation", register=register,
+                  provides={"automod": automod.make_automod},
+                  handlers=(EventHandler((MessagePosted, CommandInvoked), automod.watch),),
+                  messages=MESSAGES,
                   jobs=(JobSpec("moderation-lift-due", Every(seconds=60), lift_due_everywhere,
                                 summary="lift timed bans the platform keeps"),))
