@@ -35,12 +35,13 @@ from sqlalchemy.orm import Session
 from bot.handlers.moderation_messages import say
 from bot.handlers.privacy import clock
 from bot.markup import bold, esc
+from bot.notify import Notifier
 from bot.ports import Capability, ChatRef, Messenger, Moderating, PlatformError, Role, Unsupported
 from bot.roles import RoleResolver
 from engine.events import CommandInvoked, Event, MessagePosted
 from engine.members.lookup import MemberBrief, community_id_of, member_brief, member_of_account
 from engine.members.moderation import write_audit
-from engine.moderation.filters import RuleBook, rules_of
+from engine.moderation.filters import Rule, RuleBook, rules_of
 from engine.moderation.flood import Pace, SlidingWindows
 from engine.moderation.settings import ModerationSettings, from_stored
 from engine.store.models import Chat, Community, Message
@@ -48,7 +49,7 @@ from engine.store.store import Store
 
 log = logging.getLogger(__name__)
 
-COMMAND_BURST = 6
+COMMAND_BURST = 10
 COMMAND_WINDOW = 20.0
 STALE = timedelta(minutes=2)
 SNAPSHOT_TTL = 15.0  # seconds a community's settings and filters are reused (another process may change them)
@@ -77,6 +78,19 @@ class Automod:
         self.commands = SlidingWindows(max_keys)
         self._monotonic = monotonic
         self._snapshots: OrderedDict[tuple[str, str], Snapshot] = OrderedDict()
+        self._settled: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self._max_keys = max_keys
+
+    @property
+    def settled(self) -> OrderedDict[tuple[str, str, str], None]:
+        """(platform, community, account) past onboarding (its first week or checklist done)."""
+        return self._settled
+
+    def settle(self, key: tuple[str, str, str]) -> None:
+        self._settled[key] = None
+        self._settled.move_to_end(key)
+        while len(self._settled) > self._max_keys:
+            self._settled.popitem(last=False)
 
     def invalidate(self, community_id: int) -> None:
         """Forget the cached rules of a community (after /filter or /config changed them)."""
@@ -117,7 +131,7 @@ def make_automod(settings: Any) -> Automod:
 
 # -- the watch on every message -----------------------------------------------------------------
 async def watch(event: Event, messenger: Messenger, store: Store, roles: RoleResolver, automod: Automod,
-                app: Any) -> None:
+                notifier: Notifier, app: Any) -> None:
     """Check a new message (or command) against the community's filters and antiflood."""
     if not isinstance(event, MessagePosted | CommandInvoked) or event.is_private or event.is_bot \
             or not event.user_id or not event.community_id:
@@ -141,112 +155,119 @@ async def watch(event: Event, messenger: Messenger, store: Store, roles: RoleRes
         member_of_account(ses, str(event.platform), event.user_id)))
     if target is None or target.user_ext is None:
         return
+    scene = _Scene(event, messenger, store, notifier, app, snap, target)
     if hit is not None:
-        await _enforce_filter(event, messenger, store, app, snap, target, hit)
+        await _enforce_filter(scene, hit)
     elif pace is Pace.OVER or (pace is Pace.STILL_OVER and s.flood_action == "delete"):
-        await _enforce_flood(event, messenger, store, app, snap, target, first=pace is Pace.OVER)
+        await _enforce_flood(scene, first=pace is Pace.OVER)
 
 
-def _moderating(messenger: Messenger) -> Moderating | None:
-    if Capability.MODERATE in messenger.capabilities and isinstance(messenger, Moderating):
-        return messenger
-    return None
+@dataclass(frozen=True, slots=True)
+class _Scene:
+    """One message that tripped a rule, and what acting on it needs."""
+
+    event: MessagePosted | CommandInvoked
+    messenger: Messenger
+    store: Store
+    notifier: Notifier
+    app: Any
+    snap: Snapshot
+    target: MemberBrief
+
+    @property
+    def moderating(self) -> Moderating | None:
+        m = self.messenger
+        return m if Capability.MODERATE in m.capabilities and isinstance(m, Moderating) else None
+
+    async def delete(self, details: dict[str, Any]) -> bool:
+        """Delete the message on the platform, mark it deleted and audit it; False (logged,
+        nothing recorded) when the platform cannot or will not."""
+        event, platform = self.event, self.moderating
+        if platform is None or not event.message_id:
+            return False
+        try:
+            done = await platform.delete_messages(ChatRef.of(event), [(event.message_id, event.at)])
+        except (PlatformError, Unsupported) as exc:
+            log.warning("automod: could not delete %s in %s (the bot needs the right to delete messages): %s",
+                        event.message_id, event.chat_id, exc)
+            return False
+        if not done.deleted:
+            return False
+        now = clock(self.app)
+        message_ext, chat_ext, platform_name = event.message_id, event.chat_id, str(event.platform)
+        community_id, member_id = self.snap.community_id, self.target.member_id
+
+        def record(s: Session) -> None:
+            chat_id = s.execute(select(Chat.id).where(Chat.platform == platform_name,
+                                                      Chat.external_id == chat_ext)).scalar_one_or_none()
+            if chat_id is not None:
+                s.execute(update(Message).where(Message.chat_id == chat_id, Message.external_id == message_ext)
+                          .values(deleted_at=now))
+            write_audit(s, action="delete", at=now, community_id=community_id, actor_id=None,
+                        target_member_id=member_id, details=details)
+
+        await self.store.write(record)
+        return True
+
+    async def mute(self, minutes: int, reason: str, source: str) -> bool:
+        from bot.handlers.moderation import apply_mute
+
+        platform = self.moderating
+        if platform is None:
+            return False
+        try:
+            await apply_mute(self.store, self.app, platform, self.snap.community_id, self.event.community_id,
+                             self.target, until=clock(self.app) + timedelta(minutes=minutes), reason=reason,
+                             actor=None, source=source)
+        except (PlatformError, Unsupported) as exc:
+            log.warning("automod: could not mute %s in %s (the bot needs the right to restrict members): %s",
+                        self.target.user_ext, self.event.community_id, exc)
+            return False
+        return True
+
+    async def warn(self, reason: str, source: str) -> str:
+        """Warn as a moderator would (escalation and the DM included); the summary."""
+        from bot.handlers.moderation import issue_warning
+
+        return await issue_warning(None, self.store, self.app, self.messenger, self.notifier, self.snap.community_id,
+                                   self.target, reason, None, where=self.event.community_id, source=source,
+                                   title=self.event.chat_title)
+
+    async def notice(self, text: str) -> None:
+        try:
+            await self.messenger.send(ChatRef.of(self.event), text)
+        except (PlatformError, Unsupported) as exc:
+            log.warning("automod: could not post a notice in %s: %s", self.event.chat_id, exc)
 
 
-async def _delete(event: Event, messenger: Messenger, store: Store, app: Any, snap: Snapshot,
-                  target: MemberBrief, details: dict[str, Any]) -> bool:
-    """Delete the event's message on the platform, mark it deleted and audit it; False
-    (logged, nothing recorded) when the platform cannot or will not."""
-    platform = _moderating(messenger)
-    if platform is None or not event.message_id:
-        return False
-    try:
-        done = await platform.delete_messages(ChatRef.of(event), [(event.message_id, event.at)])
-    except (PlatformError, Unsupported) as exc:
-        log.warning("automod: could not delete %s in %s (the bot needs the right to delete messages): %s",
-                    event.message_id, event.chat_id, exc)
-        return False
-    if not done.deleted:
-        return False
-    now = clock(app)
-    message_ext, chat_ext, platform_name = event.message_id, event.chat_id, str(event.platform)
-
-    def record(s: Session) -> None:
-        chat_id = s.execute(select(Chat.id).where(Chat.platform == platform_name,
-                                                  Chat.external_id == chat_ext)).scalar_one_or_none()
-        if chat_id is not None:
-            s.execute(update(Message).where(Message.chat_id == chat_id, Message.external_id == message_ext)
-                      .values(deleted_at=now))
-        write_audit(s, action="delete", at=now, community_id=snap.community_id, actor_id=None,
-                    target_member_id=target.member_id, details=details)
-
-    await store.write(record)
-    return True
-
-
-async def _notice(event: Event, messenger: Messenger, text: str) -> None:
-    try:
-        await messenger.send(ChatRef.of(event), text)
-    except (PlatformError, Unsupported) as exc:
-        log.warning("automod: could not post a notice in %s: %s", event.chat_id, exc)
-
-
-async def _mute(event: Event, messenger: Messenger, store: Store, app: Any, snap: Snapshot,
-                target: MemberBrief, minutes: int, reason: str, source: str) -> bool:
-    from bot.handlers.moderation import apply_mute
-
-    platform = _moderating(messenger)
-    if platform is None:
-        return False
-    try:
-        await apply_mute(store, app, platform, snap.community_id, event.community_id, target,
-                         until=clock(app) + timedelta(minutes=minutes), reason=reason, actor=None, source=source)
-    except (PlatformError, Unsupported) as exc:
-        log.warning("automod: could not mute %s in %s (the bot needs the right to restrict members): %s",
-                    target.user_ext, event.community_id, exc)
-        return False
-    return True
-
-
-async def _warn(event: Event, messenger: Messenger, store: Store, app: Any, snap: Snapshot,
-                target: MemberBrief, reason: str, source: str) -> str:
-    from bot.handlers.moderation import issue_warning
-
-    return await issue_warning(None, store, app, messenger, snap.community_id, target, reason, None,
-                               where=event.community_id, source=source, title=event.chat_title)
-
-
-async def _enforce_filter(event: Event, messenger: Messenger, store: Store, app: Any, snap: Snapshot,
-                          target: MemberBrief, rule: Any) -> None:
-    lang = snap.language
+async def _enforce_filter(scene: _Scene, rule: Rule) -> None:
+    lang = scene.snap.language
     reason = say("filter.reason", lang, id=rule.id, kind=say(f"filter.kind.{rule.kind}", lang))
-    await _delete(event, messenger, store, app, snap, target,
-                  {"source": "filter", "filter": rule.id, "reason": reason})
-    name = bold(target.display_name)
+    await scene.delete({"source": "filter", "filter": rule.id, "reason": reason})
+    name = bold(scene.target.display_name)
     if rule.action == "warn":
-        summary = await _warn(event, messenger, store, app, snap, target, reason, "filter")
-        await _notice(event, messenger, say("filter.warned", lang, name=name, id=rule.id, summary=summary))
+        summary = await scene.warn(reason, "filter")
+        await scene.notice(say("filter.warned", lang, name=name, id=rule.id, summary=summary))
     elif rule.action == "mute":
-        minutes = snap.settings.filter_mute_minutes
-        if await _mute(event, messenger, store, app, snap, target, minutes, reason, "filter"):
-            await _notice(event, messenger, say("filter.muted", lang, name=name, id=rule.id, minutes=minutes))
+        minutes = scene.snap.settings.filter_mute_minutes
+        if await scene.mute(minutes, reason, "filter"):
+            await scene.notice(say("filter.muted", lang, name=name, id=rule.id, minutes=minutes))
 
 
-async def _enforce_flood(event: Event, messenger: Messenger, store: Store, app: Any, snap: Snapshot,
-                         target: MemberBrief, *, first: bool) -> None:
-    s, lang = snap.settings, snap.language
+async def _enforce_flood(scene: _Scene, *, first: bool) -> None:
+    s, lang = scene.snap.settings, scene.snap.language
     shape = {"limit": s.flood_messages, "seconds": s.flood_seconds}
     reason = say("flood.reason", lang, **shape)
-    name = bold(target.display_name)
+    name = bold(scene.target.display_name)
     if s.flood_action == "delete":
-        await _delete(event, messenger, store, app, snap, target, {"source": "antiflood", "reason": reason})
+        await scene.delete({"source": "antiflood", "reason": reason})
         if first:
-            await _notice(event, messenger, say("flood.deleting", lang, name=name, **shape))
+            await scene.notice(say("flood.deleting", lang, name=name, **shape))
     elif s.flood_action == "warn":
-        summary = await _warn(event, messenger, store, app, snap, target, reason, "antiflood")
-        await _notice(event, messenger, say("flood.warned", lang, name=name, summary=summary, **shape))
-    elif await _mute(event, messenger, store, app, snap, target, s.flood_mute_minutes, reason, "antiflood"):
-        await _notice(event, messenger, say("flood.muted", lang, name=name, minutes=s.flood_mute_minutes, **shape))
+        summary = await scene.warn(reason, "antiflood")
+        await scene.notice(say("flood.warned", lang, name=name, summary=summary, **shape))
+    elif await scene.mute(s.flood_mute_minutes, reason, "antiflood"):
+        await scene.notice(say("flood.muted", lang, name=name, minutes=s.flood_mute_minutes, **shape))
 
 
 # -- the command budget ---------------------------------------------------------------------

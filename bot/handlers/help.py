@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.markup import esc
 from bot.router import CommandContext, Router
+from engine.store.store import Store
 
 
 async def show_help(ctx: CommandContext, router: Router) -> None:
@@ -17,8 +18,13 @@ async def show_help(ctx: CommandContext, router: Router) -> None:
     await ctx.reply("\n".join(lines))
 
 
-async def start(ctx: CommandContext, router: Router) -> None:
-    """``/start`` (Telegram's first contact, also in private): a greeting and /help."""
+async def start(ctx: CommandContext, router: Router, store: Store, app: Any) -> None:
+    """``/start`` (Telegram's first contact, also in private): a greeting and /help; a
+    welcome's deep link (``/start c<community>``) is answered by onboarding."""
+    from bot.handlers.welcome import opened_from_link
+
+    if ctx.args and await opened_from_link(ctx, store, app):
+        return
     await ctx.reply("Hi! I keep score of how this community helps each other. Send /help to see what I can do.")
 
 

@@ -86,6 +86,46 @@ MESSAGES: Catalog = {
         "en": "<b>Filters</b> (moderators are exempt)",
         "zh": "<b>过滤规则</b>（版主不受限制）",
     },
+    # welcome and the first-week checklist
+    "welcome.button.link": {"en": "Open a private chat with me", "zh": "和我私聊"},
+    "welcome.button.dm": {"en": "Send me a DM", "zh": "给我发私信"},
+    "welcome.no_rules": {"en": "(no rules set yet)", "zh": "（尚未设置规则）"},
+    "welcome.first_dm": {
+        "en": "Hi {name}! This is our private chat: I'll send you tips and your weekly digest for "
+              "{community} here (/optout stops them).\n\n{checklist}",
+        "zh": "{name} 你好！这是我们的私聊：我会在这里发送 {community} 的提示和每周摘要（发送 /optout "
+              "可停止）。\n\n{checklist}",
+    },
+    "welcome.check_dms": {"en": "I've sent you a private message.", "zh": "我已给你发了私信。"},
+    "welcome.dm_closed": {
+        "en": "I couldn't message you privately: please allow direct messages from server members "
+              "(the server's Privacy Settings), then tap the button again.",
+        "zh": "我无法给你发私信：请在服务器的隐私设置中允许来自服务器成员的私信，然后再点一次按钮。",
+    },
+    "welcome.usage": {
+        "en": "Usage: /welcome show, /welcome on, /welcome off, /welcome set <text> ({name}, {community} "
+              "and {rules} are filled in), /welcome rules <text>, /welcome delete_after <minutes|off>",
+        "zh": "用法：/welcome show、/welcome on、/welcome off、/welcome set <文本>（会填入 {name}、{community}、"
+              "{rules}）、/welcome rules <文本>、/welcome delete_after <分钟|off>",
+    },
+    "welcome.show": {
+        "en": "<b>Welcome</b>: {state}; deleted after: {after}\n<b>Rules</b>: {rules}\n<b>Text</b>:\n{template}",
+        "zh": "<b>欢迎消息</b>：{state}；自动删除：{after}\n<b>规则</b>：{rules}\n<b>文本</b>：\n{template}",
+    },
+    "welcome.on": {"en": "on", "zh": "开启"},
+    "welcome.off": {"en": "off", "zh": "关闭"},
+    "welcome.never": {"en": "never", "zh": "不删除"},
+    "welcome.minutes": {"en": "{n} min", "zh": "{n} 分钟"},
+    "welcome.saved": {"en": "Welcome settings saved. {shown}", "zh": "欢迎设置已保存。{shown}"},
+    "welcome.refused": {"en": "Not changed: {reason}.", "zh": "未更改：{reason}。"},
+    "checklist.title": {"en": "<b>Your first week</b>", "zh": "<b>你的第一周</b>"},
+    "checklist.intro": {"en": "introduce yourself (a message with #intro)", "zh": "自我介绍（消息中带 #intro 或 #自我介绍）"},
+    "checklist.question": {"en": "ask a question", "zh": "提一个问题"},
+    "checklist.lesson": {"en": "finish your first lesson (/done)", "zh": "完成第一课（/done）"},
+    "checklist.badge": {"en": "Do all three in your first week to earn the badge <b>{badge}</b>.",
+                        "zh": "在第一周内完成这三项即可获得徽章 <b>{badge}</b>。"},
+    "checklist.earned": {"en": "🏅 {name} finished the first-week checklist and earned <b>{badge}</b>!",
+                         "zh": "🏅 {name} 完成了第一周任务，获得徽章 <b>{badge}</b>！"},
 }
 
 

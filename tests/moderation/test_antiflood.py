@@ -24,6 +24,7 @@ def messenger() -> ModeratingMessenger:
 
 
 async def setup(app: App, m: ModeratingMessenger, *settings: tuple[str, str]) -> None:
+    app.notifier.attach(m)  # warnings go out by DM through the Notifier, as the adapters attach it
     for i, who in enumerate(("max", "mia", "bob", "carol")):
         await app.dispatch(msg(who, f"hello from {who}", minutes=i - 30), m)
     for key, value in settings:

@@ -24,6 +24,7 @@ def messenger() -> ModeratingMessenger:
 
 
 async def setup(app: App, m: ModeratingMessenger) -> None:
+    app.notifier.attach(m)  # warnings go out by DM through the Notifier, as the adapters attach it
     for i, who in enumerate(("max", "mia", "bob", "carol")):
         await app.dispatch(msg(who, f"hello from {who}", minutes=i - 30), m)
     m.out.clear()
