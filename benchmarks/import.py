@@ -14,7 +14,7 @@ whole run stays under five minutes whatever the write path costs today; the tabl
 how many events were imported and the rate over them. ``--without catalog`` drops a
 writer projection by name, to see what it costs.
 
-Both go through ``bot.history_cli.import_events`` — the same path ``cohort import`` takes.
+Both go through ``bot.history_import.import_events`` — the same path ``cohort import`` takes.
 Printed per workload: events, new rows' events/s (wall clock, parsing included), peak RSS
 (``resource.getrusage`` of the child) and, with ``--tracemalloc``, the peak of Python
 allocations (slower: tracing costs time).
@@ -52,7 +52,7 @@ def _peak_rss_mb() -> float:
 def run_one(kind: str, args: argparse.Namespace) -> dict[str, object]:
     """One workload in this process; returns its measurements."""
     from bot.bootstrap import build_app
-    from bot.history_cli import import_events
+    from bot.history_import import import_events
     from bot.settings import load_settings
     from engine.events import Platform
     from engine.history import EventStream, read_stackexchange_dump

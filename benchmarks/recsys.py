@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/recsys.py                 # ml-100k, 5 split seeds, shipped defaults
     .venv/bin/python benchmarks/recsys.py --seeds 2       # quicker
+    .venv/bin/python benchmarks/recsys.py --first-seed 5  # split seeds 5..9 (never used while tuning)
     .venv/bin/python benchmarks/recsys.py --tune          # + optional: Cohort tuned by tune() per seed (slow)
     .venv/bin/python benchmarks/recsys.py --scale         # + 1M synthetic interactions, serving latency
 
@@ -105,7 +106,7 @@ def describe(params) -> str:
 
 
 def movielens_table(device: str, seeds: int, with_tune: bool, als_grid: dict[str, list[float]],
-                    als_every_seed: bool) -> None:
+                    als_every_seed: bool, first_seed: int = 0) -> None:
     from engine.recsys.torch_model import CohortParams, CohortRecommender
     from engine.recsys.torch_threads import default_threads, training_threads
     from engine.recsys.tune import tune
@@ -114,10 +115,11 @@ def movielens_table(device: str, seeds: int, with_tune: bool, als_grid: dict[str
     results: dict[str, list[tuple[float, float, float, float]]] = {}
     notes: dict[str, list[str]] = {}
     defaults = CohortParams()
-    print(f"MovieLens-100k, per-user 80/20 random split, split seeds 0..{seeds - 1}, full ranking, "
+    split_seeds = list(range(first_seed, first_seed + seeds))
+    print(f"MovieLens-100k, per-user 80/20 random split, split seeds {split_seeds[0]}..{split_seeds[-1]}, full ranking, "
           f"train items masked; OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}; "
           f"Cohort trains on {default_threads(80_000)} thread(s) (engine/recsys/torch_threads.py)")
-    print(f"ALS grid (tuned on a 20% holdout of {'each seed' if als_every_seed else 'seed 0'}'s train, like "
+    print(f"ALS grid (tuned on a 20% holdout of {'each seed' if als_every_seed else f'seed {first_seed}'}'s train, like "
           f"Cohort's defaults): {als_grid}, iterations={ALS_ITERATIONS}")
     print(f"Cohort shipped defaults: {describe(defaults)}")
 
@@ -126,7 +128,7 @@ def movielens_table(device: str, seeds: int, with_tune: bool, als_grid: dict[str
         if note:
             notes.setdefault(name, []).append(note)
 
-    for seed in range(seeds):
+    for seed in split_seeds:
         split = random_split(pairs, seed=seed)
         train, test = split.train, split.test
 
@@ -136,7 +138,7 @@ def movielens_table(device: str, seeds: int, with_tune: bool, als_grid: dict[str
         pop = np.asarray(train.sum(axis=0)).ravel()
         record("popularity", dense(np.tile(pop, (train.shape[0], 1))), 0.0, 0.0)
 
-        if seed == 0 or als_every_seed:
+        if seed == first_seed or als_every_seed:
             tuning = time.perf_counter()
             val, factors, reg, alpha = tune_als(train, als_grid)
             tuning = time.perf_counter() - tuning
@@ -177,7 +179,8 @@ def movielens_table(device: str, seeds: int, with_tune: bool, als_grid: dict[str
     wins = int((cohort_rows[:, 2] <= als_rows[:, 2]).sum())
     ndcg_ok = cohort_rows[:, 0].mean() >= 0.46
     fit_ok = cohort_rows[:, 2].mean() <= als_rows[:, 2].mean()
-    print(f"each test split scored once per model in this run ({seeds} splits); hyper-parameters never saw a test split")
+    print(f"each test split scored once per model in this run ({seeds} splits: seeds {', '.join(map(str, split_seeds))});"
+          " hyper-parameters never saw a test split")
     print(f"bar: mean NDCG@10 >= 0.46 -> {'met' if ndcg_ok else 'MISSED'} ({cohort_rows[:, 0].mean():.4f}); "
           f"fit <= implicit ALS (same run) -> {'met' if fit_ok else 'MISSED'} "
           f"({cohort_rows[:, 2].mean():.2f}s vs {als_rows[:, 2].mean():.2f}s wall, "
@@ -208,7 +211,8 @@ def synthetic(n_users: int, n_items: int, per_user: int, seed: int = 0) -> sp.cs
 
 
 def scale_section(device: str) -> None:
-    from engine.recsys.artifact import load_artifact, save_artifact
+    from engine.recsys.artifact import save_artifact
+    from engine.recsys.serve import load_artifact
     from engine.recsys.torch_model import CohortParams, CohortRecommender
 
     n_users, n_items = 100_000, 20_000
@@ -272,6 +276,7 @@ def main() -> None:
     parser.add_argument("--scale", action="store_true", help="also run the 1M-interaction scale section")
     parser.add_argument("--scale-only", action="store_true", help="run only the scale section")
     parser.add_argument("--seeds", type=int, default=5, help="ml-100k split seeds (default 5)")
+    parser.add_argument("--first-seed", type=int, default=0, help="first split seed (default 0: seeds 0..seeds-1)")
     parser.add_argument("--tune", action="store_true", help="also tune Cohort per seed with tune() (slow, optional)")
     parser.add_argument("--als-every-seed", action="store_true",
                         help="tune ALS on every seed's validation (default: seed 0's, reused, like Cohort's defaults)")
@@ -280,7 +285,7 @@ def main() -> None:
     grid = ({"factors": [32, 128], "regularization": [0.01, 100.0], "alpha": [1.0]} if args.small_als_grid
             else ALS_GRID)
     if not args.scale_only:
-        movielens_table(args.device, max(1, args.seeds), args.tune, grid, args.als_every_seed)
+        movielens_table(args.device, max(1, args.seeds), args.tune, grid, args.als_every_seed, max(0, args.first_seed))
     if args.scale or args.scale_only:
         scale_section(args.device)
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+BUDGET_SECONDS = 600.0  # make bench's target: the whole run within 10 minutes
 
 
 def pg_url() -> str:
@@ -41,12 +44,26 @@ def main() -> int:
         ["telegram_ingest.py", "--updates", "1000" if args.quick else "5000"],
         ["import.py", *(["--members", "2000"] if args.quick else [])],
         ["recsys.py", *(["--seeds", "2"] if args.quick else ["--scale"])],
+        # bicycles-meta member × item beside implicit ALS, and the training time (CLI included);
+        # the full community run (member × tag, routing, simulator) is recsys_community.py alone.
+        ["recsys_community.py", "--quick"],
         ["bot_rss.py"],
     ]
     failed = 0
+    started = time.perf_counter()
+    spent: list[tuple[str, float, float]] = []
     for run in runs:
         print(f"\n=== benchmarks/{' '.join(run)}", flush=True)
+        before, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
         failed += subprocess.run([sys.executable, str(ROOT / "benchmarks" / run[0]), *run[1:]], cwd=ROOT).returncode != 0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spent.append((run[0], time.perf_counter() - wall,
+                      after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime))
+    total = time.perf_counter() - started
+    print(f"\n=== time per benchmark (wall / CPU of its processes; load {os.getloadavg()[0]:.1f} at the end)")
+    for name, wall, cpu in spent:
+        print(f"  {name:<22} {wall:7.0f}s {cpu:7.0f}s")
+    print(f"  {'total':<22} {total:7.0f}s   (budget {BUDGET_SECONDS:.0f}s: {'met' if total <= BUDGET_SECONDS else 'MISSED'})")
     return 1 if failed else 0
 
 

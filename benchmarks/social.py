@@ -181,7 +181,7 @@ def run_se(args: argparse.Namespace) -> None:
     from sqlalchemy import func, select
 
     from bot.bootstrap import build_app
-    from bot.history_cli import import_events
+    from bot.history_import import import_events
     from bot.settings import load_settings
     from engine.digest.build import build_digest, period_ending
     from engine.events import Platform

@@ -24,8 +24,8 @@ def export(
 ) -> None:
     """Every audit entry of a community, oldest first, with UTC and local times."""
     from bot.bootstrap import build_app
-    from bot.cli import settings_or_exit
-    from bot.handlers.catalog import resolve_community
+    from bot.cli_setup import settings_or_exit
+    from engine.members.lookup import resolve_community
     from engine.moderation.audit_export import audit_rows, to_csv, to_json
 
     if fmt not in ("csv", "json"):

@@ -7,21 +7,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from sqlalchemy import Engine
 
 from bot.adapters.base import Adapter
+from bot.i18n import merge
 from bot.leader import lock_for
-from bot.modules import Module, call_with, check_injectable, legacy, validate_modules
+from bot.modules import Module, call_with, check_injectable, validate_modules
 from bot.notifier import OutboxNotifier, options_from
-from bot.ports import Messenger
+from bot.place import Locator, MemberFinder
+from bot.ports import Clock, Messenger
 from bot.roles import RoleResolver
+from bot.router import MESSAGES as ROUTER_MESSAGES
 from bot.router import Router
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from engine.events import Event
+from bot.settings_schema import SettingsSchema
+from engine.events import Event, utcnow
+from engine.members.privacy import PrivacyHook
 from engine.store.db import make_engine
 from engine.store.recorder import RecorderOptions
 from engine.store.store import Store
@@ -30,11 +35,13 @@ from engine.store.writer import Outcome
 log = logging.getLogger(__name__)
 
 def capabilities(settings: Settings) -> list[Module]:
-    """Every capability the bot runs, in the order its handlers and projections run.
+    """Every capability the bot runs, in the order its handlers, projections and privacy
+    hooks run.
 
     Adding a capability: write its package with a ``Module`` and add one line here.
     """
-    from bot import jobs, notifier, nudges
+    from bot import audit_cli, churn_cli, history_cli, jobs, notifier, nudges
+    from bot.adapters.discord import cli as discord_cli
     from bot.handlers import (
         catalog,
         churn,
@@ -47,23 +54,24 @@ def capabilities(settings: Settings) -> list[Module]:
         privacy,
         recommend,
     )
-    from engine.catalog import projection as catalog_projection
-    from engine.points import projection as points_projection
+    from bot.nudges import cli as nudge_cli
 
     return [
-        legacy("help", register=help.register),
-        legacy("privacy", register=privacy.register),
-        legacy("linking", register=linking.register),
-        moderation.module(),
-        legacy("community_settings", register=community_settings.register),
-        legacy("points", register=points.register, make_projection=points_projection.make_projection),
-        legacy("catalog", register=catalog.register, make_projection=catalog_projection.make_projection),
-        legacy("recommend", register=recommend.register),
-        churn.module(settings),
+        help.MODULE,
+        privacy.MODULE,
+        linking.MODULE,
+        replace(moderation.module(), cli=audit_cli.cli, cli_name=audit_cli.CLI_NAME),
+        community_settings.module(settings),
+        points.MODULE,
+        catalog.MODULE,
+        recommend.MODULE,
+        replace(churn.module(settings), cli=churn_cli.cli, cli_name=churn_cli.CLI_NAME),
         jobs.recsys_training(settings),
         notifier.MODULE,
         digest.module(settings),
-        nudges.MODULE,
+        replace(nudges.MODULE, cli=nudge_cli.cli, cli_name=nudge_cli.CLI_NAME),
+        history_cli.MODULE,
+        discord_cli.MODULE,
     ]
 
 
@@ -78,10 +86,14 @@ class App:
     modules: tuple[Module, ...] = ()
     deps: dict[str, object] = field(default_factory=dict)  # what callables get by parameter name
     adapters: list[Adapter] = field(default_factory=list)
-    services: dict[str, Any] = field(default_factory=dict)
+    clock: Clock = utcnow  # what ``clock`` gives every handler and job (tests set their own)
+    privacy_hooks: tuple[PrivacyHook, ...] = ()  # the capabilities' /forget and /mydata hooks, in order
 
     async def dispatch(self, event: Event, messenger: Messenger) -> Outcome:
         return await self.router.dispatch(event, messenger)
+
+    def now(self) -> datetime:
+        return self.clock()
 
     def start(self) -> None:
         self.store.start()
@@ -108,29 +120,36 @@ def build_app(settings: Settings, *, engine: Engine | None = None,
         ),
     )
     store.writer.max_batch = settings.storage.max_batch
-    roles = RoleResolver(store, settings.owner_ids)
-    router = Router(store.record, roles)
-    notifier = OutboxNotifier(store, options_from(settings.notifier))
     mods = tuple(capabilities(settings) if modules is None else modules)
     validate_modules(mods)
-    app = App(settings, store, router, notifier, mods)
-    services = app.deps
-    services.update(store=store, settings=settings, notifier=notifier)
-    router.provide(**services, app=app, roles=roles)
+    schema = SettingsSchema(spec for m in mods for spec in m.settings)
+    services: dict[str, object] = {}
+    roles = RoleResolver(store, settings.owner_ids)
+    router = Router(store.record, roles, deps=services, locate=Locator(store, schema, settings.language),
+                    find_member=MemberFinder(store),
+                    messages=merge([ROUTER_MESSAGES, *(m.messages for m in mods)]))
+    notifier = OutboxNotifier(store, options_from(settings.notifier))
+    hooks = tuple(m.privacy for m in mods if m.privacy is not None)
+    app = App(settings, store, router, notifier, mods, services, privacy_hooks=hooks)
+    services.update(store=store, settings=settings, notifier=notifier, roles=roles, router=router,
+                    clock=app.now, privacy_hooks=hooks, settings_schema=schema,
+                    app=app)  # ``app`` only for moderation/churn's old register(); see README
     for module in mods:
         for name, factory in module.provides.items():
             check_injectable(f"{module.name}: {name}", factory, services)
             services[name] = call_with(factory, services)
-            router.provide(**{name: services[name]})
     for module in mods:
         if module.projection is not None:
-            store.writer.add_projection(call_with(module.projection, {**services, "app": app}))
+            check_injectable(f"{module.name}: projection", module.projection, services)
+            store.writer.add_projection(call_with(module.projection, services))
         if module.register is not None:
             module.register(router, app)
         for sub in module.handlers:
             router.on(*sub.types, handler=sub.handler)
         for spec in module.commands:
             router.add(spec)
+        for sink in module.notices:
+            router.on_notice(sink)
     router.check()
     return app
 

@@ -18,8 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from bot.handlers.catalog import resolve_community
 from bot.handlers.churn import model_dir
+from engine.members.lookup import resolve_community
 
 CLI_NAME = "churn"
 cli = typer.Typer(no_args_is_help=True, help="Churn risk: train, score daily, evaluate against baselines.")
@@ -63,7 +63,7 @@ def _progress(console: Console, quiet: bool) -> Iterator[Callable[[str, int, int
 
 
 def _session_and_ids(community: str | None) -> tuple[Any, list[int]]:
-    from bot.cli import ready_app, settings_or_exit
+    from bot.cli_setup import ready_app, settings_or_exit
     from engine.churn.service import communities_with_activity
 
     settings = settings_or_exit()
@@ -94,22 +94,34 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _per_community(community: str | None, fmt: str, as_of: str | None,
+                   work: Callable[[Any, Session, int, datetime, Callable[[str, int, int], None]], Any]) -> list[Any]:
+    """``work(app, session, community id, now, progress)`` for each community, with a progress bar."""
+    _check_format(fmt)
+    now = _now(as_of)
+    application, ids = _session_and_ids(community)
+    reports = []
+    with _progress(Console(stderr=fmt == "json"), fmt == "json") as progress:
+        for cid in ids:
+            with Session(application.store.engine) as session:
+                reports.append(work(application, session, cid, now, progress))
+    return reports
+
+
+def _echo_json(reports: list[Any]) -> None:
+    typer.echo(json.dumps(_clean([r if isinstance(r, dict) else asdict(r) for r in reports]),
+                          ensure_ascii=False, indent=1))
+
+
 @cli.command("train")
 def train(community: CommunityOpt = None, fmt: FormatOpt = "table", as_of: AsOfOpt = None) -> None:
     """Fit each community's model (or the pooled one for small communities) from its log."""
     from engine.churn.service import train_community
 
-    _check_format(fmt)
-    now = _now(as_of)
-    application, ids = _session_and_ids(community)
-    console = Console(stderr=fmt == "json")
-    reports = []
-    with _progress(console, fmt == "json") as progress:
-        for cid in ids:
-            with Session(application.store.engine) as session:
-                reports.append(train_community(session, cid, now, model_dir(application.settings), progress))
+    reports = _per_community(community, fmt, as_of, lambda app, session, cid, now, progress: train_community(
+        session, cid, now, model_dir(app.settings), progress))
     if fmt == "json":
-        typer.echo(json.dumps(_clean([asdict(r) for r in reports]), ensure_ascii=False, indent=1))
+        _echo_json(reports)
         return
     if not reports:
         typer.echo("no community has any activity yet: nothing to train")
@@ -135,9 +147,8 @@ def score(community: CommunityOpt = None, fmt: FormatOpt = "table", as_of: AsOfO
             runs.append(score_community(session, cid, now, model_dir(application.settings)))
             session.commit()
     if fmt == "json":
-        typer.echo(json.dumps(_clean([{**{k: v for k, v in asdict(r).items() if k != "risks"},
-                                       "risks": [asdict(x) for x in r.risks[:top]]} for r in runs]),
-                              ensure_ascii=False, indent=1))
+        _echo_json([{**{k: v for k, v in asdict(r).items() if k != "risks"},
+                     "risks": [asdict(x) for x in r.risks[:top]]} for r in runs])
         return
     for r in runs:
         if r.refused:
@@ -166,29 +177,52 @@ def eval_table(reports: list[Any], console: Console) -> None:
         console.print(table)
         console.print(f"model − recency ROC-AUC: {r.diff:+.3f} (bootstrap 95 % CI {r.ci_low:+.3f} … {r.ci_high:+.3f}, "
                       "resampling members)", markup=False)
+        console.print(f"model − logistic-rf ROC-AUC: {r.diff_logistic:+.4f} (bootstrap 95 % CI "
+                      f"{r.ci_logistic_low:+.3f} … {r.ci_logistic_high:+.3f})", markup=False)
         if r.validation:
             console.print("chosen on the earlier snapshots' validation window: "
                           + ", ".join(f"{k} {v:.3f}" for k, v in r.validation.items()), markup=False)
 
 
+def splits_table(reports: list[Any], console: Console, title: str = "") -> None:
+    """ROC-AUC per rolling later window, with the mean ± standard deviation over them."""
+    for r in reports:
+        if not r.splits:
+            console.print(f"community {r.community_id}: no rolling window could be evaluated", markup=False)
+            continue
+        table = Table(title=title or f"community {r.community_id}: ROC-AUC over {len(r.splits)} rolling later windows")
+        names = ("model", "recency", "logistic-rf", "bgnbd")
+        for col in ("window from", "rows", "churn", *names, "model chosen"):
+            table.add_column(col, justify="left" if col in ("window from", "model chosen") else "right")
+        for w in r.splits:
+            aucs = {row.name.split(" ")[0]: row.roc_auc for row in w.rows}
+            table.add_row(str(w.test_from), str(w.test_examples), f"{w.test_churn_rate:.0%}",
+                          *(f"{aucs[n]:.3f}" for n in names), w.model.split(":")[0])
+        table.add_row("mean ± sd", "", "", *(f"{m:.3f} ± {sd:.3f}" for m, sd in map(r.summary, names)), "")
+        console.print(table)
+        logit, recency = r.met()
+        console.print(f"model ≥ logistic-rf in {logit} of {len(r.splits)} windows; "
+                      f"model ≥ recency + 0.05 in {recency} of {len(r.splits)}", markup=False)
+        for note in r.skipped:
+            console.print(f"  not evaluated: {note}", markup=False)
+
+
 @cli.command("eval")
 def evaluate(community: CommunityOpt = None, fmt: FormatOpt = "table", as_of: AsOfOpt = None,
-             rounds: Annotated[int, typer.Option(min=100, max=10000, help="bootstrap resamples")] = 1000) -> None:
+             rounds: Annotated[int, typer.Option(min=100, max=10000, help="bootstrap resamples")] = 1000,
+             splits: Annotated[int, typer.Option(min=0, max=12, help="also this many rolling later windows")] = 0,
+             ) -> None:
     """Time-based split: train on earlier snapshots, report the later window for the model and baselines."""
     from engine.churn.service import evaluate_community
 
-    _check_format(fmt)
-    now = _now(as_of)
-    application, ids = _session_and_ids(community)
-    console = Console(stderr=fmt == "json")
-    reports = []
-    with _progress(console, fmt == "json") as progress:
-        for cid in ids:
-            with Session(application.store.engine) as session:
-                reports.append(evaluate_community(session, cid, now, rounds=rounds, progress=progress))
+    reports = _per_community(community, fmt, as_of, lambda app, session, cid, now, progress: evaluate_community(
+        session, cid, now, rounds=rounds, progress=progress, splits=splits))
+    over = [r.rolling for r in reports if r.rolling is not None]
     if fmt == "json":
-        typer.echo(json.dumps(_clean([asdict(r) for r in reports]), ensure_ascii=False, indent=1))
+        _echo_json(reports)
         return
     if not reports:
         typer.echo("no community has any activity yet: nothing to evaluate")
     eval_table(reports, Console())
+    if over:
+        splits_table(over, Console())

@@ -16,9 +16,10 @@ import typer
 
 from bot import __version__
 from bot.adapters.base import Finding
-from bot.bootstrap import App, build_adapters, build_app
-from bot.logs import configure_logging, redact, secrets_of
-from bot.settings import Settings, SettingsError, load_settings, redacted
+from bot.bootstrap import App, build_adapters, build_app, capabilities
+from bot.cli_setup import ready_app, settings_or_exit
+from bot.logs import redact, secrets_of
+from bot.settings import Settings, redacted
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cohort: the community manager for learning communities.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic).")
@@ -27,7 +28,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="a TOML file with your settings")]
-_state: dict[str, Path | None] = {"config": None}
 
 if TYPE_CHECKING:
     from bot.scheduler import Scheduler
@@ -37,29 +37,11 @@ log = logging.getLogger("cohort")
 
 @app.callback()
 def _main(config: ConfigOpt = None) -> None:
-    _state["config"] = config
-    if config is not None:  # child processes (scheduled jobs) read the same file
+    if config is not None:  # settings_or_exit and child processes (scheduled jobs) read it
         os.environ["COHORT_CONFIG"] = str(config)
 
 
-def settings_or_exit() -> Settings:
-    """Load settings; on a bad setting print what and how to fix it, exit 2."""
-    try:
-        settings = load_settings(_state["config"])
-    except SettingsError as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(2) from exc
-    configure_logging(settings)  # secrets masked on every logger, httpx's per-request lines quiet
-    return settings
-
-
-def ready_app(settings: Settings) -> App:
-    """Build the app with its schema migrated to the newest revision."""
-    from engine.store import migrate
-
-    application = build_app(settings)
-    migrate.upgrade(application.store.engine)
-    return application
+__all__ = ["app", "main", "ready_app", "settings_or_exit"]
 
 
 @app.command()
@@ -141,7 +123,6 @@ async def run_console(
             lambda session: recent_messages(session, state.platform, community_ref, chat, thread))
 
     console = ConsoleAdapter(application.dispatch, state, history=history)
-    application.services["console"] = console
     application.notifier.attach(console.messenger)
     typer.echo(banner or (
         "Cohort console. You are the owner; type messages or commands (/help).\n"
@@ -176,7 +157,8 @@ async def run_demo_console(
         seeded = True
         if source is None and train:
             typer.echo("Training recommendations (in a separate process)…")
-            notes.append(await asyncio.to_thread(demo.train_recommendations, _state["config"],
+            config = os.environ.get("COHORT_CONFIG")
+            notes.append(await asyncio.to_thread(demo.train_recommendations, Path(config) if config else None,
                                                  community_id=options.community_id))
     info = await demo.demo_info(application, options.community_id, seeded=seeded, notes=notes)
     if info is None:
@@ -352,30 +334,19 @@ async def _dead_letter_lines(application: App) -> list[str]:
         return [f"! [ingest] dead letters: cannot read them ({type(exc).__name__}); run `cohort db upgrade`"]
 
 
-# Capability modules add their own sub-commands: each exposes ``cli: typer.Typer`` and a
-# ``CLI_NAME``; they use ``settings_or_exit`` / ``ready_app`` from here.
-CLI_MODULES: tuple[str, ...] = (
-    "bot.adapters.discord.cli",
-    "bot.history_cli",
-    "bot.recsys_cli",
-    "bot.handlers.catalog",
-    "bot.churn_cli",
-    "bot.audit_cli",
-    "bot.handlers.digest",
-    "bot.nudges.cli",
-)
-
-
-def _add_capability_commands() -> None:
-    import importlib
-
-    for name in CLI_MODULES:
-        module = importlib.import_module(name)
-        app.add_typer(module.cli, name=module.CLI_NAME)
+def add_capability_commands(settings: Settings | None = None) -> None:
+    """Mount every capability's ``Module.cli`` as ``cohort <cli_name>``. The sub-commands
+    do not depend on settings (they load their own), so code defaults list them."""
+    mounted = {group.name for group in app.registered_groups}
+    for module in capabilities(settings or Settings.model_construct()):
+        name = module.cli_name or module.name
+        if module.cli is not None and name not in mounted:
+            app.add_typer(module.cli, name=name)
+            mounted.add(name)
 
 
 def main() -> None:
-    _add_capability_commands()
+    add_capability_commands()
     try:
         app()
     except KeyboardInterrupt:

@@ -247,9 +247,10 @@ async def load_catalog(app: App, options: DemoOptions) -> list[str]:
 
 def recsys_cli_available() -> bool:
     """True when the ``cohort recsys`` sub-commands exist in this install."""
-    from bot import cli
+    from bot.bootstrap import capabilities
+    from bot.settings import Settings
 
-    return "bot.recsys_cli" in cli.CLI_MODULES and importlib.util.find_spec("bot.recsys_cli") is not None
+    return any(m.cli_name == "recsys" for m in capabilities(Settings.model_construct()))
 
 
 def train_recommendations(config: Path | None = None, timeout: float = TRAIN_TIMEOUT_SECONDS,
@@ -291,7 +292,7 @@ async def seed_demo(app: App, options: DemoOptions, *, source: Path | None = Non
     Returns notes for the terminal. Raises HistoryFormatError when ``source`` is not a
     supported export (before anything is written).
     """
-    from bot.history_cli import import_events
+    from bot.history_import import import_events
 
     stream = (rehomed(read_history(source), options.community_id) if source is not None
               else simulated_stream(options))

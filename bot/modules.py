@@ -35,8 +35,10 @@ from datetime import date
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
-from bot.ports import Role
+from bot.i18n import Catalog as Catalog  # re-exported: capabilities import them from here
+from bot.i18n import text as text
 from bot.router import CommandSpec, Router
+from bot.settings_schema import SettingSpec as SettingSpec
 from engine.events import Event
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
 Handler = Callable[..., Awaitable[Any]]
 
 # Parameters the router or the scheduler fill per call, not from the services.
-PER_CALL = frozenset({"event", "messenger", "ctx", "outcome", "router", "community", "now"})
+PER_CALL = frozenset({"event", "messenger", "ctx", "outcome", "router", "community", "now", "notice"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,42 +108,6 @@ class JobSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class SettingSpec:
-    """One per-community setting: ``key`` (``section.name``), its type and default, a
-    validator that returns the normalised value or raises ValueError with the reason a
-    user reads, and the least role that may change it."""
-
-    key: str
-    type: type
-    default: Any
-    validate: Callable[[Any], Any] | None = None
-    min_role: Role = Role.ADMIN
-    help: str = ""
-
-    def clean(self, value: Any) -> Any:
-        """``value`` checked and normalised; raises ValueError with a readable reason."""
-        if self.type is bool and isinstance(value, str):
-            lowered = value.strip().lower()
-            if lowered not in ("on", "off", "true", "false", "yes", "no", "1", "0"):
-                raise ValueError(f"{self.key} is on or off")
-            value = lowered in ("on", "true", "yes", "1")
-        elif self.type in (int, float) and isinstance(value, str):
-            text = value.strip()
-            if not text.isascii() or len(text) > 18:
-                raise ValueError(f"{self.key} must be a number")
-            try:
-                value = self.type(text)
-            except ValueError as exc:
-                raise ValueError(f"{self.key} must be a number") from exc
-        if not isinstance(value, self.type) or (self.type is int and isinstance(value, bool)):
-            raise ValueError(f"{self.key} must be a {self.type.__name__}")
-        return self.validate(value) if self.validate is not None else value
-
-
-Catalog = Mapping[str, Mapping[str, str]]  # message key → language ("en", "zh") → text
-
-
-@dataclass(frozen=True, slots=True)
 class Module:
     """Everything one capability brings. Every field but ``name`` is optional.
 
@@ -151,6 +117,8 @@ class Module:
       by name); e.g. recsys provides ``recommender``;
     * ``handlers`` / ``commands``: event handlers and commands (``CommandSpec.min_role`` is
       checked once, in the router);
+    * ``notices``: sinks for the notices projections produce (badges, clicks), called
+      after the commit with ``notice``, ``event``, ``messenger`` and services by name;
     * ``jobs``: scheduled work, global or per community;
     * ``privacy``: the ``/mydata`` export and ``/forget`` hook;
     * ``cli`` / ``cli_name``: a typer sub-app mounted as ``cohort <cli_name>``;
@@ -165,6 +133,7 @@ class Module:
     provides: Mapping[str, Callable[..., object]] = field(default_factory=lambda: MappingProxyType({}))
     handlers: tuple[EventHandler, ...] = ()
     commands: tuple[CommandSpec, ...] = ()
+    notices: tuple[Handler, ...] = ()
     jobs: tuple[JobSpec, ...] = ()
     privacy: PrivacyHook | None = None
     cli: typer.Typer | None = None
@@ -203,15 +172,6 @@ def check_injectable(what: str, fn: Callable[..., Any], available: Iterable[str]
 def call_with(fn: Callable[..., Any], services: Mapping[str, Any], **per_call: Any) -> Any:
     """Call ``fn`` with its parameters filled by name from ``per_call`` then ``services``."""
     return fn(**{p: per_call[p] if p in per_call else services[p] for p in injectable(fn)})
-
-
-def text(catalog: Catalog, key: str, language: str, **values: Any) -> str:
-    """The catalog's text for ``key`` in ``language`` (English when missing), formatted."""
-    entry = catalog.get(key)
-    if entry is None:
-        raise KeyError(f"no message {key!r}")
-    template = entry.get(language) or entry["en"]
-    return template.format(**values) if values else template
 
 
 def validate_modules(modules: Iterable[Module]) -> None:

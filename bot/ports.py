@@ -8,13 +8,15 @@ platform reads well (Telegram HTML, Discord Markdown, plain text on the console)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Protocol, runtime_checkable
 
 from engine.events import Event, Platform
+
+Clock = Callable[[], datetime]  # now, aware UTC; injected as ``clock`` (tests pass their own)
 
 
 class Role(IntEnum):

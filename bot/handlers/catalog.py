@@ -1,26 +1,27 @@
 """Catalog commands: ``/item add|edit|remove`` for moderators; ``/done``, ``/rate`` and
-``/path`` for members. Also the ``cohort catalog import FILE`` CLI (CLI_NAME "catalog").
+``/path`` for members; the answers to catalog buttons. ``cohort catalog import`` lives in
+:mod:`bot.catalog_cli`.
 
 Handlers validate input and call :mod:`engine.catalog.service` inside ``Store.write``;
-role checks are the router's job (each command declares ``min_role``).
+role checks are the router's job (each command declares ``min_role``), and the community
+and caller come from the command context.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
-import typer
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import catalog_cli
 from bot.args import int_arg
-from bot.handlers.points_i18n import words
 from bot.markup import esc, link
+from bot.modules import Catalog, Module, text
 from bot.ports import Messenger, Role
-from bot.router import CommandContext, Router, UsageError
+from bot.router import CommandContext, CommandSpec, UsageError
+from engine.catalog import projection as catalog_projection
 from engine.catalog import service
 from engine.catalog.items import (
     EDITABLE,
@@ -32,22 +33,64 @@ from engine.catalog.items import (
     slugify,
     unique_key,
 )
+from engine.catalog.paths import UnknownTargetError, learning_path
 from engine.catalog.tables import CatalogItem
 from engine.events import ButtonClicked, Event
 from engine.members.lookup import community_id_of, home_community, member_of_account
-from engine.recsys.paths import UnknownTargetError, learning_path
-from engine.store.models import Community
+from engine.members.privacy import ModuleHook
 from engine.store.store import Store
 from engine.store.writer import Notice
 
 T = TypeVar("T")
-CLI_NAME = "catalog"
-cli = typer.Typer(no_args_is_help=True, help="The learning catalog (items, prerequisites, points).")
 
-ITEM_USAGE = (
-    "/item add &lt;url&gt; [title] [#tags] · /item edit &lt;key&gt; &lt;field&gt; &lt;value&gt; · "
-    "/item remove &lt;key&gt;"
-)
+MESSAGES: Catalog = {
+    "item.usage": {"en": "Usage: /item add &lt;url&gt; [title] [#tags] · /item edit &lt;key&gt; &lt;field&gt; "
+                         "&lt;value&gt; · /item remove &lt;key&gt;",
+                   "zh": "用法：/item add &lt;链接&gt; [标题] [#标签] · /item edit &lt;键&gt; &lt;字段&gt; &lt;值&gt; · "
+                         "/item remove &lt;键&gt;"},
+    "item.long_title": {"en": "The title is longer than 256 characters.", "zh": "标题超过 256 个字符。"},
+    "item.added": {"en": "Added {item} {tags}\nMembers can mark it with /done {key}.",
+                   "zh": "已添加 {item} {tags}\n成员可以用 /done {key} 标记完成。"},
+    "item.edit_usage": {"en": "Usage: /item edit &lt;key&gt; &lt;field&gt; &lt;value&gt; (fields: {fields}; a single "
+                              "- clears url, tags, description or prerequisites)",
+                        "zh": "用法：/item edit &lt;键&gt; &lt;字段&gt; &lt;值&gt;（字段：{fields}；单个 - 清空 url、tags、"
+                              "description 或 prerequisites）"},
+    "item.updated": {"en": "Updated {field} of {item}.", "zh": "已更新 {item} 的 {field}。"},
+    "item.remove_usage": {"en": "Usage: /item remove &lt;key&gt;", "zh": "用法：/item remove &lt;键&gt;"},
+    "item.removed": {"en": "Removed <code>{key}</code>.{extra}", "zh": "已删除 <code>{key}</code>。{extra}"},
+    "item.no_longer_prereq": {"en": " It is no longer a prerequisite of {items}.", "zh": "它不再是 {items} 的前置条件。"},
+    "item.unknown": {"en": "There is no catalog item <code>{key}</code>. Try /recommend or /path.",
+                     "zh": "目录中没有 <code>{key}</code>。试试 /recommend 或 /path。"},
+    "done.usage": {"en": "Usage: /done &lt;item key&gt;", "zh": "用法：/done &lt;条目键&gt;"},
+    "done.already": {"en": "You already marked {item} as done.", "zh": "你已经把 {item} 标记为完成了。"},
+    "done.ok": {"en": "✓ Done: {item}.{earned} Next: /recommend or /path", "zh": "✓ 已完成：{item}。{earned}下一步：/recommend 或 /path"},
+    "done.earned": {"en": " +{points} {points:plural:point|points}.", "zh": "+{points} 积分。"},
+    "rate.usage": {"en": "Usage: /rate &lt;item key&gt; &lt;1-5&gt;", "zh": "用法：/rate &lt;条目键&gt; &lt;1-5&gt;"},
+    "rate.first": {"en": "Rated {item}: {stars}", "zh": "已评分 {item}：{stars}"},
+    "rate.again": {"en": "Updated your rating of {item}: {stars}", "zh": "已更新你对 {item} 的评分：{stars}"},
+    "path.usage": {"en": "Usage: /path &lt;item key or #tag&gt;", "zh": "用法：/path &lt;条目键或 #标签&gt;"},
+    "path.empty_catalog": {"en": "The catalog is empty. Moderators can add items with /item add.",
+                           "zh": "目录是空的。管理员可以用 /item add 添加条目。"},
+    "path.unknown_item": {"en": "There is no item <code>{ref}</code> in the catalog.",
+                          "zh": "目录中没有条目 <code>{ref}</code>。"},
+    "path.unknown_tag": {"en": "There is no tag <code>{ref}</code> in the catalog.",
+                         "zh": "目录中没有标签 <code>{ref}</code>。"},
+    "path.all_done": {"en": "Nothing left on the path to {label} — all done 🎉", "zh": "通往 {label} 的路径已全部完成 🎉"},
+    "path.title": {"en": "<b>Path to {label}</b> ({count} to go)", "zh": "<b>通往 {label} 的路径</b>（还剩 {count} 步）"},
+    # What a catalog button press did, said back to the member who pressed it.
+    "click.like": {"en": "👍 Noted: you're interested in {title}. Recommendations will take it into account.",
+                   "zh": "👍 已记录：你对「{title}」感兴趣，推荐会参考这一点。"},
+    "click.done": {"en": "✓ Done: {title} (+{points} {points:plural:point|points}).",
+                   "zh": "✓ 已完成：「{title}」（+{points} 积分）。"},
+    "click.already_done": {"en": "You had already marked {title} as done.", "zh": "你之前已经完成了「{title}」。"},
+    "click.not_yours": {"en": "These buttons belong to someone else's recommendations; try /recommend for yours.",
+                        "zh": "这些按钮属于别人的推荐；发送 /recommend 查看你自己的。"},
+    "click.gone": {"en": "That item is no longer in the catalog.", "zh": "该课程内容已不在目录中。"},
+    "sum.item": {"en": "add, edit or remove catalog items", "zh": "添加、编辑或删除目录条目"},
+    "sum.done": {"en": "mark a catalog item as done", "zh": "把目录条目标记为完成"},
+    "sum.rate": {"en": "rate a catalog item 1-5", "zh": "给目录条目打 1-5 分"},
+    "sum.path": {"en": "your learning path to an item or #tag", "zh": "通往某个条目或 #标签 的学习路径"},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +102,8 @@ class Caller:
 
 
 def locate(session: Session, event: Event) -> Caller | None:
-    """The command's community (the caller's most recent one in a private chat) and the
-    caller; None before Cohort has seen either."""
+    """Transition helper for handlers not yet on the command context (``ctx.community_id``,
+    ``ctx.member_id``): the command's community and caller; None before Cohort saw either."""
     member = member_of_account(session, str(event.platform), event.user_id)
     if member is None:
         return None
@@ -72,11 +115,16 @@ def locate(session: Session, event: Event) -> Caller | None:
 
 
 async def caller_of(store: Store, event: Event) -> Caller:
-    """:func:`locate` or a :class:`UsageError` saying the community is unknown."""
+    """:func:`locate` or a :class:`UsageError` saying the community is unknown (transition)."""
     where = await store.read(lambda s: locate(s, event))
     if where is None:
         raise UsageError("I don't know your community yet: send this in the group (or post there first).")
     return where
+
+
+def caller(ctx: CommandContext) -> Caller:
+    """The command's community and caller, from the context (UsageError when unknown)."""
+    return Caller(ctx.community_id, ctx.member_id)
 
 
 def item_line(item: CatalogItem) -> str:
@@ -88,9 +136,9 @@ def item_line(item: CatalogItem) -> str:
 # -- /item ---------------------------------------------------------------------------------
 
 
-def _spec_from_add(args: tuple[str, ...]) -> ItemSpec:
+def _spec_from_add(ctx: CommandContext, args: tuple[str, ...]) -> ItemSpec:
     if not args:
-        raise UsageError(f"Usage: {ITEM_USAGE}")
+        raise UsageError(ctx.t("item.usage"))
     try:
         url = check_url(args[0])
         tags = parse_tags([a for a in args[1:] if a.startswith("#")])
@@ -98,7 +146,7 @@ def _spec_from_add(args: tuple[str, ...]) -> ItemSpec:
         raise UsageError(esc(str(exc))) from exc
     title = " ".join(a for a in args[1:] if not a.startswith("#")).strip()
     if len(title) > 256:
-        raise UsageError("The title is longer than 256 characters.")
+        raise UsageError(ctx.t("item.long_title"))
     key = slugify(title) if title else key_from_url(url)
     return ItemSpec(key=key, title=title or key, url=url, kind="link", tags=tags)
 
@@ -106,12 +154,12 @@ def _spec_from_add(args: tuple[str, ...]) -> ItemSpec:
 async def item_command(ctx: CommandContext, store: Store) -> None:
     """``/item add|edit|remove``: moderators curate the catalog."""
     if not ctx.args or ctx.args[0].lower() not in ("add", "edit", "remove"):
-        raise UsageError(f"Usage: {ITEM_USAGE}")
+        raise UsageError(ctx.t("item.usage"))
     action, rest = ctx.args[0].lower(), ctx.args[1:]
-    where = await caller_of(store, ctx.event)
+    where = caller(ctx)
     at = ctx.event.at
     if action == "add":
-        spec = _spec_from_add(rest)
+        spec = _spec_from_add(ctx, rest)
 
         def add(session: Session) -> CatalogItem:
             wanted = spec
@@ -122,24 +170,23 @@ async def item_command(ctx: CommandContext, store: Store) -> None:
 
         item = await _write(store, add)
         tags = " ".join(f"#{esc(t)}" for t in item.tags)
-        await ctx.reply(f"Added {item_line(item)} {tags}".rstrip()
-                        + f"\nMembers can mark it with /done {esc(item.key)}.")
+        await ctx.reply(ctx.t("item.added", item=item_line(item), tags=tags, key=esc(item.key))
+                        .replace(" \n", "\n"))
     elif action == "edit":
         if len(rest) < 3:
-            raise UsageError(f"Usage: /item edit &lt;key&gt; &lt;field&gt; &lt;value&gt; (fields: {', '.join(EDITABLE)};"
-                             " a single - clears url, tags, description or prerequisites)")
+            raise UsageError(ctx.t("item.edit_usage", fields=", ".join(EDITABLE)))
         key, field_name, value = rest[0], rest[1], " ".join(rest[2:])
         value = "" if value == "-" else value
         item = await _write(store, lambda s: service.edit_item(s, where.community_id, key, field_name, value,
                                                                at=at, actor=where.member_id))
-        await ctx.reply(f"Updated {esc(field_name.lower())} of {item_line(item)}.")
+        await ctx.reply(ctx.t("item.updated", field=esc(field_name.lower()), item=item_line(item)))
     else:
         if len(rest) != 1:
-            raise UsageError("Usage: /item remove &lt;key&gt;")
+            raise UsageError(ctx.t("item.remove_usage"))
         removed, dependants = await _write(store, lambda s: service.remove_item(
             s, where.community_id, rest[0], at=at, actor=where.member_id))
-        extra = f" It is no longer a prerequisite of {esc(', '.join(dependants))}." if dependants else ""
-        await ctx.reply(f"Removed <code>{esc(removed.key)}</code>.{extra}")
+        extra = ctx.t("item.no_longer_prereq", items=esc(", ".join(dependants))) if dependants else ""
+        await ctx.reply(ctx.t("item.removed", key=esc(removed.key), extra=extra))
 
 
 async def _write(store: Store, fn: Callable[[Session], T]) -> T:
@@ -153,40 +200,40 @@ async def _write(store: Store, fn: Callable[[Session], T]) -> T:
 # -- /done, /rate ------------------------------------------------------------------------------
 
 
-async def _item_or_fail(store: Store, where: Caller, ref: str) -> CatalogItem:
+async def _item_or_fail(ctx: CommandContext, store: Store, where: Caller, ref: str) -> CatalogItem:
     item = await store.read(lambda s: service.find_item(s, where.community_id, ref))
     if item is None:
-        raise UsageError(f"There is no catalog item <code>{esc(ref)}</code>. Try /recommend or /path.")
+        raise UsageError(ctx.t("item.unknown", key=esc(ref)))
     return item
 
 
 async def done_command(ctx: CommandContext, store: Store) -> None:
     """``/done <item>``: mark an item completed (once) and earn its points."""
     if len(ctx.args) != 1:
-        raise UsageError("Usage: /done &lt;item key&gt;")
-    where = await caller_of(store, ctx.event)
-    item = await _item_or_fail(store, where, ctx.args[0])
+        raise UsageError(ctx.t("done.usage"))
+    where = caller(ctx)
+    item = await _item_or_fail(ctx, store, where, ctx.args[0])
     result = await store.write(lambda s: service.complete(
         s, where.community_id, where.member_id, s.get(CatalogItem, item.id) or item, ctx.event.at))
     if not result.new:
-        await ctx.reply(f"You already marked {item_line(item)} as done.")
+        await ctx.reply(ctx.t("done.already", item=item_line(item)))
         return
-    earned = f" +{result.points} points." if result.points else ""
-    await ctx.reply(f"✓ Done: {item_line(item)}.{earned} Next: /recommend or /path")
+    earned = ctx.t("done.earned", points=result.points) if result.points else ""
+    await ctx.reply(ctx.t("done.ok", item=item_line(item), earned=earned))
 
 
 async def rate_command(ctx: CommandContext, store: Store) -> None:
     """``/rate <item> <1-5>``: rate an item (a later rating replaces the earlier one)."""
     if len(ctx.args) != 2:
-        raise UsageError("Usage: /rate &lt;item key&gt; &lt;1-5&gt;")
+        raise UsageError(ctx.t("rate.usage"))
     ref, raw = ctx.args
-    stars = int_arg(raw, lo=1, hi=5, what="a rating")
-    where = await caller_of(store, ctx.event)
-    item = await _item_or_fail(store, where, ref)
+    stars = int_arg(raw, lo=1, hi=5, what="a rating", language=ctx.language, what_zh="评分")
+    where = caller(ctx)
+    item = await _item_or_fail(ctx, store, where, ref)
     first = await _write(store, lambda s: service.rate(
         s, where.community_id, where.member_id, s.get(CatalogItem, item.id) or item, stars, ctx.event.at))
-    verb = "Rated" if first else "Updated your rating of"
-    await ctx.reply(f"{verb} {item_line(item)}: {'★' * stars}{'☆' * (5 - stars)}")
+    await ctx.reply(ctx.t("rate.first" if first else "rate.again", item=item_line(item),
+                          stars="★" * stars + "☆" * (5 - stars)))
 
 
 # -- /path ----------------------------------------------------------------------------------
@@ -195,8 +242,8 @@ async def rate_command(ctx: CommandContext, store: Store) -> None:
 async def path_command(ctx: CommandContext, store: Store) -> None:
     """``/path <item key or #tag>``: the ordered steps still to do (completed ones skipped)."""
     if len(ctx.args) != 1:
-        raise UsageError("Usage: /path &lt;item key or #tag&gt;")
-    where = await caller_of(store, ctx.event)
+        raise UsageError(ctx.t("path.usage"))
+    where = caller(ctx)
     raw = ctx.args[0].strip()
 
     def read(session: Session) -> tuple[list[CatalogItem], set[int]]:
@@ -205,7 +252,7 @@ async def path_command(ctx: CommandContext, store: Store) -> None:
 
     items, completed_ids = await store.read(read)
     if not items:
-        raise UsageError("The catalog is empty. Moderators can add items with /item add.")
+        raise UsageError(ctx.t("path.empty_catalog"))
     by_key = {item.key: item for item in items}
     prereqs = {item.key: [p for p in item.prerequisites or [] if p in by_key] for item in items}
     tags = {item.key: list(item.tags or []) for item in items}
@@ -222,14 +269,13 @@ async def path_command(ctx: CommandContext, store: Store) -> None:
                 raise UnknownTargetError(target)
             steps = learning_path(target, prereqs, done)
     except UnknownTargetError:
-        what = "tag" if is_tag else "item"
-        raise UsageError(f"There is no {what} <code>{esc(raw)}</code> in the catalog.") from None
+        raise UsageError(ctx.t("path.unknown_tag" if is_tag else "path.unknown_item", ref=esc(raw))) from None
     label = f"#{esc(target)}" if is_tag else item_line(by_key[target])
     if not steps:
-        await ctx.reply(f"Nothing left on the path to {label} — all done 🎉")
+        await ctx.reply(ctx.t("path.all_done", label=label))
         return
     lines = [f"{n}. {item_line(by_key[key])}" for n, key in enumerate(steps, 1)]
-    await ctx.reply(f"<b>Path to {label}</b> ({len(steps)} to go)\n" + "\n".join(lines))
+    await ctx.reply(ctx.t("path.title", label=label, count=len(steps)) + "\n" + "\n".join(lines))
 
 
 def _tag_path(tag: str, prereqs: dict[str, list[str]], done: set[str], tags: dict[str, list[str]]) -> list[str]:
@@ -238,109 +284,35 @@ def _tag_path(tag: str, prereqs: dict[str, list[str]], done: set[str], tags: dic
     return learning_path(f"#{tag}", prereqs, done, tagged)
 
 
-# -- registration ---------------------------------------------------------------------------
-
-
-# What a catalog button press did, said back to the member who pressed it.
-_CLICK_TEXTS: dict[str, dict[str, str]] = {
-    "like": {"en": "👍 Noted: you're interested in {title}. Recommendations will take it into account.",
-             "zh": "👍 已记录：你对「{title}」感兴趣，推荐会参考这一点。"},
-    "done": {"en": "✓ Done: {title} (+{points} {points:plural:point|points}).",
-             "zh": "✓ 已完成：「{title}」（+{points} 积分）。"},
-    "already_done": {"en": "You had already marked {title} as done.", "zh": "你之前已经完成了「{title}」。"},
-    "not_yours": {"en": "These buttons belong to someone else's recommendations; try /recommend for yours.",
-                  "zh": "这些按钮属于别人的推荐；发送 /recommend 查看你自己的。"},
-    "gone": {"en": "That item is no longer in the catalog.", "zh": "该课程内容已不在目录中。"},
-}
+# -- buttons and the module -------------------------------------------------------------------
 
 
 async def answer_click(notice: Notice, event: Event, messenger: Messenger) -> None:
     """Answer a catalog button press (interested, done, a repeat, someone else's buttons)."""
     if notice.kind != "click" or not isinstance(event, ButtonClicked):
         return
-    entry = _CLICK_TEXTS.get(str(notice.data.get("action")))
-    if entry is None:
+    key = f"click.{notice.data.get('action')}"
+    if key not in MESSAGES:
         return
     language = str(notice.data.get("language") or "en")
-    template = entry.get(language) or entry["en"]
-    await messenger.reply(event, words(template, title=esc(str(notice.data.get("title", ""))),
-                                       points=int(notice.data.get("points", 0))))
+    await messenger.reply(event, text(MESSAGES, key, language, title=esc(str(notice.data.get("title", ""))),
+                                      points=int(notice.data.get("points", 0))))
 
 
-def register(router: Router, app: object) -> None:
-    """Add the catalog commands to the router."""
-    router.on_notice(answer_click)
-    router.command("item", item_command, min_role=Role.MODERATOR, summary="add, edit or remove catalog items",
-                   usage="/item add <url> [title] [#tags] | edit <key> <field> <value> | remove <key>")
-    router.command("done", done_command, summary="mark a catalog item as done", usage="/done <item>")
-    router.command("rate", rate_command, summary="rate a catalog item 1-5", usage="/rate <item> <1-5>")
-    router.command("path", path_command, summary="your learning path to an item or #tag",
-                   usage="/path <item or #tag>")
-
-
-# -- cohort catalog import ------------------------------------------------------------------
-
-
-def resolve_community(session: Session, ref: str | None) -> int:
-    """A community by internal id, ``platform:external_id`` or external id; the only one
-    when ``ref`` is None. Raises ``LookupError`` when there is no unique match."""
-    rows = session.execute(select(Community.id, Community.platform, Community.external_id)).all()
-    if ref is None:
-        if len(rows) == 1:
-            return int(rows[0][0])
-        raise LookupError(f"{len(rows)} communities exist; pass --community (id, platform:external_id)")
-    matches = [int(r[0]) for r in rows if ref in (str(r[0]), f"{r[1]}:{r[2]}", r[2])]
-    if len(set(matches)) != 1:
-        raise LookupError(f"no unique community matches {ref!r}")
-    return matches[0]
-
-
-@cli.command("import")
-def import_command(
-    file: Annotated[Path, typer.Argument(help="CSV (header row) or YAML (list of items)")],
-    community: Annotated[str | None, typer.Option("--community", help="id or platform:external_id")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="validate only")] = False,
-) -> None:
-    """Import catalog items. Bad rows are reported by line and skipped; a prerequisite
-    cycle rejects the whole file; nothing is written unless validation passes."""
-    from datetime import UTC, datetime
-
-    from bot.cli import ready_app, settings_or_exit
-    from engine.catalog.items import plan_import, read_csv, read_yaml
-    from engine.recsys.paths import CatalogCycleError
-
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        typer.secho(f"cannot read {file}: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-    application = ready_app(settings_or_exit())
-    application.start()
-    try:
-        store = application.store
-        try:
-            community_id = store.read_sync(lambda s: resolve_community(s, community))
-            reader = read_yaml if file.suffix.lower() in (".yaml", ".yml") else read_csv
-            specs, errors = reader(text)
-            existing = store.read_sync(lambda s: service.prerequisite_map(s, community_id))
-            plan = plan_import(specs, errors, existing)
-        except (LookupError, ItemError) as exc:
-            typer.secho(str(exc), fg="red", err=True)
-            raise typer.Exit(2) from exc
-        except CatalogCycleError as exc:
-            typer.secho(f"rejected, nothing imported: {exc}", fg="red", err=True)
-            raise typer.Exit(1) from exc
-        for line, message in plan.errors:
-            typer.secho(f"line {line}: {message} (skipped)", fg="yellow", err=True)
-        if dry_run:
-            typer.echo(f"{len(plan.items)} item(s) valid, {len(plan.errors)} row(s) skipped (dry run)")
-            return
-        try:
-            added, updated = store.writer.write_sync(
-                lambda s: service.apply_import(s, community_id, plan, at=datetime.now(UTC)))
-        except ItemError as exc:
-            typer.secho(f"rejected, nothing imported: {exc}", fg="red", err=True)
-            raise typer.Exit(1) from exc
-        typer.echo(f"imported {added} new and {updated} updated item(s); {len(plan.errors)} row(s) skipped")
-    finally:
-        application.stop()
+MODULE = Module(
+    name="catalog",
+    projection=catalog_projection.CatalogProjection,
+    commands=(
+        CommandSpec("item", item_command, min_role=Role.MODERATOR, summary="add, edit or remove catalog items",
+                    usage="/item add <url> [title] [#tags] | edit <key> <field> <value> | remove <key>"),
+        CommandSpec("done", done_command, summary="mark a catalog item as done", usage="/done <item>"),
+        CommandSpec("rate", rate_command, summary="rate a catalog item 1-5", usage="/rate <item> <1-5>"),
+        CommandSpec("path", path_command, summary="your learning path to an item or #tag",
+                    usage="/path <item or #tag>"),
+    ),
+    notices=(answer_click,),
+    privacy=ModuleHook("catalog", service),
+    cli=catalog_cli.cli,
+    cli_name=catalog_cli.CLI_NAME,
+    messages=MESSAGES,
+)

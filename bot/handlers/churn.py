@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.markup import esc
-from bot.modules import Daily, Module
+from bot.modules import Catalog, Daily, Module, text
 from bot.modules import JobSpec as ModuleJob
 from bot.ports import Role
 from bot.router import CommandContext, Router, UsageError
@@ -30,8 +30,39 @@ from engine.members.lookup import community_id_of, home_community, member_brief,
 from engine.store.models import Community
 from engine.store.store import Store
 
-PAGE_DEFAULT, PAGE_MAX = 10, 50
-USAGE = "Usage: /atrisk [n] [page] — n from 1 to 50 per page — or /atrisk @member"
+PAGE_DEFAULT, PAGE_MAX, PAGES_MAX = 10, 50, 10_000
+
+# /atrisk's replies, EN and 中文 (the community's ``language`` setting picks one).
+MESSAGES: Catalog = {
+    "usage": {"en": "Usage: /atrisk [n] [page] — n from 1 to 50 per page — or /atrisk @member",
+              "zh": "用法：/atrisk [n] [页码]（每页 n 人，1 到 50），或 /atrisk @成员"},
+    "bad_n": {"en": "{value} is not a valid n (a number from 1 to 50, digits 0-9). {usage}",
+              "zh": "{value} 不是有效的 n（1 到 50 的数字，只用 0-9）。{usage}"},
+    "bad_page": {"en": "{value} is not a valid page (a number from 1, digits 0-9). {usage}",
+                 "zh": "{value} 不是有效的页码（从 1 开始的数字，只用 0-9）。{usage}"},
+    "unknown_community": {"en": "I don't know this community yet: say something first.",
+                          "zh": "我还不认识这个社区：请先发一条消息。"},
+    "unknown_member": {"en": "I don't know {who} in this community.", "zh": "这个社区里没有 {who}。"},
+    "no_scores": {"en": "No churn scores yet: they are made daily (or run <code>cohort churn score</code>).",
+                  "zh": "还没有流失风险评分：每日自动评分，或运行 <code>cohort churn score</code>。"},
+    "head": {"en": "<b>At risk</b> (scored {day}: {flagged} flagged of {scored})",
+             "zh": "<b>流失风险</b>（{day} 评分，{scored} 人中 {flagged} 人被标记）"},
+    "nobody_over": {"en": "Nobody is over the {threshold} threshold; the riskiest are:",
+                    "zh": "没有人超过 {threshold} 的阈值，风险最高的是："},
+    "too_few_pages": {"en": "There are only {pages} page(s) of {n}.", "zh": "每页 {n} 人时只有 {pages} 页。"},
+    "page": {"en": "page {page}/{pages}", "zh": "第 {page}/{pages} 页"},
+    "next": {"en": " — next: /atrisk {n} {next}", "zh": " — 下一页：/atrisk {n} {next}"},
+    "never_active": {"en": "never active", "zh": "从未活跃"},
+    "last_active": {"en": "last active {day} ({days} d ago)", "zh": "最后活跃 {day}（{days} 天前）"},
+    "one": {"en": "<b>{name}</b>: risk {risk} ({state}, scored {day}) · {ago}\n{reasons}",
+            "zh": "<b>{name}</b>：风险 {risk}（{state}，{day} 评分）· {ago}\n{reasons}"},
+    "flagged": {"en": "flagged", "zh": "已标记"},
+    "not_flagged": {"en": "not flagged", "zh": "未标记"},
+    "reason_sep": {"en": "; ", "zh": "；"},
+    "no_reason": {"en": "no single reason stands out", "zh": "没有特别突出的原因"},
+    "unscored": {"en": "{who} has no churn score yet (new, inactive for long, or not scored yet).",
+                 "zh": "{who} 还没有流失风险评分（新成员、长期不活跃，或尚未评分）。"},
+}
 
 
 def model_dir(settings: Any) -> Path:
@@ -46,13 +77,6 @@ def _community(session: Session, event: Event) -> int | None:
     return community_id_of(session, platform, event.community_id)
 
 
-def _count(raw: str, what: str) -> int:
-    # ASCII digits only: "²" or "５" are digits to str.isdigit but not numbers here
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= (PAGE_MAX if what == "n" else 10_000):
-        raise UsageError(f"{esc(raw)} is not a valid {what}. {USAGE}")
-    return int(raw)
-
-
 @dataclass(frozen=True, slots=True)
 class _View:
     lang: str
@@ -60,97 +84,99 @@ class _View:
     risks: list[MemberRisk]
     names: dict[int, str]
 
+    def say(self, key: str, **values: Any) -> str:
+        return text(MESSAGES, key, self.lang, **values)
 
-def _ago(when: datetime | None, today: date, lang: str) -> str:
-    if when is None:
-        return "从未活跃" if lang == "zh" else "never active"
-    days = (today - when.astimezone(UTC).date()).days
-    if lang == "zh":
-        return f"最后活跃 {when:%Y-%m-%d}（{days} 天前）"
-    return f"last active {when:%Y-%m-%d} ({days} d ago)"
+    def count(self, raw: str, what: str) -> int:
+        """``raw`` as a count from 1 (ASCII digits only: "²" or "５" are digits to str.isdigit
+        but not numbers here); raises UsageError in the reader's language."""
+        top = PAGE_MAX if what == "n" else PAGES_MAX
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= top:
+            raise UsageError(self.say(f"bad_{what}", value=esc(raw), usage=self.say("usage")))
+        return int(raw)
 
+    def ago(self, when: datetime | None, today: date) -> str:
+        if when is None:
+            return self.say("never_active")
+        return self.say("last_active", day=f"{when:%Y-%m-%d}", days=(today - when.astimezone(UTC).date()).days)
 
-def _line(r: MemberRisk, name: str, lang: str, flagged: bool) -> str:
-    reasons = "; ".join(esc(x.text_zh if lang == "zh" else x.text_en) for x in r.reasons)
-    mark = "⚑ " if flagged else ""
-    head = f"{mark}<b>{esc(name)}</b> — {r.risk:.0%}"
-    return f"{head} · {_ago(r.last_active, r.scored_on, lang)}" + (f"\n   {reasons}" if reasons else "")
+    def reasons(self, r: MemberRisk) -> list[str]:
+        return [esc(x.text_zh if self.lang == "zh" else x.text_en) for x in r.reasons]
+
+    def line(self, r: MemberRisk, flagged: bool) -> str:
+        name = self.names.get(r.member_id, str(r.member_id))
+        head = f"{'⚑ ' if flagged else ''}<b>{esc(name)}</b> — {r.risk:.0%} · {self.ago(r.last_active, r.scored_on)}"
+        reasons = self.say("reason_sep").join(self.reasons(r))
+        return head + (f"\n   {reasons}" if reasons else "")
 
 
 class AtRisk:
     def __init__(self, store: Store, default_lang: str) -> None:
         self.store, self.default_lang = store, default_lang
 
-    def _read(self, session: Session, event: Event, who: str | None) -> _View | None:
+    def _read(self, session: Session, event: Event, who: str | None) -> _View:
         cid = _community(session, event)
         if cid is None:
-            return None
+            raise UsageError(text(MESSAGES, "unknown_community", self._language({})))
         settings = session.execute(select(Community.settings).where(Community.id == cid)).scalar_one() or {}
-        lang = settings.get("language") if settings.get("language") in ("en", "zh") else self.default_lang
-        threshold = churn_settings(settings).flag_threshold
+        view = _View(self._language(settings), churn_settings(settings).flag_threshold, [], {})
         if who is not None:
             member = resolve_member_in(session, str(event.platform), cid, who)
             if member is None:
-                raise UsageError(f"I don't know {esc(who)} in this community.")
+                raise UsageError(view.say("unknown_member", who=esc(who)))
             risk = member_risk(session, cid, member)
-            risks = [] if risk is None else [risk]
+            view.risks.extend([] if risk is None else [risk])
         else:
-            risks = latest_risks(session, cid)
-        names = {}
-        for r in risks[: PAGE_MAX * 20]:
+            view.risks.extend(latest_risks(session, cid))
+        for r in view.risks[: PAGE_MAX * 20]:
             brief = member_brief(session, r.member_id, str(event.platform))
-            names[r.member_id] = (brief.display_name or brief.username or f"member {r.member_id}") if brief else f"member {r.member_id}"
-        return _View(lang if lang in ("en", "zh") else "en", threshold, risks, names)
+            view.names[r.member_id] = (brief.display_name or brief.username or f"member {r.member_id}") if brief \
+                else f"member {r.member_id}"
+        return view
+
+    def _language(self, settings: dict[str, Any]) -> str:
+        lang = settings.get("language") or self.default_lang
+        return lang if lang in ("en", "zh") else "en"
 
     async def atrisk(self, ctx: CommandContext) -> None:
         args = list(ctx.args)
-        if args and (args[0].startswith("@") or args[0].startswith("<@")):
-            if len(args) > 1:
-                raise UsageError(USAGE)
-            await self._one(ctx, args[0])
+        # a member named: "@handle", a raw "<@id>", or an id the adapter turned a mention into
+        # (Discord: "<@123>" arrives as "123" with "123" in mentions, not as the number n)
+        one = bool(args) and (args[0].startswith(("@", "<@")) or args[0] in ctx.event.mentions)
+        view = await self.store.read(lambda s: self._read(s, ctx.event, args[0] if one and len(args) == 1 else None))
+        if one or len(args) > 2:
+            if len(args) != 1:
+                raise UsageError(view.say("usage"))
+            await self._one(ctx, view, args[0])
             return
-        if len(args) > 2:
-            raise UsageError(USAGE)
-        n = _count(args[0], "n") if args else PAGE_DEFAULT
-        page = _count(args[1], "page") if len(args) > 1 else 1
-        view = await self.store.read(lambda s: self._read(s, ctx.event, None))
-        if view is None:
-            raise UsageError("I don't know this community yet: say something first.")
-        zh = view.lang == "zh"
+        n = view.count(args[0], "n") if args else PAGE_DEFAULT
+        page = view.count(args[1], "page") if len(args) > 1 else 1
         if not view.risks:
-            await ctx.reply("还没有流失风险评分：每日自动评分，或运行 cohort churn score。" if zh else
-                            "No churn scores yet: they are made daily (or run <code>cohort churn score</code>).")
+            await ctx.reply(view.say("no_scores"))
             return
         flagged = [r for r in view.risks if r.risk >= view.threshold and r.reasons]
-        shown = flagged
-        head = (f"<b>流失风险</b>（{view.risks[0].scored_on:%Y-%m-%d} 评分，{len(flagged)} 人被标记）" if zh else
-                f"<b>At risk</b> (scored {view.risks[0].scored_on:%Y-%m-%d}: {len(flagged)} flagged of {len(view.risks)})")
+        shown = flagged or view.risks
+        head = view.say("head", day=f"{view.risks[0].scored_on:%Y-%m-%d}", flagged=len(flagged),
+                        scored=len(view.risks))
         if not flagged:
-            shown = view.risks
-            head += ("\n没有人超过阈值，风险最高的是：" if zh else
-                     f"\nNobody is over the {view.threshold:.0%} threshold; the riskiest are:")
+            head += "\n" + view.say("nobody_over", threshold=f"{view.threshold:.0%}")
         pages = max(1, -(-len(shown) // n))
         if page > pages:
-            raise UsageError(f"There are only {pages} page(s) of {n}.")
-        part = shown[(page - 1) * n: page * n]
-        lines = [_line(r, view.names.get(r.member_id, str(r.member_id)), view.lang, r in flagged) for r in part]
-        foot = f"page {page}/{pages}" + (f" — next: /atrisk {n} {page + 1}" if page < pages else "")
+            raise UsageError(view.say("too_few_pages", pages=pages, n=n))
+        lines = [view.line(r, r in flagged) for r in shown[(page - 1) * n: page * n]]
+        foot = view.say("page", page=page, pages=pages) + (view.say("next", n=n, next=page + 1) if page < pages else "")
         await ctx.reply("\n".join([head, *lines, foot]))
 
-    async def _one(self, ctx: CommandContext, who: str) -> None:
-        view = await self.store.read(lambda s: self._read(s, ctx.event, who))
-        if view is None:
-            raise UsageError("I don't know this community yet: say something first.")
+    async def _one(self, ctx: CommandContext, view: _View, who: str) -> None:
         if not view.risks:
-            await ctx.reply(f"{esc(who)} has no churn score yet (new, inactive for long, or not scored yet).")
+            await ctx.reply(view.say("unscored", who=esc(who)))
             return
         r = view.risks[0]
-        name = view.names.get(r.member_id, who)
-        state = ("flagged" if r.risk >= view.threshold else "not flagged")
-        reasons = "\n".join(f"• {esc(x.text_zh if view.lang == 'zh' else x.text_en)}" for x in r.reasons) or \
-            "• no single reason stands out"
-        await ctx.reply(f"<b>{esc(name)}</b>: risk {r.risk:.0%} ({state}, scored {r.scored_on:%Y-%m-%d}) · "
-                        f"{_ago(r.last_active, r.scored_on, view.lang)}\n{reasons}")
+        reasons = "\n".join(f"• {x}" for x in view.reasons(r)) or f"• {view.say('no_reason')}"
+        await ctx.reply(view.say("one", name=esc(view.names.get(r.member_id, who)), risk=f"{r.risk:.0%}",
+                                 state=view.say("flagged" if r.risk >= view.threshold else "not_flagged"),
+                                 day=f"{r.scored_on:%Y-%m-%d}", ago=view.ago(r.last_active, r.scored_on),
+                                 reasons=reasons))
 
 
 def register(router: Router, app: Any) -> None:
@@ -174,6 +200,7 @@ def module(settings: Settings) -> Module:
     return Module(
         name="churn",
         register=register,
+        messages=MESSAGES,
         jobs=(
             ModuleJob("churn-weekly-training", Daily(at=f"{(hour - 1) % 24:02d}:{minute:02d}", days_of_week="sun"),
                       train, summary="retrain churn models"),

@@ -1,125 +1,132 @@
 """``/config``: one command for a community's settings, whichever capability owns them.
 
-``/config`` shows them; ``/config language en|zh`` sets the reply language;
-``/config timezone ZONE`` (an IANA name such as ``Asia/Shanghai``, or ``UTC``; admins
-only) sets where the community's days begin for streaks, daily caps and weeks, from
-then on; ``/config points.KEY VALUE`` is handed to the points module's own validated
-setter.
+``/config`` shows every declared setting with its effective value; ``/config KEY VALUE``
+sets one — the key's :class:`~bot.modules.SettingSpec` (declared by the capability that
+owns it) validates the value and says who may change it. This module declares the two
+settings every capability shares: ``language`` (``en``/``zh``: the reply language) and
+``timezone`` (an IANA name such as ``Asia/Shanghai``, or ``UTC``; admins only: it moves
+where every member's day begins for streaks, daily caps and weeks). ``points.KEY`` and
+``moderation.KEY`` are handed to those modules' own validated setters.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.markup import esc
+from bot.modules import Catalog, Module, text
 from bot.ports import Role
-from bot.router import CommandContext, Router, UsageError
-from engine.events import Event
-from engine.members.lookup import community_id_of, home_community, member_of_account
+from bot.router import CommandContext, CommandSpec, Router, UsageError
+from bot.settings import Settings
+from bot.settings_schema import SettingSpec, SettingsSchema
 from engine.members.moderation import write_audit
 from engine.points.days import DEFAULT_ZONE, EXAMPLE_ZONES, ZoneError, parse_zone
-from engine.store.models import Community
+from engine.store.community_settings import store_setting
+from engine.store.store import Store
 
 LANGUAGES = ("en", "zh")
 # A section whose keys another module validates: section → that module's command.
 SECTION_COMMANDS = {"points": "pointsconfig", "moderation": "modconfig"}
-# Settings that need more than /config's own minimum role: the timezone moves every
-# member's day (streaks, daily caps), so it is the community admins' call.
-SETTING_ROLES = {"timezone": Role.ADMIN}
-UNKNOWN_COMMUNITY = "I don't know this community yet: say something first."
+
+MESSAGES: Catalog = {
+    "config.title": {"en": "<b>Community settings</b>", "zh": "<b>社区设置</b>"},
+    "config.hint": {"en": "Change one: /config language zh · /config timezone Asia/Shanghai · /config points.KEY VALUE",
+                    "zh": "修改：/config language zh · /config timezone Asia/Shanghai · /config points.键 值"},
+    "config.keys": {"en": "Settings you can change: {keys}, {sections}. Send /config to see them.",
+                    "zh": "可修改的设置：{keys}，{sections}。发送 /config 查看。"},
+    "config.not_running": {"en": "The {section} module is not running here.", "zh": "这里没有运行 {section} 模块。"},
+    "config.role": {"en": "/config {key} is for {role}s and above.", "zh": "/config {key} 仅限{role}及以上使用。"},
+    "config.usage_key": {"en": "Usage: /config {key} {help}", "zh": "用法：/config {key} {help}"},
+    "config.refused": {"en": "{key} not changed: {error}", "zh": "{key} 未修改：{error}"},
+    "config.changed": {"en": "{key} is now <code>{value}</code>.", "zh": "{key} 已设为 <code>{value}</code>。"},
+    "config.language_set": {"en": "Language set to English.", "zh": "语言已设为中文。"},
+    "config.timezone_set": {"en": "Timezone set to {zone}: from now on days (streaks, daily caps) and weeks begin at "
+                                  "midnight there. Points already earned stay as they are.",
+                            "zh": "时区已设为 {zone}：从现在起，每天（连续天数、每日上限）和每周都从当地午夜开始。已获得的积分保持不变。"},
+    "config.timezone_bad": {"en": "Timezone not changed: {error}. Offsets such as UTC+8 are not accepted (they "
+                                  "ignore daylight saving time).",
+                            "zh": "时区未修改：{error}。不接受 UTC+8 这样的偏移（它们忽略夏令时）。"},
+    "sum.config": {"en": "show or change this community's settings", "zh": "查看或修改本社区的设置"},
+}
 
 
-def _community(session: Session, event: Event) -> int | None:
-    platform = str(event.platform)
-    if event.is_private or not event.community_id:
-        return home_community(session, platform, event.user_id)
-    return community_id_of(session, platform, event.community_id)
+def _language(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in LANGUAGES:
+        raise ValueError("use en or zh")
+    return text
 
 
-async def config_command(ctx: CommandContext, app: Any, router: Router) -> None:
-    event = ctx.event
+def _zone(value: object) -> str:
+    try:
+        return parse_zone(str(value))
+    except ZoneError as exc:
+        raise ValueError(str(exc)) from None
+
+
+async def config_command(ctx: CommandContext, store: Store, router: Router, settings_schema: SettingsSchema) -> None:
     if not ctx.args:
-        settings = await app.store.read(lambda s: _read(s, event))
-        if settings is None:
-            raise UsageError(UNKNOWN_COMMUNITY)
-        shown = {"language": settings.get("language", app.settings.language),
-                 "timezone": settings.get("timezone", DEFAULT_ZONE), **settings}
-        await ctx.reply("<b>Community settings</b>\n<pre>" + esc(json.dumps(shown, ensure_ascii=False, indent=1))
-                        + "</pre>\nChange one: /config language zh · /config timezone Asia/Shanghai"
-                        " · /config points.KEY VALUE")
+        _ = ctx.community_id  # an unknown community is refused, not shown as defaults
+        shown: dict[str, object] = dict(ctx.settings.items())
+        for section in SECTION_COMMANDS:
+            if ctx.settings.section(section):
+                shown[section] = ctx.settings.section(section)
+        await ctx.reply(ctx.t("config.title") + "\n<pre>" + esc(json.dumps(shown, ensure_ascii=False, indent=1))
+                        + "</pre>\n" + ctx.t("config.hint"))
         return
     key = ctx.args[0].lower()
     section = key.split(".", 1)[0]
     if "." in key and section in SECTION_COMMANDS:
-        spec = router.spec(SECTION_COMMANDS[section])
-        if spec is None:
-            raise UsageError(f"The {esc(section)} module is not running here.")
-        await spec.handler(ctx=ctx)
+        if not await router.delegate(SECTION_COMMANDS[section], ctx):
+            raise UsageError(ctx.t("config.not_running", section=esc(section)))
         return
-    if key not in ("language", "timezone"):
-        raise UsageError("Settings you can change: language (en|zh), timezone (e.g. Asia/Shanghai), "
-                         + ", ".join(f"{s}.KEY" for s in SECTION_COMMANDS) + ". Send /config to see them.")
-    needed = SETTING_ROLES.get(key)
-    if needed is not None and ctx.role < needed:
-        raise UsageError(f"/config {esc(key)} is for {needed.name.lower()}s and above.")
-    if key == "timezone":
-        await _timezone_command(ctx, app)
-        return
-    value = ctx.args[1].lower() if len(ctx.args) > 1 else ""
-    if value not in LANGUAGES:
-        raise UsageError("Usage: /config language en|zh")
-    done = await app.store.write(lambda s: _set(s, event, "language", value, app.services.get("points")))
-    if not done:
-        raise UsageError(UNKNOWN_COMMUNITY)
-    await ctx.reply("Language set to English." if value == "en" else "语言已设为中文。")
-
-
-async def _timezone_command(ctx: CommandContext, app: Any) -> None:
-    """``/config timezone ZONE``: validate an IANA name (or UTC) and store its canonical form."""
+    setting = settings_schema.specs.get(key)
+    if setting is None:
+        raise UsageError(ctx.t("config.keys", keys=", ".join(sorted(settings_schema.specs)),
+                               sections=", ".join(f"{s}.KEY" for s in SECTION_COMMANDS)))
+    if ctx.role < setting.min_role:
+        raise UsageError(ctx.t("config.role", key=esc(key), role=ctx.t(f"role.{setting.min_role.name.lower()}")))
     if len(ctx.args) != 2:
-        raise UsageError(f"Usage: /config timezone ZONE — an IANA name such as {EXAMPLE_ZONES}, or UTC.")
+        raise UsageError(ctx.t("config.usage_key", key=esc(key), help=esc(setting.help)))
     try:
-        value = parse_zone(ctx.args[1])
-    except ZoneError as exc:
-        raise UsageError(f"Timezone not changed: {esc(str(exc))}. Offsets such as UTC+8 are not "
-                         "accepted (they ignore daylight saving time).") from None
-    event = ctx.event
-    done = await app.store.write(lambda s: _set(s, event, "timezone", value, app.services.get("points")))
-    if not done:
-        raise UsageError(UNKNOWN_COMMUNITY)
-    await ctx.reply(f"Timezone set to {esc(value)}: from now on days (streaks, daily caps) and weeks "
-                    "begin at midnight there. Points already earned stay as they are.")
+        value = setting.clean(ctx.args[1])
+    except ValueError as exc:
+        if key == "timezone":
+            raise UsageError(ctx.t("config.timezone_bad", error=esc(str(exc)))) from None
+        if key == "language":
+            raise UsageError(ctx.t("config.usage_key", key=key, help=esc(setting.help))) from None
+        raise UsageError(ctx.t("config.refused", key=esc(key), error=esc(str(exc)))) from None
+    community_id, actor, at = ctx.community_id, ctx.place.member_id, ctx.event.at
+
+    def write(session: Session) -> None:
+        previous = store_setting(session, community_id, key, value)
+        write_audit(session, action=f"config.{key}", at=at, community_id=community_id,
+                    actor_id=actor, details={"value": value, "previous": previous})
+
+    await store.write(write)
+    if key == "language":
+        await ctx.reply(text(MESSAGES, "config.language_set", value))  # in the new language
+    elif key == "timezone":
+        await ctx.reply(ctx.t("config.timezone_set", zone=esc(value)))
+    else:
+        await ctx.reply(ctx.t("config.changed", key=esc(key), value=esc(str(value))))
 
 
-def _read(session: Session, event: Event) -> dict[str, Any] | None:
-    cid = _community(session, event)
-    if cid is None:
-        return None
-    return dict(session.execute(select(Community.settings).where(Community.id == cid)).scalar_one() or {})
-
-
-def _set(session: Session, event: Event, key: str, value: str, points: Any) -> bool:
-    """Store a top-level community setting with an audit entry; False for an unknown community."""
-    cid = _community(session, event)
-    if cid is None:
-        return False
-    if points is not None:  # it caches community settings in the writer (language, timezone)
-        points.invalidate(cid)
-    current = dict(session.execute(select(Community.settings).where(Community.id == cid)).scalar_one() or {})
-    previous = current.get(key)
-    current[key] = value
-    session.execute(update(Community).where(Community.id == cid).values(settings=current))
-    write_audit(session, action=f"config.{key}", at=event.at, community_id=cid,
-                actor_id=member_of_account(session, str(event.platform), event.user_id),
-                details={"value": value, "previous": previous})
-    return True
-
-
-def register(router: Router, app: Any) -> None:
-    router.command("config", config_command, min_role=Role.MODERATOR,
-                   summary="show or change this community's settings",
-                   usage="/config [language en|zh | timezone ZONE | points.KEY VALUE]")
+def module(settings: Settings) -> Module:
+    """``/config`` and the shared ``language`` / ``timezone`` settings (the language
+    defaults to the operator's ``language`` setting)."""
+    return Module(
+        name="community_settings",
+        commands=(CommandSpec("config", config_command, min_role=Role.MODERATOR,
+                              summary="show or change this community's settings",
+                              usage="/config [KEY VALUE | language en|zh | timezone ZONE | points.KEY VALUE]"),),
+        settings=(
+            SettingSpec("language", str, settings.language if settings.language in LANGUAGES else "en",
+                        validate=_language, min_role=Role.MODERATOR, help="en|zh"),
+            SettingSpec("timezone", str, DEFAULT_ZONE, validate=_zone, min_role=Role.ADMIN,
+                        help=f"ZONE — an IANA name such as {EXAMPLE_ZONES}, or UTC."),
+        ),
+        messages=MESSAGES,
+    )

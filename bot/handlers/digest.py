@@ -9,17 +9,15 @@ import logging
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from sqlalchemy.orm import Session
 
-from bot.handlers.moderation import _community, _split_target
-from bot.handlers.privacy import caller_member, clock
 from bot.markup import bold, esc
-from bot.modules import CommunityRef, Daily, JobSpec, Module, SettingSpec
+from bot.modules import Catalog, CommunityRef, Daily, JobSpec, Module, SettingSpec
 from bot.notify import Delivery, Notification, Notifier, Purpose
-from bot.ports import ChatRef, Role
+from bot.ports import ChatRef, Clock, Role
 from bot.router import CommandContext, CommandSpec, UsageError
 from bot.scheduler import parse_hhmm
 from bot.settings import Settings
@@ -28,8 +26,10 @@ from engine.digest import tables as digest_tables
 from engine.digest.build import Digest, PeriodError, build_digest, period_ending, record_segments
 from engine.digest.chart import render_chart
 from engine.digest.render import render_html, render_json, render_markdown, render_markup
-from engine.members.lookup import MemberBrief, member_brief, resolve_member_in
+from engine.members.lookup import MemberBrief
+from engine.members.privacy import ModuleHook
 from engine.points.days import zone_of
+from engine.store.community_settings import stored_settings
 from engine.store.models import Community
 from engine.store.store import Store
 
@@ -38,14 +38,34 @@ log = logging.getLogger(__name__)
 CLI_NAME = "digest"
 MAX_DM_CHARS = 3800  # Telegram's message limit is 4096; leave room for the adapter's markup
 
+MESSAGES: Catalog = {
+    "owner.bot": {"en": "{name} is a bot; bots get no digest.", "zh": "{name} 是机器人，机器人不接收摘要。"},
+    "owner.none": {"en": "This community has no digest owners yet. Add one with /owner add @member.",
+                   "zh": "本社区还没有摘要接收人。用 /owner add @成员 添加。"},
+    "owner.title": {"en": "<b>Digest owners</b>", "zh": "<b>摘要接收人</b>"},
+    "owner.config": {"en": " (config)", "zh": "（配置）"},
+    "owner.left": {"en": " — left", "zh": " — 已离开"},
+    "owner.usage": {"en": "Usage: /owner add @member, /owner remove @member or /owner list",
+                    "zh": "用法：/owner add @成员、/owner remove @成员 或 /owner list"},
+    "owner.added": {"en": "{name} now receives the weekly digest.", "zh": "{name} 现在会收到每周摘要。"},
+    "owner.already": {"en": "{name} already receives the weekly digest.", "zh": "{name} 已经在接收每周摘要。"},
+    "owner.removed": {"en": "{name} no longer receives the weekly digest.", "zh": "{name} 不再接收每周摘要。"},
+    "owner.not_receiving": {"en": "{name} was not receiving the weekly digest.", "zh": "{name} 本来就没有接收每周摘要。"},
+    "digest.bad_kind": {"en": "I make digests for a week or a month, not {kind}: /digest week or /digest month.",
+                        "zh": "我只做周摘要或月摘要，不做“{kind}”：/digest week 或 /digest month。"},
+    "digest.not_owner": {"en": "The digest is for the community's owners and admins.",
+                         "zh": "摘要仅供社区的所有者和管理员查看。"},
+    "sum.owner": {"en": "who receives the weekly digest", "zh": "谁接收每周摘要"},
+    "sum.digest": {"en": "the community's digest (owners and admins)", "zh": "社区摘要（所有者和管理员）"},
+}
+
 
 def make_digest(session: Session, community_id: int, kind: str, now: datetime, settings: Settings,
                 *, whole_days: bool = False) -> Digest:
     """Build the digest (raises PeriodError for a bad period, LookupError for no community)."""
-    community = session.get(Community, community_id)
-    if community is None:
+    if session.get(Community, community_id) is None:
         raise LookupError(f"no community {community_id}")
-    tz = zone_of(community.settings if isinstance(community.settings, dict) else {})
+    tz = zone_of(stored_settings(session, community_id))
     period = period_ending(kind, now, tz, whole_days=whole_days)
     return build_digest(session, community_id, period, now=now, answer_hours=settings.digest.answer_hours,
                         default_language=settings.language)
@@ -57,65 +77,53 @@ def _dm_text(d: Digest) -> str:
 
 
 # -- /owner -----------------------------------------------------------------------------------
-async def _owner_target(store: Store, ctx: CommandContext, community_id: int, token: str | None) -> MemberBrief:
+async def _owner_target(ctx: CommandContext) -> MemberBrief:
     """The named member (oneself included: an admin may receive the digest), or
     UsageError for nobody named, an unknown member or a bot."""
-    if not token:
-        raise UsageError("Who? Name a member (@username or user id) or reply to their message.")
-    platform = str(ctx.event.platform)
-
-    def find(session: Session) -> MemberBrief | None:
-        member_id = resolve_member_in(session, platform, community_id, token)
-        return member_brief(session, member_id, platform) if member_id is not None else None
-
-    target = await store.read(find)
-    if target is None:
-        raise UsageError(f"I don't know {esc(token)} in this community.")
+    target, _ = await ctx.target(ctx.args[1:])
     if target.is_bot:
-        raise UsageError(f"{esc(target.display_name)} is a bot; bots get no digest.")
+        raise UsageError(ctx.t("owner.bot", name=esc(target.display_name)))
     return target
 
 
-async def owner(ctx: CommandContext, store: Store, app: Any) -> None:
+async def owner(ctx: CommandContext, store: Store, settings: Settings, clock: Clock) -> None:
     sub = ctx.args[0].lower() if ctx.args else "list"
-    community_id = await _community(store, ctx)
-    owner_ids = list(app.settings.owner_ids)
+    community_id = ctx.community_id
+    owner_ids = list(settings.owner_ids)
     if sub == "list":
         found = await store.read(lambda s: owner_store.owners(s, community_id, owner_ids))
         if not found:
-            await ctx.reply("This community has no digest owners yet. Add one with /owner add @member.")
+            await ctx.reply(ctx.t("owner.none"))
             return
-        lines = [f"• {esc(o.name)}" + (" (config)" if o.from_config else "") + ("" if o.present else " — left")
-                 for o in found]
-        await ctx.reply("<b>Digest owners</b>\n" + "\n".join(lines))
+        lines = [f"• {esc(o.name)}" + (ctx.t("owner.config") if o.from_config else "")
+                 + ("" if o.present else ctx.t("owner.left")) for o in found]
+        await ctx.reply(ctx.t("owner.title") + "\n" + "\n".join(lines))
         return
     if sub not in ("add", "remove"):
-        raise UsageError("Usage: /owner add @member, /owner remove @member or /owner list")
-    token, _ = _split_target(ctx, ctx.args[1:])
-    target = await _owner_target(store, ctx, community_id, token)
-    actor = await caller_member(store, ctx.event)
-    now = clock(app)
+        raise UsageError(ctx.t("owner.usage"))
+    target = await _owner_target(ctx)
+    actor = ctx.member_id
+    now = clock()
     if sub == "add":
         changed = await store.write(lambda s: owner_store.add_owner(s, community_id, target.member_id, by=actor, at=now))
-        verb = "now receives" if changed else "already receives"
+        key = "owner.added" if changed else "owner.already"
     else:
         changed = await store.write(lambda s: owner_store.remove_owner(s, community_id, target.member_id))
-        verb = "no longer receives" if changed else "was not receiving"
-    await ctx.reply(f"{bold(target.display_name)} {verb} the weekly digest.")
+        key = "owner.removed" if changed else "owner.not_receiving"
+    await ctx.reply(ctx.t(key, name=bold(target.display_name)))
 
 
 # -- /digest ----------------------------------------------------------------------------------
-async def digest(ctx: CommandContext, store: Store, app: Any) -> None:
+async def digest(ctx: CommandContext, store: Store, settings: Settings, clock: Clock) -> None:
     kind = ctx.args[0].lower() if ctx.args else "week"
     if kind not in ("week", "month"):
-        raise UsageError(f"I make digests for a week or a month, not {esc(kind)!s}: /digest week or /digest month.")
-    community_id = await _community(store, ctx)
-    if ctx.role < Role.ADMIN:
-        me = await caller_member(store, ctx.event)
+        raise UsageError(ctx.t("digest.bad_kind", kind=esc(kind)))
+    community_id = ctx.community_id
+    if ctx.role < Role.ADMIN:  # owners may too: a per-community list, not a role the router knows
+        me = ctx.member_id
         if not await store.read(lambda s: owner_store.is_owner(s, community_id, me)):
-            raise UsageError("The digest is for the community's owners and admins.")
-    now = clock(app)
-    settings: Settings = app.settings
+            raise UsageError(ctx.t("digest.not_owner"))
+    now = clock()
     built = await store.read(lambda s: make_digest(s, community_id, kind, now, settings))
     await ctx.reply(_dm_text(built))
     png = render_chart(built)
@@ -195,8 +203,8 @@ def digest_cli(
     until: Annotated[str | None, typer.Option("--until", help="period end, ISO date/time in UTC (default: now)")] = None,
 ) -> None:
     """Render a community's digest to a file (or stdout). Exit 2 for bad arguments."""
-    from bot.cli import ready_app, settings_or_exit
-    from bot.handlers.catalog import resolve_community
+    from bot.cli_setup import ready_app, settings_or_exit
+    from engine.members.lookup import resolve_community
 
     def fail(message: str) -> typer.Exit:
         typer.secho(message, fg="red", err=True)
@@ -266,6 +274,8 @@ def module(settings: Settings) -> Module:
                       weekly_digest, per_community=True, summary="owners' weekly digest"),),
         settings=(SettingSpec("digest.send_at", str, settings.digest.send_at, validate=_hhmm,
                               help="local time of the weekly digest, HH:MM"),),
+        privacy=ModuleHook(owner_store.name, owner_store),  # who receives the digest
         cli=cli,
         cli_name=CLI_NAME,
+        messages=MESSAGES,
     )

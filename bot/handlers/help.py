@@ -1,33 +1,47 @@
-"""``/help``: the commands the caller may use, with their usage."""
+"""``/help``: the commands the caller may use, with their usage; ``/start`` greets."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.markup import esc
-from bot.router import CommandContext, Router
+from bot.modules import Catalog, Module
+from bot.router import CommandContext, CommandSpec, Router
 from engine.store.store import Store
+
+MESSAGES: Catalog = {
+    "help.title": {"en": "<b>Commands you can use</b>", "zh": "<b>你可以使用的命令</b>"},
+    "help.start": {"en": "Hi! I keep score of how this community helps each other. Send /help to see what I can do.",
+                   "zh": "你好！我记录这个社区里大家如何互相帮助。发送 /help 查看我能做什么。"},
+    "sum.help": {"en": "list the commands you can use", "zh": "列出你可以使用的命令"},
+}
 
 
 async def show_help(ctx: CommandContext, router: Router) -> None:
-    lines = ["<b>Commands you can use</b>"]
+    lines = [ctx.t("help.title")]
     for spec in router.commands:
         if spec.hidden or spec.min_role > ctx.role:
             continue
-        lines.append(f"{esc(spec.usage)} — {esc(spec.summary)}")
+        summary = ctx.t(f"sum.{spec.name}") if f"sum.{spec.name}" in ctx.messages else spec.summary
+        lines.append(f"{esc(spec.usage)} — {esc(summary)}")
     await ctx.reply("\n".join(lines))
 
 
-async def start(ctx: CommandContext, router: Router, store: Store, app: Any) -> None:
+async def start(ctx: CommandContext, store: Store, app: Any) -> None:
     """``/start`` (Telegram's first contact, also in private): a greeting and /help; a
     welcome's deep link (``/start c<community>``) is answered by onboarding."""
     from bot.handlers.welcome import opened_from_link
 
     if ctx.args and await opened_from_link(ctx, store, app):
         return
-    await ctx.reply("Hi! I keep score of how this community helps each other. Send /help to see what I can do.")
+    await ctx.reply(ctx.t("help.start"))
 
 
-def register(router: Router, app: Any) -> None:
-    router.command("help", show_help, summary="list the commands you can use", usage="/help")
-    router.command("start", start, summary="say hello", hidden=True)
+MODULE = Module(
+    name="help",
+    commands=(
+        CommandSpec("help", show_help, summary="list the commands you can use", usage="/help"),
+        CommandSpec("start", start, summary="say hello", hidden=True),
+    ),
+    messages=MESSAGES,
+)

@@ -49,10 +49,10 @@ MESSAGES: Catalog = {
         "zh": "已删除 {name} 的一条消息（过滤规则 #{id}）；禁言 {minutes} 分钟。",
     },
     "filter.usage": {
-        "en": "Usage: /filter add word <text> [delete|warn|mute], /filter add regex <pattern> "
-              "[delete|warn|mute], /filter remove <id or word>, /filter list",
-        "zh": "用法：/filter add word <词> [delete|warn|mute]，/filter add regex <模式> "
-              "[delete|warn|mute]，/filter remove <编号或词>，/filter list",
+        "en": "Usage: /filter add word &lt;text&gt; [delete|warn|mute], /filter add regex &lt;pattern&gt; "
+              "[delete|warn|mute], /filter remove &lt;id or word&gt;, /filter list",
+        "zh": "用法：/filter add word &lt;词&gt; [delete|warn|mute]，/filter add regex &lt;模式&gt; "
+              "[delete|warn|mute]，/filter remove &lt;编号或词&gt;，/filter list",
     },
     "filter.added": {
         "en": "Filter #{id} added: {kind} {pattern} → {action}.",
@@ -79,8 +79,8 @@ MESSAGES: Catalog = {
         "zh": "这里没有过滤规则 {which}。请查看 /filter list。未做更改。",
     },
     "filter.empty": {
-        "en": "No filters yet. Add one: /filter add word <text>",
-        "zh": "还没有过滤规则。添加：/filter add word <词>",
+        "en": "No filters yet. Add one: /filter add word &lt;text&gt;",
+        "zh": "还没有过滤规则。添加：/filter add word &lt;词&gt;",
     },
     "filter.list": {
         "en": "<b>Filters</b> (moderators are exempt)",
@@ -103,10 +103,10 @@ MESSAGES: Catalog = {
         "zh": "我无法给你发私信：请在服务器的隐私设置中允许来自服务器成员的私信，然后再点一次按钮。",
     },
     "welcome.usage": {
-        "en": "Usage: /welcome show, /welcome on, /welcome off, /welcome set <text> ({name}, {community} "
-              "and {rules} are filled in), /welcome rules <text>, /welcome delete_after <minutes|off>",
-        "zh": "用法：/welcome show、/welcome on、/welcome off、/welcome set <文本>（会填入 {name}、{community}、"
-              "{rules}）、/welcome rules <文本>、/welcome delete_after <分钟|off>",
+        "en": "Usage: /welcome show, /welcome on, /welcome off, /welcome set &lt;text&gt; ({{name}}, {{community}} "
+              "and {{rules}} are filled in), /welcome rules &lt;text&gt;, /welcome delete_after &lt;minutes|off&gt;",
+        "zh": "用法：/welcome show、/welcome on、/welcome off、/welcome set &lt;文本&gt;（会填入 {{name}}、{{community}}、"
+              "{{rules}}）、/welcome rules &lt;文本&gt;、/welcome delete_after &lt;分钟|off&gt;",
     },
     "welcome.show": {
         "en": "<b>Welcome</b>: {state}; deleted after: {after}\n<b>Rules</b>: {rules}\n<b>Text</b>:\n{template}",

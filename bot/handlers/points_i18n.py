@@ -1,18 +1,12 @@
-"""Every user-facing string of the points commands, in English and Chinese.
-
-``t(lang, key, **values)`` formats a message; values are escaped by the caller where
-they hold user content (the catalog strings themselves are trusted markup). An unknown
-language falls back to English; a key missing in Chinese falls back to English too.
+"""Every user-facing string of the points commands, in English and Chinese: the points
+module's ``messages`` (worded with :func:`bot.i18n.text` / ``ctx.t``), and badge names.
 """
 
 from __future__ import annotations
 
-import string
-from typing import Any
+from bot.i18n import Catalog
 
-LANGUAGES = ("en", "zh")
-
-CATALOG: dict[str, dict[str, str]] = {
+MESSAGES: Catalog = {
     # /me
     "me.title": {"en": "<b>{name}</b> — {points} {points:plural:point|points}", "zh": "<b>{name}</b> — {points} 积分"},
     "me.level": {"en": "Level {level} {bar} {into}/{span} to level {next}",
@@ -106,8 +100,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "sum.points": {"en": "give or take points, with a reason", "zh": "增减积分（需写明原因）"},
     "sum.badge": {"en": "grant or revoke a badge", "zh": "授予或收回徽章"},
     "sum.season": {"en": "start or end a season", "zh": "开始或结束赛季"},
-    "sum.config": {"en": "change a points rule", "zh": "修改积分规则"},
-    "sum.modlog": {"en": "recent manual points changes", "zh": "最近的手动积分修改"},
+    "sum.pointsconfig": {"en": "change a points rule", "zh": "修改积分规则"},
+    "sum.pointslog": {"en": "recent manual points changes", "zh": "最近的手动积分修改"},
 }
 
 BADGE_NAMES: dict[str, dict[str, str]] = {
@@ -136,34 +130,6 @@ BADGE_DESCRIPTIONS: dict[str, dict[str, str]] = {
                    "zh": "在第一周内自我介绍、提一个问题并完成第一课"},
     "weekly_top_helper": {"en": "help the most in a week", "zh": "一周内帮助最多"},
 }
-
-
-def t(lang: str, key: str, /, **values: Any) -> str:
-    """The message ``key`` in ``lang`` (English fallback), formatted with ``values``.
-
-    Raises KeyError for a key that is not in the catalog (a programming error).
-    """
-    entry = CATALOG[key]
-    return _WORDS.format(entry.get(lang) or entry["en"], **values)
-
-
-class _Words(string.Formatter):
-    """``str.format`` plus ``{n:plural:one|other}``: "1 point", "2 points" (English needs it,
-    Chinese templates simply don't use it)."""
-
-    def format_field(self, value: Any, format_spec: str) -> str:
-        if format_spec.startswith("plural:"):
-            one, _, other = format_spec.removeprefix("plural:").partition("|")
-            return one if str(value).strip() in ("1", "-1") else other
-        return str(super().format_field(value, format_spec))
-
-
-_WORDS = _Words()  # stateless
-
-
-def words(template: str, /, **values: Any) -> str:
-    """``template.format(**values)`` with ``{n:plural:one|other}`` for English counts."""
-    return _WORDS.format(template, **values)
 
 
 def badge_name(lang: str, key: str) -> str:

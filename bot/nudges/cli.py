@@ -42,7 +42,7 @@ def _now(at: str | None) -> datetime:
 
 
 def _communities(session: Session, ref: str | None) -> list[int]:
-    from bot.handlers.catalog import resolve_community
+    from engine.members.lookup import resolve_community
     if ref is not None:
         return [resolve_community(session, ref)]
     return [int(c) for c in session.scalars(select(Community.id).order_by(Community.id))]
@@ -53,7 +53,7 @@ def run(dry_run: Annotated[bool, typer.Option("--dry-run", help="show, store and
         community: CommunityOpt = None, at: AtOpt = None,
         show: Annotated[int, typer.Option("--show", help="messages to print in full")] = 1) -> None:
     """Who would be nudged today, with what, and who is in the control group."""
-    from bot.cli import ready_app, settings_or_exit
+    from bot.cli_setup import ready_app, settings_or_exit
 
     if not dry_run:
         typer.secho("Nudges are sent by the running bot at each community's local hour (one scheduler per "
@@ -106,7 +106,7 @@ def run(dry_run: Annotated[bool, typer.Option("--dry-run", help="show, store and
 def report(fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
            community: CommunityOpt = None, at: AtOpt = None) -> None:
     """Measured uplift (treated − control, 95 % CI), per ranking, guardrails, campaigns."""
-    from bot.cli import ready_app, settings_or_exit
+    from bot.cli_setup import ready_app, settings_or_exit
 
     if fmt not in ("table", "json"):
         typer.secho("--format must be table or json", fg="red", err=True)

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from engine.args import ArgError, excerpt, parse_int
+from engine.catalog.paths import validate_catalog
 from engine.catalog.tables import ITEM_KINDS
-from engine.recsys.paths import validate_catalog
 from engine.refusal import Refusal
 from engine.text import normalize_url
 
@@ -270,7 +270,7 @@ def plan_import(
     row repeating a key, or a row whose prerequisite is neither in the catalog nor in a
     valid row, is reported and skipped (repeatedly, so dependents of a skipped row go
     too). Returns the :class:`ImportPlan` sorted by line. Raises
-    :class:`engine.recsys.paths.CatalogCycleError` naming the items of a cycle the import
+    :class:`engine.catalog.paths.CatalogCycleError` naming the items of a cycle the import
     would create — then nothing must be written.
     """
     plan = ImportPlan(errors=list(errors))

@@ -22,7 +22,8 @@ from engine.catalog.items import ItemSpec, key_from_url, slugify, unique_key
 from engine.catalog.tables import CatalogItem, CatalogItemMessage, RecommendationImpression
 from engine.events import ButtonClicked, MessagePosted, ReactionAdded, ThreadOpened
 from engine.store.base import table_of
-from engine.store.models import Community, Interaction
+from engine.store.community_settings import lookup, stored_settings
+from engine.store.models import Interaction
 from engine.store.recorder import Recorded
 from engine.store.writer import Notice
 from engine.text import normalize_url
@@ -245,11 +246,5 @@ class CatalogProjection:
 
 def _click_notice(session: Session, community_id: int, member_id: int, action: str, **data: Any) -> Notice:
     """What a button press did, with the community's reply language for the answer."""
-    community = session.get(Community, community_id)
-    language = community.settings.get("language") if community is not None and isinstance(community.settings, dict) else None
+    language = lookup(stored_settings(session, community_id), "language", None)
     return Notice("click", community_id, member_id, {"action": action, "language": language, **data})
-
-
-def make_projection(app: Any) -> CatalogProjection:
-    """Entry point for ``bot.bootstrap.PROJECTION_MODULES`` (the app is not needed)."""
-    return CatalogProjection()

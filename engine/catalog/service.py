@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from engine.args import is_ascii_number
 from engine.catalog.items import ImportPlan, ItemError, ItemSpec, apply_edit, check_key, check_url, unique_key
+from engine.catalog.paths import CatalogCycleError, validate_catalog
 from engine.catalog.tables import CatalogCompletion, CatalogItem, CatalogRating
-from engine.recsys.paths import CatalogCycleError, validate_catalog
 from engine.store.models import AuditEntry, Interaction
 from engine.store.writer import Notice
 

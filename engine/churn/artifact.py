@@ -22,7 +22,7 @@ import sklearn
 from engine.churn.features import FEATURES
 from engine.churn.model import FittedModel
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: candidates and blends chosen on rolling-origin validation
 
 
 class ModelFileError(Exception):

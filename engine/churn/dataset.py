@@ -130,3 +130,26 @@ def time_split(examples: Examples, horizon_days: float, test_share: float = 0.3)
     if not len(train) or not len(test):
         return None
     return Split(train, test, test_start)
+
+
+def later_blocks(t: NDArray[np.float64], share: float, n_blocks: int) -> list[tuple[float, float]]:
+    """(first, last) snapshot date of ``n_blocks`` consecutive blocks covering the later
+    ``share`` of the distinct dates in ``t`` (fewer blocks when there are fewer dates)."""
+    dates = np.unique(t)
+    if not len(dates):
+        return []
+    later = dates[len(dates) - max(1, round(len(dates) * share)):]
+    return [(float(b[0]), float(b[-1])) for b in np.array_split(later, min(n_blocks, len(later)))]
+
+
+def rolling_splits(examples: Examples, horizon_days: float, n_splits: int = 4, share: float = 0.4) -> list[Split]:
+    """Several later windows (rolling origins): the later ``share`` of snapshot dates in
+    ``n_splits`` consecutive test blocks, each with the training rows whose horizon ends
+    before the block starts. Blocks with no training or no test rows are left out."""
+    out = []
+    for start, stop in later_blocks(examples.t, share, n_splits):
+        train = examples.where(examples.t + horizon_days <= start)
+        test = examples.where((examples.t >= start) & (examples.t <= stop))
+        if len(train) and len(test):
+            out.append(Split(train, test, start))
+    return out

@@ -42,6 +42,8 @@ FEATURES: tuple[str, ...] = (
     "tenure_days",
     "completions_total", "days_since_completion",
     "dm_reachable",           # 1 yes, 0 no, 0.5 unknown (as known at the snapshot)
+    "nudges_28",              # churn nudges delivered to them in the 28 days before the snapshot
+    "days_since_nudge",       # since the last one delivered (a year if none yet)
 )
 INDEX = {name: i for i, name in enumerate(FEATURES)}
 CAP_DAYS = 365.0  # "never" and very long gaps read as a year
@@ -135,7 +137,7 @@ class FeatureBuilder:
     def __init__(self, log: ActivityLog) -> None:
         self.log = log
         n = log.n_members
-        times = [log.act_t, log.join_t, log.leave_t, log.q_t, log.pts_t]
+        times = [log.act_t, log.join_t, log.leave_t, log.q_t, log.pts_t, log.nudge_t]
         finite = np.concatenate([x[np.isfinite(x)] for x in times] + [np.zeros(1)])
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size > 1 else (0.0, 1.0)
         if any(len(x) for x in times):
@@ -163,6 +165,7 @@ class FeatureBuilder:
         self.points = mk(a.pts_member, a.pts_t, a.pts_amount)
         self.joins = mk(a.join_member, a.join_t)
         self.leaves = mk(a.leave_member, a.leave_t)
+        self.nudges = mk(a.nudge_member, a.nudge_t)
         # unique active days and the length of the run of consecutive days ending at each
         day_key = np.unique(a.act_member.astype(np.int64) * 1_000_000 + np.floor(a.act_t - self.origin).astype(np.int64))
         d_member, d_day = day_key // 1_000_000, (day_key % 1_000_000).astype(np.float64) + self.origin
@@ -270,6 +273,9 @@ class FeatureBuilder:
         X[:, c("days_since_completion")] = np.where(np.isfinite(last_done), np.clip(t - last_done, 0, CAP_DAYS), CAP_DAYS)
         reach = np.where(self.log.dm_checked_t < t, self.log.dm_reachable, np.nan)
         X[:, c("dm_reachable")] = np.nan_to_num(reach, nan=0.5)
+        X[:, c("nudges_28")] = self.nudges.count(t - 28, t)
+        last_nudge = self.nudges.last_before(t)
+        X[:, c("days_since_nudge")] = np.where(np.isfinite(last_nudge), np.clip(t - last_nudge, 0, CAP_DAYS), CAP_DAYS)
         return Snapshot(t=t, X=X.astype(np.float32), present=self.present(t), last_active=last, joined=joined)
 
     def _unanswered(self, t: float) -> F64:

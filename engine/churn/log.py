@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.catalog.tables import CatalogItem  # noqa: F401  (interactions reference items)
+from engine.nudge.tables import TREATED, NudgeAssignment
 from engine.points.tables import PointsEntry
 from engine.store.models import Account, CommunityMember, Interaction, MembershipEvent, Message
 
@@ -69,6 +70,9 @@ class ActivityLog:
     pts_member: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
     pts_t: F64 = field(default_factory=lambda: np.zeros(0))
     pts_amount: F64 = field(default_factory=lambda: np.zeros(0))
+    # nudges the member received: delivered DMs of the nudge campaigns (treated, "sent")
+    nudge_member: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
+    nudge_t: F64 = field(default_factory=lambda: np.zeros(0))
     # per member: when first seen (membership row), DM reachability and when it was learnt
     first_seen: F64 = field(default_factory=lambda: np.zeros(0))
     dm_reachable: F64 = field(default_factory=lambda: np.zeros(0))  # 1 yes, 0 no, nan unknown
@@ -117,7 +121,8 @@ def _arr(rows: Sequence[Any], col: int, dtype: type, fill: float = np.nan) -> ND
 
 
 def load_log(session: Session, community_id: int) -> ActivityLog:
-    """Read a community's log (interactions, joins/leaves, questions, points, reachability)."""
+    """Read a community's log (interactions, joins/leaves, questions, points, nudges received,
+    reachability)."""
     days = lambda col: _days_sql(session, col)  # noqa: E731
     bots = {int(m) for m in session.scalars(select(Account.member_id).where(Account.is_bot.is_(True)))}
 
@@ -141,6 +146,11 @@ def load_log(session: Session, community_id: int) -> ActivityLog:
         .where(PointsEntry.community_id == community_id)
     ).all()
     questions = _questions(session, community_id)
+    nudges = session.execute(
+        select(NudgeAssignment.member_id, days(NudgeAssignment.delivered_at))
+        .where(NudgeAssignment.community_id == community_id, NudgeAssignment.arm == TREATED,
+               NudgeAssignment.delivery == "sent", NudgeAssignment.delivered_at.is_not(None))
+    ).all()
 
     ids = np.unique(np.concatenate([inter[:, 0].astype(np.int64), _arr(memberships, 0, np.int64, -1),
                                     _arr(moves, 0, np.int64, -1)]))
@@ -169,6 +179,7 @@ def load_log(session: Session, community_id: int) -> ActivityLog:
     q_ans = np.array([q[2] for q in questions], dtype=np.float64)
 
     p_who, p_ok = index(_arr(points, 0, np.int64, -1))
+    n_who, n_ok = index(_arr(nudges, 0, np.int64, -1))
 
     log = ActivityLog(
         member_ids=member_ids,
@@ -178,6 +189,7 @@ def load_log(session: Session, community_id: int) -> ActivityLog:
         q_member=q_who[q_ok], q_t=q_t[q_ok], q_answer_t=q_ans[q_ok],
         pts_member=p_who[p_ok], pts_t=_arr(points, 1, np.float64)[p_ok],
         pts_amount=_arr(points, 2, np.float64)[p_ok],
+        nudge_member=n_who[n_ok], nudge_t=_arr(nudges, 1, np.float64)[n_ok],
     )
     seen_who, seen_ok = index(_arr(memberships, 0, np.int64, -1))
     log.first_seen[seen_who[seen_ok]] = _arr(memberships, 1, np.float64)[seen_ok]

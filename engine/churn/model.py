@@ -1,9 +1,11 @@
 """Churn models: candidates, time-based selection, calibration, and the baselines.
 
-:func:`fit_churn_model` picks among gradient boosting, a random forest and a logistic
-regression on a validation window carved from the *latest training* snapshots (never the
-test window), refits the winner on all training rows and calibrates it on time-ordered
-folds. Every predictor answers ``risk(X) -> P(churn)`` on the feature matrix.
+:func:`fit_churn_model` picks among gradient boosting, a random forest, logistic
+regressions (the recency/frequency baseline's family and all features at three strengths
+of regularisation) and tree + linear blends, by their mean ROC-AUC over several
+rolling-origin validation folds carved from the *training* snapshots (never the test
+window); it refits the winner on all training rows and calibrates it on those folds'
+out-of-time predictions. Every predictor answers ``risk(X) -> P(churn)`` on the feature matrix.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.base import BaseEstimator, clone
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier, VotingClassifier
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -23,7 +25,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from engine.churn.bgnbd import fit_bgnbd
-from engine.churn.dataset import Examples, time_split
+from engine.churn.dataset import Examples, later_blocks
 from engine.churn.features import FEATURES, INDEX
 from engine.churn.metrics import roc_auc
 
@@ -34,6 +36,12 @@ class RiskModel(Protocol):
     name: str
 
     def risk(self, X: NDArray[np.float32], t: F64 | None = None) -> F64: ...
+
+
+class Estimator(Protocol):
+    def fit(self, X: NDArray[Any], y: NDArray[Any]) -> Any: ...
+
+    def predict_proba(self, X: NDArray[Any]) -> NDArray[np.float64]: ...
 
 
 def _signed_log(X: NDArray[Any]) -> NDArray[Any]:
@@ -52,8 +60,18 @@ def _logistic(columns: list[int] | None = None, C: float = 1.0) -> BaseEstimator
     return make_pipeline(*steps)
 
 
+RF_COLUMNS = [INDEX["days_since_active"], INDEX["active_days_28"], INDEX["active_days_total"],
+              INDEX["activity_total"]]
+
 # Candidates compared on validation; a handful of sensible settings, not a grid to overfit.
-CANDIDATES: dict[str, Callable[[], BaseEstimator]] = {
+# The baseline family (a logistic regression on recency/frequency) is one of them, so the
+# chosen model is never worse than it *on validation*; the logistic on every feature comes
+# at three strengths of regularisation, chosen on validation like everything else.
+CANDIDATES: dict[str, Callable[[], Estimator]] = {
+    "logistic-rf": lambda: _logistic(RF_COLUMNS),
+    "logistic-all-C0.03": lambda: _logistic(None, C=0.03),
+    "logistic-all-C0.3": lambda: _logistic(None, C=0.3),
+    "logistic-all-C3": lambda: _logistic(None, C=3.0),
     "hgb-shallow": lambda: HistGradientBoostingClassifier(
         learning_rate=0.05, max_iter=200, max_depth=3, min_samples_leaf=20, l2_regularization=1.0,
         random_state=0),
@@ -62,14 +80,11 @@ CANDIDATES: dict[str, Callable[[], BaseEstimator]] = {
         random_state=0),
     "forest": lambda: RandomForestClassifier(n_estimators=150, min_samples_leaf=5, max_features="sqrt",
                                              n_jobs=1, random_state=0),
-    "logistic-all": lambda: _logistic(None, C=0.3),
-    # trees and a linear model averaged: each corrects the other's typical mistakes
-    "blend": lambda: VotingClassifier([("hgb", CANDIDATES["hgb-shallow"]()), ("lr", _logistic(None, C=0.3))],
-                                      voting="soft"),
 }
+LINEAR = ("logistic-rf", "logistic-all-C0.03", "logistic-all-C0.3", "logistic-all-C3")
+BLEND_WEIGHTS = (0.25, 0.5, 0.75)  # the trees' share in a tree + linear average
+VALIDATION_FOLDS = 4               # rolling origins over the later half of the training dates
 
-RF_COLUMNS = [INDEX["days_since_active"], INDEX["active_days_28"], INDEX["active_days_total"],
-              INDEX["activity_total"]]
 
 
 @dataclass
@@ -102,29 +117,44 @@ def _check_fit(examples: Examples, min_examples: int, min_positives: int) -> Non
         raise ChurnDataError(f"{pos} churned and {neg} stayed in the history; at least {min_positives} of each needed")
 
 
-def _time_folds(t: F64, horizon: float, n_folds: int = 3) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
-    """Expanding-window folds over snapshot dates: fit on earlier, calibrate on the next block."""
-    dates = np.unique(t)
+def _rolling_origins(t: F64, horizon: float, n_folds: int = VALIDATION_FOLDS,
+                     share: float = 0.5) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+    """Validation folds carved from the training rows, by time: the later ``share`` of the
+    snapshot dates in ``n_folds`` consecutive blocks, each predicted by a fit on the rows whose
+    horizon ends before the block starts (so no label reads the block's period)."""
     folds = []
-    for k in range(n_folds, 0, -1):
-        cut = len(dates) - k * max(1, len(dates) // (n_folds + 2))
-        if cut < 2:
-            continue
-        start = dates[cut]
-        stop = dates[min(cut + max(1, len(dates) // (n_folds + 2)), len(dates)) - 1]
+    for start, stop in later_blocks(t, share, n_folds):
         fit = np.nonzero(t + horizon <= start)[0]
-        cal = np.nonzero((t >= start) & (t <= stop))[0]
-        if len(fit) and len(cal):
-            folds.append((fit, cal))
+        val = np.nonzero((t >= start) & (t <= stop))[0]
+        if len(fit) and len(val):
+            folds.append((fit, val))
     return folds
+
+
+@dataclass
+class Blend:
+    """Trees' and a linear model's probabilities averaged, the trees weighing ``weight``."""
+
+    trees: Any
+    linear: Any
+    weight: float
+
+    def fit(self, X: NDArray[Any], y: NDArray[Any]) -> Blend:
+        self.trees.fit(X, y)
+        self.linear.fit(X, y)
+        return self
+
+    def predict_proba(self, X: NDArray[Any]) -> NDArray[np.float64]:
+        p = self.weight * self.trees.predict_proba(X)[:, 1] + (1 - self.weight) * self.linear.predict_proba(X)[:, 1]
+        return np.column_stack([1.0 - p, p])
 
 
 @dataclass
 class TimeCalibrated:
     """One estimator fitted on all training rows, with a probability map learnt out of time.
 
-    The map (Platt or isotonic) is fitted on predictions for each later block of snapshots
-    made by a copy trained only on earlier ones — so it corrects the optimism of predicting
+    The map (Platt or isotonic) is fitted on the validation folds' predictions — each made
+    by a copy trained only on earlier snapshots — so it corrects the optimism of predicting
     rows the model has seen. One model, not one per fold: scoring costs a single pass.
     """
 
@@ -149,27 +179,64 @@ def _logit(p: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.log(p / (1 - p))
 
 
-def _calibrated(base: BaseEstimator, X: NDArray[np.float32], y: NDArray[np.int8], t: F64,
-                horizon: float) -> TimeCalibrated:
-    raw, truth = [], []
-    for fit, cal in _time_folds(t, horizon):
-        if 0 < y[fit].sum() < len(fit):
-            model = clone(base).fit(X[fit], y[fit])
-            raw.append(model.predict_proba(X[cal])[:, 1])
-            truth.append(y[cal])
-    final = TimeCalibrated(clone(base).fit(X, y), "none")
-    if raw:
-        r, yy = np.concatenate(raw), np.concatenate(truth)
-        if 0 < yy.sum() < len(yy):
-            if len(yy) >= 5000:
-                final.method, final.iso = "isotonic", IsotonicRegression(out_of_bounds="clip").fit(r, yy)
-            else:
-                final.method, final.platt = "sigmoid", LogisticRegression(C=1e6).fit(_logit(r)[:, None], yy)
+def _calibration_map(final: TimeCalibrated, raw: F64, truth: NDArray[np.int8]) -> TimeCalibrated:
+    if len(truth) and 0 < truth.sum() < len(truth):
+        if len(truth) >= 5000:
+            final.method, final.iso = "isotonic", IsotonicRegression(out_of_bounds="clip").fit(raw, truth)
+        else:
+            final.method, final.platt = "sigmoid", LogisticRegression(C=1e6).fit(_logit(raw)[:, None], truth)
     return final
 
 
+@dataclass
+class _Validation:
+    """Every candidate's out-of-time predictions on each validation fold."""
+
+    truth: list[NDArray[np.int8]]
+    preds: dict[str, list[F64]]
+
+    def score(self, name: str) -> float:
+        aucs = [roc_auc(y, p) for y, p in zip(self.truth, self.preds[name], strict=True)]
+        aucs = [a for a in aucs if np.isfinite(a)]
+        return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def _validate(train: Examples, horizon: float, candidates: dict[str, Callable[[], Estimator]]) -> _Validation:
+    assert train.y is not None
+    X, y = train.X, train.y
+    out = _Validation([], {name: [] for name in candidates})
+    for fit, val in _rolling_origins(train.t, horizon):
+        if not 0 < y[fit].sum() < len(fit):
+            continue
+        out.truth.append(y[val])
+        for name, make in candidates.items():
+            out.preds[name].append(np.asarray(make().fit(X[fit], y[fit]).predict_proba(X[val])[:, 1], np.float64))
+    return out
+
+
+def _blend_factory(trees: Callable[[], Estimator], linear: Callable[[], Estimator],
+                   weight: float) -> Callable[[], Estimator]:
+    return lambda: Blend(trees(), linear(), weight)
+
+
+def _add_blends(v: _Validation, candidates: dict[str, Callable[[], Estimator]]) -> dict[str, Callable[[], Estimator]]:
+    """The best trees and the best linear model, averaged at a few weights (scored on the same folds)."""
+    trees = [n for n in candidates if n not in LINEAR]
+    linear = [n for n in candidates if n in LINEAR]
+    if not trees or not linear or not v.truth:
+        return {}
+    best_tree = max(trees, key=lambda n: np.nan_to_num(v.score(n), nan=-1.0))
+    best_linear = max(linear, key=lambda n: np.nan_to_num(v.score(n), nan=-1.0))
+    blends: dict[str, Callable[[], Estimator]] = {}
+    for w in BLEND_WEIGHTS:
+        name = f"blend-{w:g}({best_tree}+{best_linear})"
+        v.preds[name] = [w * a + (1 - w) * b for a, b in zip(v.preds[best_tree], v.preds[best_linear], strict=True)]
+        blends[name] = _blend_factory(candidates[best_tree], candidates[best_linear], w)
+    return blends
+
+
 def fit_churn_model(train: Examples, horizon: float, **kwargs: Any) -> FittedModel:
-    """Select on a validation window from the latest training snapshots, refit, calibrate.
+    """Select on rolling-origin validation folds from the training snapshots, refit, calibrate.
 
     One thread: on a shared machine OpenMP's spinning threads made a 200-row fit take
     a minute. Raises :class:`ChurnDataError` when the history is too small or one-sided.
@@ -180,24 +247,23 @@ def fit_churn_model(train: Examples, horizon: float, **kwargs: Any) -> FittedMod
 
 def _fit_churn_model(train: Examples, horizon: float, *, trained_on: str = "community",
                     min_examples: int = 200, min_positives: int = 20,
-                    candidates: dict[str, Callable[[], BaseEstimator]] | None = None) -> FittedModel:
+                    candidates: dict[str, Callable[[], Estimator]] | None = None) -> FittedModel:
     _check_fit(train, min_examples, min_positives)
     assert train.y is not None
-    candidates = candidates or CANDIDATES
-    scores: dict[str, float] = {}
-    inner = time_split(train, horizon, test_share=0.3)
-    if inner is not None and inner.train.y is not None and inner.test.y is not None \
-            and 0 < inner.train.y.sum() < len(inner.train) and 0 < inner.test.y.sum() < len(inner.test):
-        for name, make in candidates.items():
-            est = make().fit(inner.train.X, inner.train.y)
-            scores[name] = roc_auc(inner.test.y, est.predict_proba(inner.test.X)[:, 1])
-        best = max(scores, key=lambda k: (scores[k], -list(candidates).index(k)))
-    else:
-        best = next(iter(candidates))
-    estimator = _calibrated(candidates[best](), train.X, train.y, train.t, horizon)
+    candidates = dict(candidates or CANDIDATES)
+    v = _validate(train, horizon, candidates)
+    candidates |= _add_blends(v, candidates)
+    scores = {name: v.score(name) for name in candidates}
+    ranked = [n for n in candidates if np.isfinite(scores[n])]
+    # the best mean over the folds; on a tie the earlier (simpler) candidate
+    best = max(ranked, key=lambda n: (scores[n], -list(candidates).index(n))) if ranked else next(iter(candidates))
+    final = TimeCalibrated(candidates[best]().fit(train.X, train.y), "none")
+    if ranked:
+        final = _calibration_map(final, np.concatenate(v.preds[best]), np.concatenate(v.truth))
     stayers = train.X[train.y == 0] if (train.y == 0).any() else train.X
-    return FittedModel(name=f"{best}:{trained_on}", estimator=estimator,
-                       reference=np.median(stayers, axis=0).astype(np.float64), validation=scores,
+    return FittedModel(name=f"{best}:{trained_on}", estimator=final,
+                       reference=np.median(stayers, axis=0).astype(np.float64),
+                       validation={k: round(x, 4) for k, x in scores.items() if np.isfinite(x)},
                        trained_on=trained_on, n_train=len(train))
 
 

@@ -18,7 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.churn.artifact import ModelFileError, load_model, save_model
-from engine.churn.dataset import Examples, current, labelled, snapshot_times, time_split
+from engine.churn.dataset import (
+    Examples,
+    Split,
+    current,
+    labelled,
+    rolling_splits,
+    snapshot_times,
+    time_split,
+)
 from engine.churn.features import FeatureBuilder
 from engine.churn.guards import future_events, recent_gap
 from engine.churn.log import ActivityLog, from_days, load_log, to_days
@@ -239,25 +247,43 @@ class EvalReport:
     diff: float = float("nan")      # model − recency ROC-AUC on the later window
     ci_low: float = float("nan")
     ci_high: float = float("nan")
+    diff_logistic: float = float("nan")  # model − logistic-rf ROC-AUC, with its interval
+    ci_logistic_low: float = float("nan")
+    ci_logistic_high: float = float("nan")
     validation: dict[str, float] = field(default_factory=dict)
     refused: str = ""
+    rolling: SplitsReport | None = None  # the same over several rolling later windows (eval --splits)
 
 
 def evaluate_community(session: Session, community_id: int, now: datetime, *, rounds: int = 1000,
-                       progress: Progress = _no_progress) -> EvalReport:
-    """Model and baselines on the later window (trained on the earlier one); refused if too small."""
+                       progress: Progress = _no_progress, splits: int = 0) -> EvalReport:
+    """Model and baselines on the later window (trained on the earlier one; refused if too
+    small) and, when ``splits`` > 0, over that many rolling later windows."""
     data = community_data(session, community_id)
-    return evaluate_examples(training_examples(data, to_days(now), progress), data.settings, community_id,
-                             rounds=rounds)
+    examples = training_examples(data, to_days(now), progress)
+    report = evaluate_examples(examples, data.settings, community_id, rounds=rounds)
+    if splits:
+        report.rolling = evaluate_over_splits(examples, data.settings, community_id, n_splits=splits)
+    return report
 
 
 def evaluate_examples(examples: Examples, s: ChurnSettings, community_id: int = 0, *,
                       rounds: int = 1000) -> EvalReport:
-    report = EvalReport(community_id)
+    """The model and every baseline on the later window (the last 30 % of snapshot dates)."""
     split = time_split(examples, s.horizon_days)
     if split is None:
+        report = EvalReport(community_id)
         report.refused = "too little history for a time-based evaluation (needs at least 3 weekly snapshots)"
         return report
+    return evaluate_split(split, s, community_id, rounds=rounds)
+
+
+def evaluate_split(split: Split, s: ChurnSettings, community_id: int = 0, *, rounds: int = 1000) -> EvalReport:
+    """Train on ``split.train`` (selection on its own validation folds), score ``split.test``.
+
+    ``rounds`` = 0 skips the bootstrap interval.
+    """
+    report = EvalReport(community_id)
     train, test = split.train, split.test
     assert train.y is not None and test.y is not None
     report.train_examples, report.test_examples = len(train), len(test)
@@ -282,7 +308,53 @@ def evaluate_examples(examples: Examples, s: ChurnSettings, community_id: int = 
         report.rows.append(Row(p.name, roc_auc(test.y, prob), pr_auc(test.y, prob),
                                top_decile_lift(test.y, prob), brier(test.y, prob)))
     report.rows[0].name = f"model ({model.name})"
-    clusters = test.member.astype(np.int64) * 1_000_003 + test.community
-    report.diff, report.ci_low, report.ci_high = bootstrap_auc_difference(
-        test.y, scores[model.name], scores["recency"], clusters, rounds=rounds)
+    if rounds:
+        clusters = test.member.astype(np.int64) * 1_000_003 + test.community
+        report.diff, report.ci_low, report.ci_high = bootstrap_auc_difference(
+            test.y, scores[model.name], scores["recency"], clusters, rounds=rounds)
+        report.diff_logistic, report.ci_logistic_low, report.ci_logistic_high = bootstrap_auc_difference(
+            test.y, scores[model.name], scores["logistic-rf"], clusters, rounds=rounds)
+    else:
+        report.diff = report.rows[0].roc_auc - report.rows[1].roc_auc
+        report.diff_logistic = report.rows[0].roc_auc - report.rows[2].roc_auc
     return report
+
+
+@dataclass
+class SplitsReport:
+    """The same evaluation over several later windows (rolling origins)."""
+
+    community_id: int
+    splits: list[EvalReport] = field(default_factory=list)   # the evaluated ones (refused ones left out)
+    skipped: list[str] = field(default_factory=list)          # why a window was not evaluated
+
+    def roc_auc(self, predictor: str) -> list[float]:
+        """ROC-AUC of ``predictor`` ("model", "recency", "logistic-rf", "bgnbd") per window."""
+        return [row.roc_auc for r in self.splits for row in r.rows if row.name.split(" ")[0] == predictor]
+
+    def summary(self, predictor: str) -> tuple[float, float]:
+        """(mean, standard deviation) of the predictor's ROC-AUC over the windows."""
+        values = np.array(self.roc_auc(predictor))
+        if not len(values):
+            return float("nan"), float("nan")
+        return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+    def met(self) -> tuple[int, int]:
+        """Windows where the model ≥ logistic-rf, and where it ≥ recency + 0.05."""
+        model, logit, recency = self.roc_auc("model"), self.roc_auc("logistic-rf"), self.roc_auc("recency")
+        return (sum(m >= g for m, g in zip(model, logit, strict=True)),
+                sum(m >= r + 0.05 for m, r in zip(model, recency, strict=True)))
+
+
+def evaluate_over_splits(examples: Examples, s: ChurnSettings, community_id: int = 0, *,
+                         n_splits: int = 4, share: float = 0.4) -> SplitsReport:
+    """Model and baselines on ``n_splits`` consecutive later windows (the later ``share`` of
+    snapshot dates), each trained — and its model chosen — on the snapshots before it."""
+    out = SplitsReport(community_id)
+    for split in rolling_splits(examples, s.horizon_days, n_splits, share):
+        report = evaluate_split(split, s, community_id, rounds=0)
+        if report.refused:
+            out.skipped.append(f"window from {report.test_from}: {report.refused}")
+        else:
+            out.splits.append(report)
+    return out

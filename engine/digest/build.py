@@ -25,6 +25,7 @@ from engine.social.log import ActivityLog, load_activity
 from engine.social.questions import Question, find_questions, top_answerers, unanswered
 from engine.social.segments import Segmentation, movement, segment_members
 from engine.social.topics import TopicReport, topics_of
+from engine.store.community_settings import lookup, stored_settings
 from engine.store.models import AuditEntry, Community, Interaction
 
 PERIODS = {"week": 7, "month": 30}
@@ -261,9 +262,10 @@ def build_digest(session: Session, community_id: int, period: Period, *, now: da
     community = session.get(Community, community_id)
     if community is None:
         raise LookupError(f"no community {community_id}")
-    settings = community.settings if isinstance(community.settings, dict) else {}
+    settings = stored_settings(session, community_id)
     tz = zone_of(settings)
-    language = settings.get("language") if settings.get("language") in ("en", "zh") else default_language
+    stored_language = lookup(settings, "language", None)
+    language = stored_language if stored_language in ("en", "zh") else default_language
     now = now or period.end
     lookback = (period.end - period.start) + timedelta(days=31)
     log = load_activity(session, community_id, period.start, period.end, lookback=lookback)

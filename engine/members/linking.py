@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -42,7 +43,8 @@ from typing import Any
 from sqlalchemy import Column, Table, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from engine.members.privacy import load_hooks
+from engine.members import privacy as hooks_of
+from engine.members.privacy import PrivacyHook
 from engine.members.refs import affected, member_refs
 from engine.members.tables import LinkCode, LinkFailure
 from engine.refusal import Refusal
@@ -141,8 +143,10 @@ def _platforms(session: Session, member_id: int) -> set[str]:
     return {str(p) for p in session.execute(select(Account.platform).where(Account.member_id == member_id)).scalars()}
 
 
-def redeem_code(session: Session, account_id: int, code: str, *, now: datetime) -> LinkResult:
-    """Redeem ``code`` from ``account_id``: merge that account's member into the issuer's.
+def redeem_code(session: Session, account_id: int, code: str, *, now: datetime,
+                hooks: Sequence[PrivacyHook] = ()) -> LinkResult:
+    """Redeem ``code`` from ``account_id``: merge that account's member into the issuer's
+    (``hooks``: the capabilities' privacy hooks, which fold their per-member state).
 
     Never raises for a bad code: the failure is recorded (for the rate limit) in the
     caller's transaction and the status says what was wrong, so the caller must commit
@@ -176,7 +180,7 @@ def redeem_code(session: Session, account_id: int, code: str, *, now: datetime) 
         return LinkResult(LinkStatus.SAME_PLATFORM)
     row.used_at = now
     session.flush()  # merge_members expires the session; the mark must be written first
-    merge_members(session, keep_id, drop_id)
+    merge_members(session, keep_id, drop_id, hooks)
     session.add(
         AuditEntry(community_id=None, actor_id=keep_id, action="members_linked", target_member_id=None,
                    details={"merged_member": drop_id, "platforms": sorted(_platforms(session, keep_id))}, at=now)
@@ -226,7 +230,7 @@ def _fold_memberships(session: Session, keep_id: int, drop_id: int) -> int:
     return folded
 
 
-def merge_members(session: Session, keep_id: int, drop_id: int) -> dict[str, int]:
+def merge_members(session: Session, keep_id: int, drop_id: int, hooks: Sequence[PrivacyHook]) -> dict[str, int]:
     """Move everything of ``drop_id`` to ``keep_id`` and delete ``drop_id``.
 
     See the module docstring for how unique-key collisions are resolved. Returns rows
@@ -240,9 +244,9 @@ def merge_members(session: Session, keep_id: int, drop_id: int) -> dict[str, int
         if session.get(Member, mid) is None:
             raise LookupError(f"member {mid} does not exist")
     moved: dict[str, int] = {}
-    hooks = load_hooks()
+    hooks = hooks_of.distinct(hooks)
     for hook in hooks:
-        n = hook.before_merge(session, keep_id, drop_id)
+        n = hooks_of.before_merge(hook, session, keep_id, drop_id)
         if n:
             moved[f"hook:{hook.name}"] = n
     _fold_memberships(session, keep_id, drop_id)
@@ -265,7 +269,7 @@ def merge_members(session: Session, keep_id: int, drop_id: int) -> dict[str, int
     session.execute(delete(Member).where(Member.id == drop_id))
     session.flush()
     for hook in hooks:
-        hook.after_merge(session, keep_id)
+        hooks_of.after_merge(hook, session, keep_id)
     session.expire_all()  # ORM objects loaded above may hold the old member ids
     return moved
 

@@ -180,3 +180,17 @@ def find_communities(session: Session, ref: str | None) -> list[StoredCommunity]
         found.append(StoredCommunity(str(platform), str(external), str(title or ""), int(members), int(messages),
                                      str(busiest[0]) if busiest else ""))
     return sorted(found, key=lambda c: (-c.messages, c.platform, c.external_id))
+
+
+def resolve_community(session: Session, ref: str | None) -> int:
+    """A community by internal id, ``platform:external_id`` or external id; the only one
+    when ``ref`` is None. Raises ``LookupError`` when there is no unique match."""
+    rows = session.execute(select(Community.id, Community.platform, Community.external_id)).all()
+    if ref is None:
+        if len(rows) == 1:
+            return int(rows[0][0])
+        raise LookupError(f"{len(rows)} communities exist; pass --community (id, platform:external_id)")
+    matches = [int(r[0]) for r in rows if ref in (str(r[0]), f"{r[1]}:{r[2]}", r[2])]
+    if len(set(matches)) != 1:
+        raise LookupError(f"no unique community matches {ref!r}")
+    return matches[0]

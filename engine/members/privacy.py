@@ -1,32 +1,27 @@
 """Privacy: DM opt-out, data export (``/mydata``) and erasure (``/forget``).
 
-The hook registry
------------------
-Every module that stores member data offers two module-level functions::
-
-    def forget_member(session: Session, member_id: int) -> int      # rows deleted/changed
-    def export_member(session: Session, member_id: int) -> dict      # JSON-serialisable
-
-and optionally, for ``/link`` (see :mod:`engine.members.linking`):
+The hooks
+---------
+Every capability that stores member data declares a :class:`PrivacyHook` in its
+``Module.privacy`` (an object with ``name``, ``forget_member(session, member_id) -> int``
+and ``export_member(session, member_id) -> dict``; :class:`ModuleHook` adapts a module
+exposing those as module-level functions), and optionally, for ``/link`` (see
+:mod:`engine.members.linking`):
 
 * ``before_merge(session, keep_id, drop_id) -> int``: runs *before* the generic FK
   re-pointing, to fold per-member state a unique key would otherwise make collide (the
   dropped member's colliding row is deleted by the generic step);
 * ``after_merge(session, keep_id) -> int``: runs *after* it, to rebuild derived caches
-  (e.g. a balance recomputed from the re-pointed ledger);
+  (e.g. a balance recomputed from the re-pointed ledger).
 
-and a ``name`` string (defaults to the module name). The module's dotted name is listed
-in :data:`PRIVACY_MODULES`. Two listed modules exposing the very same ``forget_member``
-function (one re-exporting the other's) count once.
+The composition root collects them in the capability list's order and hands them to the
+callers (``privacy_hooks``); nothing here names a module. Two hooks wrapping the very
+same ``forget_member`` function count once.
 
-Modules are imported lazily; one that does not exist (yet) is skipped, so this package
-does not depend on when other modules land. A module that exists but fails to import
-for another reason raises: silently skipping it would leave its data behind.
-
-Forgetting runs every module hook in registry order inside the caller's transaction,
-then :data:`CORE` (the core tables), which also sweeps any reference to the member a
-module left behind (:func:`engine.members.refs.sweep_member`) and finally deletes the
-member row. Everything happens in one transaction: it all goes or nothing does.
+Forgetting runs every hook in order inside the caller's transaction, then :data:`CORE`
+(the core tables), which also sweeps any reference to the member a hook left behind
+(:func:`engine.members.refs.sweep_member`) and finally deletes the member row.
+Everything happens in one transaction: it all goes or nothing does.
 
 Messages: anonymised, not deleted
 ---------------------------------
@@ -39,7 +34,6 @@ for every reader. Nothing that says who wrote it or what it said remains.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -68,22 +62,12 @@ from engine.store.models import (
 
 log = logging.getLogger(__name__)
 
-# Module names offering privacy hooks; missing modules are skipped (see module docstring).
-PRIVACY_MODULES: tuple[str, ...] = (
-    "engine.members.linking",
-    "engine.points.service",
-    "engine.catalog.service",
-    "engine.ingest.privacy",
-    "engine.digest.owners",
-    "engine.nudge.privacy",
-)
-
-
 @runtime_checkable
 class PrivacyHook(Protocol):
     """One module's share of erasing and exporting a member."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def forget_member(self, session: Session, member_id: int) -> int:
         """Delete or anonymise the member's rows; returns how many rows changed."""
@@ -116,36 +100,28 @@ class ModuleHook:
         return int(fn(session, keep_id) or 0) if fn is not None else 0
 
 
-def _missing(module_name: str, exc: ImportError) -> bool:
-    """True when the import failed because ``module_name`` (or a parent) does not exist."""
-    missing = getattr(exc, "name", None)
-    return bool(missing) and (module_name == missing or module_name.startswith(f"{missing}."))
-
-
-def load_hooks(modules: Sequence[str] = PRIVACY_MODULES) -> list[ModuleHook]:
-    """The module hooks that exist now, in registry order (without :data:`CORE`).
-
-    Raises ImportError for a module that exists but cannot be imported, and TypeError for
-    one that lacks ``forget_member`` or ``export_member``.
-    """
-    hooks: list[ModuleHook] = []
-    seen: set[int] = set()
-    for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except ImportError as exc:
-            if _missing(name, exc):
-                log.debug("privacy module %s not installed; skipped", name)
-                continue
-            raise
-        for fn in ("forget_member", "export_member"):
-            if not callable(getattr(module, fn, None)):
-                raise TypeError(f"privacy module {name} has no {fn}(session, member_id)")
-        if id(module.forget_member) in seen:
+def distinct(hooks: Sequence[PrivacyHook]) -> list[PrivacyHook]:
+    """``hooks`` without repeats (two wrapping the same ``forget_member`` count once)."""
+    seen: set[object] = set()
+    result = []
+    for hook in hooks:
+        fn = getattr(hook, "module", None)
+        key = getattr(fn, "forget_member", None) if fn is not None else hook
+        if id(key) in seen:
             continue
-        seen.add(id(module.forget_member))
-        hooks.append(ModuleHook(str(getattr(module, "name", name)), module))
-    return hooks
+        seen.add(id(key))
+        result.append(hook)
+    return result
+
+
+def before_merge(hook: PrivacyHook, session: Session, keep_id: int, drop_id: int) -> int:
+    fn = getattr(hook, "before_merge", None)
+    return int(fn(session, keep_id, drop_id) or 0) if fn is not None else 0
+
+
+def after_merge(hook: PrivacyHook, session: Session, keep_id: int) -> int:
+    fn = getattr(hook, "after_merge", None)
+    return int(fn(session, keep_id) or 0) if fn is not None else 0
 
 
 # -- opt-out -----------------------------------------------------------------------------
@@ -441,26 +417,22 @@ class ForgetReport:
         return sum(self.rows.values())
 
 
-def forget_member(
-    session: Session, member_id: int, *, hooks: Sequence[PrivacyHook] | None = None
-) -> ForgetReport:
-    """Erase a member everywhere: module hooks in registry order, then the core hook.
+def forget_member(session: Session, member_id: int, hooks: Sequence[PrivacyHook]) -> ForgetReport:
+    """Erase a member everywhere: the capabilities' ``hooks`` in order, then the core hook.
 
-    ``hooks`` replaces the loaded module hooks (tests). Returns rows changed per hook.
+    Returns rows changed per hook.
     Raises LookupError if the member does not exist; whatever a hook raises propagates
     (the caller's transaction then rolls back and nothing is erased).
     """
     if session.get(Member, member_id) is None:
         raise LookupError(f"member {member_id} does not exist")
     rows: dict[str, int] = {}
-    for hook in (*(load_hooks() if hooks is None else hooks), CORE):
+    for hook in (*distinct(hooks), CORE):
         rows[hook.name] = hook.forget_member(session, member_id)
     return ForgetReport(member_id, rows)
 
 
-def export_member(
-    session: Session, member_id: int, *, hooks: Sequence[PrivacyHook] | None = None
-) -> dict[str, Any]:
+def export_member(session: Session, member_id: int, hooks: Sequence[PrivacyHook]) -> dict[str, Any]:
     """Everything Cohort holds about a member: ``{"core": {...}, <hook name>: {...}}``.
 
     Values are JSON-serialisable (datetimes as ISO strings in the core section; modules
@@ -469,6 +441,6 @@ def export_member(
     if session.get(Member, member_id) is None:
         raise LookupError(f"member {member_id} does not exist")
     data: dict[str, Any] = {"core": CORE.export_member(session, member_id)}
-    for hook in load_hooks() if hooks is None else hooks:
+    for hook in distinct(hooks):
         data[hook.name] = hook.export_member(session, member_id)
     return data

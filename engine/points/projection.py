@@ -11,7 +11,6 @@ local to the community's timezone (``settings["timezone"]``), cached with its ru
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -38,10 +37,10 @@ from engine.points.tables import (
 )
 from engine.refusal import Refusal
 from engine.store.base import table_of
+from engine.store.community_settings import lookup, store_setting, stored_settings
 from engine.store.models import (
     Account,
     AuditEntry,
-    Community,
     CommunityMember,
     Member,
     Message,
@@ -49,14 +48,11 @@ from engine.store.models import (
     Thread,
 )
 from engine.store.recorder import Recorded
-from engine.store.writer import Notice
+from engine.store.writer import Notice, projections_in
 from engine.text import clean_text, fingerprint
 
 MAX_AMOUNT = 10_000  # largest manual change or completion award in one go
 _MAX_CACHE = 200_000  # per-message caches are dropped wholesale past this size
-
-# Every live projection, so module-level writes (catalog, privacy) can invalidate caches.
-LIVE_PROJECTIONS: weakref.WeakSet[PointsProjection] = weakref.WeakSet()
 
 
 class PointsError(Refusal, ValueError):
@@ -165,7 +161,6 @@ class PointsProjection:
         # with the same flush as one executemany.
         self._pending: list[dict[str, Any]] = []
         self._stmts: dict[str, Any] = {}
-        LIVE_PROJECTIONS.add(self)
 
     # -- cache management ----------------------------------------------------------------
     def reset(self) -> None:
@@ -213,16 +208,14 @@ class PointsProjection:
     def _settings(self, session: Session, community_id: int) -> tuple[R.PointsRules, dict[str, Any]]:
         hit = self._rules.get(community_id)
         if hit is None:
-            settings = session.connection().execute(
-                select(Community.settings).where(Community.id == community_id)
-            ).scalar_one_or_none() or {}
-            points = settings.get("points") if isinstance(settings, dict) else None
+            settings = stored_settings(session, community_id)
+            points = lookup(settings, "points", {})
             points = points if isinstance(points, dict) else {}
             hit = (R.rules_from_settings(points), points)
             self._rules[community_id] = hit
-            language = settings.get("language") if isinstance(settings, dict) else None
+            language = lookup(settings, "language", None)
             self._languages[community_id] = language if isinstance(language, str) else None
-            self._zones[community_id] = D.zone_of(settings if isinstance(settings, dict) else None)
+            self._zones[community_id] = D.zone_of(settings)
         return hit
 
     def _is_bot(self, session: Session, member_id: int) -> bool:
@@ -899,14 +892,7 @@ class PointsProjection:
         Raises :class:`engine.points.rules.RuleValueError` for a bad key or value.
         """
         value = R.parse_setting(key, raw)
-        current = session.execute(select(Community.settings).where(Community.id == community_id)).scalar_one()
-        settings = dict(current or {})
-        points = dict(settings.get("points") or {})
-        old = points.get(key)
-        points[key] = value
-        settings["points"] = points
-        # A new dict object, so the JSON column is written (no in-place mutation tracking).
-        session.execute(update(Community).where(Community.id == community_id).values(settings=settings))
+        old = store_setting(session, community_id, f"points.{key}", value)
         self._rules.pop(community_id, None)
         # Levels depend on the curve: reload so the next change recomputes them.
         self._drop([k for k in self._members if k[0] == community_id])
@@ -930,24 +916,19 @@ def active_season(session: Session, community_id: int) -> PointsSeason | None:
     ).scalar_one_or_none()
 
 
-def invalidate_everywhere(community_id: int | None = None, member_id: int | None = None) -> None:
-    """Drop cached state in every live projection (after a write that bypassed them)."""
-    for proj in list(LIVE_PROJECTIONS):
+def live_projections(session: Session) -> list[PointsProjection]:
+    """The points projections of the writer transaction ``session`` belongs to."""
+    return [p for p in projections_in(session) if isinstance(p, PointsProjection)]
+
+
+def invalidate_everywhere(session: Session, community_id: int | None = None, member_id: int | None = None) -> None:
+    """Drop cached state in the writer's points projections (after a write that bypassed them)."""
+    for proj in live_projections(session):
         proj.invalidate(community_id, member_id)
 
 
 def flush_everywhere(session: Session) -> None:
-    """Write pending balance/state rows of every live projection working in ``session``
-    (before another writer reads or changes ``points_members`` in the same transaction)."""
-    for proj in list(LIVE_PROJECTIONS):
+    """Write pending balance/state rows of the writer's points projections (before another
+    writer reads or changes ``points_members`` in the same transaction)."""
+    for proj in live_projections(session):
         proj.flush(session)
-
-
-def make_projection(app: Any) -> PointsProjection:
-    """The composition root's hook (``PROJECTION_MODULES``): builds the projection and
-    publishes it as ``app.services["points"]`` for the command handlers."""
-    projection = PointsProjection()
-    services = getattr(app, "services", None)
-    if isinstance(services, dict):
-        services["points"] = projection
-    return projection

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from engine.points import days as D
 from engine.points import rules as R
 from engine.points.projection import (
-    LIVE_PROJECTIONS,
     PointsProjection,
     active_season,
     flush_everywhere,
     invalidate_everywhere,
+    live_projections,
 )
 from engine.points.tables import (
     MEMBERS,
@@ -31,7 +31,7 @@ from engine.points.tables import (
     PointsMember,
     PointsSeason,
 )
-from engine.store.models import AuditEntry, Member
+from engine.store.models import AuditEntry, Chat, Member, Message, Thread
 from engine.store.writer import Notice
 
 PERIODS = ("week", "month", "season", "all")
@@ -76,7 +76,7 @@ def award_completion(session: Session, community_id: int, member_id: int, item_k
     proj = PointsProjection()
     notices = proj.award_completion(session, community_id, member_id, item_key, points, at, source_key)
     proj.flush(session)
-    invalidate_everywhere(community_id, member_id)
+    invalidate_everywhere(session, community_id, member_id)
     return notices
 
 
@@ -88,7 +88,7 @@ def award_course_finished(session: Session, community_id: int, member_id: int, c
     proj = PointsProjection()
     notices = proj.award_course_finished(session, community_id, member_id, course_key, at)
     proj.flush(session)
-    invalidate_everywhere(community_id, member_id)
+    invalidate_everywhere(session, community_id, member_id)
     return notices
 
 
@@ -101,7 +101,7 @@ def grant_badge(session: Session, community_id: int, member_id: int, badge: str,
     proj = PointsProjection()
     notice = proj.grant_badge(session, community_id, member_id, badge, actor_id=actor_id, at=at, reason=reason)
     proj.flush(session)
-    invalidate_everywhere(community_id, member_id)
+    invalidate_everywhere(session, community_id, member_id)
     return notice
 
 
@@ -127,13 +127,9 @@ def forget_member(session: Session, member_id: int) -> int:
             st.pairs.pop(key, None)
             session.execute(update(PointsMember).where(
                 PointsMember.community_id == cid, PointsMember.member_id == mid).values(state=st.to_json()))
-    for proj in _live():
+    for proj in live_projections(session):
         proj.reset()
     return int(deleted or 0)
-
-
-def _live() -> list[PointsProjection]:
-    return list(LIVE_PROJECTIONS)
 
 
 def export_member(session: Session, member_id: int) -> dict[str, Any]:
@@ -189,7 +185,7 @@ def rebuild_balances(session: Session, community_id: int | None = None) -> int:
             session.execute(MEMBERS.insert().values(
                 community_id=cid, member_id=mid, total=int(total), level=level, reached_at=last, state={}))
         n += 1
-    for p in _live():
+    for p in live_projections(session):
         p.reset()
     return n
 
@@ -204,6 +200,20 @@ def after_merge(session: Session, keep_id: int) -> int:
 
 
 # -- reads ----------------------------------------------------------------------------------
+
+
+def answer_candidate(session: Session, platform: str, chat_ext: str,
+                     message_ext: str) -> tuple[int, int | None, int | None, int | None, bool] | None:
+    """For ``/solved``: (message id, author, member it replied to, thread starter, is the
+    thread's first post) of a stored message, or None when Cohort never saw it."""
+    row = session.execute(
+        select(Message.id, Message.author_id, Message.reply_to_author_id, Thread.created_by,
+               Message.is_topic_start)
+        .join(Chat, Chat.id == Message.chat_id)
+        .outerjoin(Thread, Thread.id == Message.thread_id)
+        .where(Chat.platform == platform, Chat.external_id == chat_ext, Message.external_id == message_ext)
+    ).first()
+    return (int(row[0]), row[1], row[2], row[3], bool(row[4])) if row else None
 
 
 def period_window(session: Session, community_id: int, period: str,

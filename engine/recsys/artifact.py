@@ -10,8 +10,8 @@ Layout of one artifact directory::
       item_ids.json   external item ids, list index = column
 
 ``save_artifact`` writes into a hidden temp directory next to the target and renames it
-into place, so a reader sees either no artifact or a complete one. ``load_artifact``
-verifies every checksum before building a :class:`~engine.recsys.serve.ServingModel`.
+into place, so a reader sees either no artifact or a complete one. ``engine.recsys.serve.load_artifact``
+verifies every checksum (through :func:`load_scoring`) before building a :class:`~engine.recsys.serve.ServingModel`.
 Numpy/scipy only: the bot process loads artifacts without torch.
 """
 
@@ -25,15 +25,12 @@ import tempfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from engine.recsys.scoring import ScoringArrays
-
-if TYPE_CHECKING:
-    from engine.recsys.serve import ServingModel
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -215,14 +212,3 @@ def load_scoring(path: str | os.PathLike[str]) -> tuple[dict[str, Any], ScoringA
         content_weight=float(manifest.get("content_weight", 0.0)),
     )
     return manifest, scoring, [str(u) for u in user_ids], [str(i) for i in item_ids]
-
-
-def load_artifact(path: str | os.PathLike[str]) -> ServingModel:
-    """Load and verify an artifact as a ready :class:`~engine.recsys.serve.ServingModel`.
-
-    Raises ``ArtifactError`` on missing/corrupt/truncated/version-mismatched artifacts.
-    """
-    from engine.recsys.serve import ServingModel  # serve imports this module; avoid a cycle
-
-    manifest, scoring, user_ids, item_ids = load_scoring(path)
-    return ServingModel(scoring, user_ids, item_ids, manifest=manifest, path=Path(path))

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from engine.catalog.tables import CatalogItem
 from engine.recsys.feedback import DEFAULT_KIND_WEIGHTS, FeedbackMatrix, Interaction, build_feedback_matrix
+from engine.store.community_settings import lookup, stored_settings
 from engine.store.models import Community
 from engine.store.models import Interaction as LoggedInteraction
 
@@ -79,10 +80,10 @@ def recsys_settings(session: Session, community_id: int) -> tuple[dict[str, floa
 
     Raises ``ValueError`` if the community does not exist or a weight is not a number.
     """
-    settings = session.scalar(select(Community.settings).where(Community.id == community_id))
-    if settings is None:
+    if session.get(Community, community_id) is None:
         raise ValueError(f"no community with id {community_id}")
-    section = (settings or {}).get("recsys", {}) if isinstance(settings, dict) else {}
+    section = lookup(stored_settings(session, community_id), "recsys", {})
+    section = section if isinstance(section, dict) else {}
     weights = {**DEFAULT_KIND_WEIGHTS, **{str(k): float(v) for k, v in section.get("kind_weights", {}).items()}}
     half_life = section.get("half_life_days", 60.0)
     return weights, (None if half_life is None else float(half_life))
@@ -165,6 +166,7 @@ def train_community(
     """
     from engine.recsys.artifact import save_artifact
     from engine.recsys.selection import Candidate, Selection, fit_chosen, select_model
+    from engine.recsys.torch_threads import blas_threads, default_threads
 
     say = progress or (lambda _text: None)
     started = time.perf_counter()
@@ -183,26 +185,37 @@ def train_community(
     default = Candidate("cohort default", "cohort", {"l2": 100.0, "factors": max(1, min(32, matrix.shape[1] // 4))})
     selection: Selection | None = None
     select_seconds = 0.0
-    if tune and matrix.shape[0] >= MIN_SELECTION_MEMBERS:
-        try:
-            selection = select_model(rows, item_ids, kind_weights=weights, half_life=half_life, item_texts=texts,
-                                     item_created=created, device=device, seed=seed, progress=say)
-        except ValueError as exc:  # too little history before every origin: keep the default
-            log.info("recsys: community %s: no model selection (%s)", community_id, exc)
-        select_seconds = time.perf_counter() - started
-    if selection is None:
-        selection = Selection(chosen=default, scores=[], origins=[])
-    say(f"fitting {selection.chosen.name} on the whole log")
-    fit_start = time.perf_counter()
-    popularity = np.asarray(matrix.sum(axis=0), dtype=np.float32).ravel()
-    arrays = fit_chosen(selection, matrix, popularity, [texts.get(i, "") for i in feedback.item_ids],
-                        device=device, seed=seed)
-    fit_seconds = time.perf_counter() - fit_start
+    # NumPy's BLAS pool sized like torch's (one thread for a community): its spinning threads
+    # would otherwise fight every other process on a busy machine.
+    with blas_threads(default_threads(matrix.nnz)):
+        if tune and matrix.shape[0] >= MIN_SELECTION_MEMBERS:
+            try:
+                selection = select_model(rows, item_ids, kind_weights=weights, half_life=half_life,
+                                         item_texts=texts, item_created=created, device=device, seed=seed,
+                                         progress=say)
+            except ValueError as exc:  # too little history before every origin: keep the default
+                log.info("recsys: community %s: no model selection (%s)", community_id, exc)
+            select_seconds = time.perf_counter() - started
+        if selection is None:
+            selection = Selection(chosen=default, scores=[], origins=[])
+        say(f"fitting {selection.chosen.name} on the whole log")
+        fit_start = time.perf_counter()
+        popularity = np.asarray(matrix.sum(axis=0), dtype=np.float32).ravel()
+        arrays = fit_chosen(selection, matrix, popularity, [texts.get(i, "") for i in feedback.item_ids],
+                            device=device, seed=seed)
+        fit_seconds = time.perf_counter() - fit_start
     target = community_dir(artifact_dir, community_id)
     target.mkdir(parents=True, exist_ok=True)
     chosen = selection.chosen
+    trained_by_torch = "cohort" in (chosen.family, chosen.base.family if chosen.base else "")
+    if trained_by_torch:
+        from engine.recsys.torch_model import resolve_device
+
+        device_used = str(resolve_device(device))  # what "auto" became
+    else:
+        device_used = "cpu"  # the NumPy families
     metrics: dict[str, Any] = {"family": chosen.family, "candidate": chosen.name, "fit_seconds": fit_seconds,
-                               "selection_seconds": select_seconds, "device": device}
+                               "selection_seconds": select_seconds, "device": device_used}
     if selection.scores:
         metrics["validation_ndcg@10"] = selection.chosen_score.ndcg
         metrics["validation_members"] = len(selection.chosen_score.per_user)
@@ -279,6 +292,29 @@ def evaluate_log(
 ) -> EvalReport:
     """:func:`evaluate_community` on a time-ordered interaction log (any member × item data,
     e.g. member × tag). Raises :class:`NotEnoughData` as it does."""
+    from engine.recsys.torch_threads import blas_threads, default_threads
+
+    with blas_threads(default_threads(len(rows))):
+        return _evaluate_log(rows, item_ids, kind_weights=kind_weights, half_life=half_life, item_texts=item_texts,
+                             item_created=item_created, test_fraction=test_fraction, device=device, k=k, seed=seed,
+                             progress=progress, label=label)
+
+
+def _evaluate_log(
+    rows: list[Interaction],
+    item_ids: list[str],
+    *,
+    kind_weights: dict[str, float],
+    half_life: float | None,
+    item_texts: dict[str, str] | None,
+    item_created: dict[str, datetime] | None,
+    test_fraction: float,
+    device: str,
+    k: int,
+    seed: int,
+    progress: Callable[[str], None] | None,
+    label: str,
+) -> EvalReport:
     from engine.recsys.selection import (
         Selection,
         bootstrap_interval,

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.recsys.tfidf import CharWordTfidf
@@ -265,11 +265,22 @@ class AnswerableQuestion:
 def questions_you_could_answer(session: Session, community_id: int, member_id: int, now: datetime, *,
                                limit: int = 3, top: int = 5, open_days: float = 30.0,
                                history_days: float = 365.0) -> list[AnswerableQuestion]:
-    """Open questions (asked in the last ``open_days``, no reply from anyone but the asker)
-    for which the member is among the ``top`` likely answerers; best rank first.
+    """Open questions (asked in the ``open_days`` up to the community's newest question, no
+    reply from anyone but the asker) for which the member is among the ``top`` likely
+    answerers; best rank first.
 
-    Empty for members who never answered in the last ``history_days`` (the slot is for helpers).
+    The windows end at ``now`` or at the newest question, whichever is earlier: in a live
+    community that is now; in an imported or quiet one it is its last question, so its
+    unanswered questions still reach the members who could answer them.
+    Empty for members who never answered in the ``history_days`` before that.
     """
+    newest = session.scalar(select(func.max(Message.posted_at)).where(
+        Message.community_id == community_id, Message.is_topic_start.is_(True), Message.thread_id.is_not(None)))
+    if newest is None:
+        return []
+    if newest.tzinfo is None and now.tzinfo is not None:
+        newest = newest.replace(tzinfo=now.tzinfo)
+    now = min(now, newest)
     questions, past = question_history(session, community_id, since=now - timedelta(days=history_days))
     past = past[-MAX_SLOT_HISTORY:]  # bounds the cost on the message path
     member = str(member_id)

@@ -23,6 +23,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,6 +32,9 @@ from engine.recsys.evaluate import top_k_rows
 from engine.recsys.feedback import Interaction, build_feedback_matrix
 from engine.recsys.scoring import ScoringArrays
 from engine.recsys.tfidf import CharWordTfidf
+
+if TYPE_CHECKING:  # torch is imported only when a Cohort candidate is fit
+    from engine.recsys.torch_model import CohortParams
 
 Progress = Callable[[str], None]
 NEIGHBORS = 100
@@ -107,6 +111,27 @@ def ease_weights(matrix: sp.csr_matrix, l2: float) -> np.ndarray:
     return weights.astype(np.float32)
 
 
+def ease_scores(matrix: sp.csr_matrix, rows: np.ndarray, l2: float) -> np.ndarray:
+    """``history · B`` of EASE for ``rows`` of ``matrix`` without forming the items×items ``B``.
+
+    ``B = I - P·D⁻¹`` with ``D = diag P`` and a zero diagonal, so ``x·B = x - (x·P) / diag P``.
+    With fewer members than items ``P = I/λ - Xᵀ K⁻¹ X / λ²`` (``K = I + X Xᵀ / λ``), so both
+    ``x·P`` and ``diag P`` come from members×items products: validation scores every EASE
+    candidate for the cost of a members×members solve. Otherwise ``B`` is formed as in
+    :func:`ease_weights`. Returns float32 scores ``(len(rows), n_items)``.
+    """
+    n_users, n_items = matrix.shape
+    history = matrix[rows].toarray().astype(np.float64)
+    if n_users >= n_items:
+        return (history @ ease_weights(matrix, l2)).astype(np.float32)
+    x = matrix.toarray().astype(np.float64)
+    kernel = np.eye(n_users) + (x @ x.T) / l2
+    solved = np.linalg.solve(kernel, x)  # K⁻¹ X
+    diagonal = 1.0 / l2 - np.einsum("ui,ui->i", x, solved) / (l2 * l2)
+    through = history / l2 - ((history @ x.T) @ solved) / (l2 * l2)  # x·P
+    return (history - through / diagonal).astype(np.float32)
+
+
 def item_knn_weights(matrix: sp.csr_matrix, neighbors: int, shrink: float) -> sp.csr_matrix:
     """Cosine item-item similarity with shrinkage, the ``neighbors`` strongest per item row."""
     binary = matrix.copy()
@@ -138,6 +163,13 @@ def prune_rows(dense: np.ndarray, neighbors: int) -> sp.csr_matrix:
     return out
 
 
+def _cohort_params(settings: dict[str, float], n_items: int) -> CohortParams:
+    from engine.recsys.torch_model import CohortParams
+
+    return CohortParams(l2=settings.get("l2", 100.0),
+                        factors=int(settings.get("factors", max(1, min(32, n_items // 4)))), filter_cutoff=0)
+
+
 def fit_arrays(candidate: Candidate, matrix: sp.csr_matrix, popularity: np.ndarray,
                content: sp.csr_matrix | None, *, device: str = "cpu", seed: int = 0) -> ScoringArrays:
     """Fit one single-family candidate on ``matrix`` and return its serving arrays.
@@ -151,12 +183,9 @@ def fit_arrays(candidate: Candidate, matrix: sp.csr_matrix, popularity: np.ndarr
             "item_weight": 0.0, "factor_weight": 0.0, "item_popularity": popularity.astype(np.float32)}
     family, s = candidate.family, candidate.settings
     if family == "cohort":
-        from engine.recsys.torch_model import CohortParams, CohortRecommender
+        from engine.recsys.torch_model import CohortRecommender
 
-        n_items = matrix.shape[1]
-        params = CohortParams(l2=s.get("l2", 100.0), factors=int(s.get("factors", max(1, min(32, n_items // 4)))),
-                              filter_cutoff=0)
-        return CohortRecommender(params).fit(matrix, device=device, seed=seed).export()
+        return CohortRecommender(_cohort_params(s, matrix.shape[1])).fit(matrix, device=device, seed=seed).export()
     if family == "ease":
         return ScoringArrays(**{**base, "item_item": sp.csr_matrix(ease_weights(matrix, s["l2"])),
                                 "item_weight": 1.0})
@@ -170,6 +199,27 @@ def fit_arrays(candidate: Candidate, matrix: sp.csr_matrix, popularity: np.ndarr
             raise ValueError("the content family needs catalog text")
         return ScoringArrays(**{**base, "content_item": content, "content_weight": 1.0})
     raise ValueError(f"unknown family {family!r}")
+
+
+def candidate_scores(candidate: Candidate, matrix: sp.csr_matrix, rows: np.ndarray, popularity: np.ndarray,
+                     content: sp.csr_matrix | None, *, device: str = "cpu", seed: int = 0) -> np.ndarray:
+    """What :func:`score_rows` gives for ``fit_arrays(candidate, ...)`` on ``rows`` (the same
+    per-user z-scored blend), computed without building serving arrays: EASE through
+    :func:`ease_scores`, Cohort straight from the fitted model. Used by validation, which
+    scores every candidate at every origin and never serves them."""
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    rows = np.asarray(rows, dtype=np.int64)
+    s = candidate.settings
+    if candidate.family == "ease":
+        return _z(ease_scores(matrix, rows, s["l2"]))
+    if candidate.family == "cohort":
+        from engine.recsys.torch_model import CohortRecommender
+        from engine.recsys.torch_threads import default_threads, training_threads
+
+        model = CohortRecommender(_cohort_params(s, matrix.shape[1])).fit(matrix, device=device, seed=seed)
+        with training_threads(default_threads(matrix.nnz)):  # scoring runs torch too: same thread count
+            return model.score(rows)
+    return score_rows(fit_arrays(candidate, matrix, popularity, content, device=device, seed=seed), rows)
 
 
 def blend_arrays(collaborative: ScoringArrays, popularity_weight: float, content: sp.csr_matrix | None,
@@ -323,8 +373,8 @@ def select_model(
         contents.append(content)
         for candidate in base:
             say(f"validation origin {n + 1}/{len(windows)} ({window.origin:%Y-%m-%d}): {candidate.name}")
-            arrays = fit_arrays(candidate, window.fit, window.popularity, content, device=device, seed=seed)
-            scores = score_rows(arrays, window.rows)
+            scores = candidate_scores(candidate, window.fit, window.rows, window.popularity, content,
+                                      device=device, seed=seed)
             cached[candidate].append(scores)
             per_user[candidate].append(per_user_ndcg(scores, window.fit[window.rows], window.target))
     results = {c: np.concatenate(v) for c, v in per_user.items()}

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.recsys.artifact import ArtifactError, load_artifact, read_manifest
+from engine.recsys.artifact import ArtifactError, load_scoring, read_manifest
 from engine.recsys.scoring import ScoringArrays, top_k
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,15 @@ class ServingModel:
         if seen is not None:
             parts.append(seen.astype(np.int64))
         return np.concatenate(parts)
+
+
+def load_artifact(path: str | os.PathLike[str]) -> ServingModel:
+    """Load and verify an artifact as a ready :class:`~engine.recsys.serve.ServingModel`.
+
+    Raises ``ArtifactError`` on missing/corrupt/truncated/version-mismatched artifacts.
+    """
+    manifest, scoring, user_ids, item_ids = load_scoring(path)
+    return ServingModel(scoring, user_ids, item_ids, manifest=manifest, path=Path(path))
 
 
 def _candidates(directory: Path) -> list[Path]:

@@ -11,6 +11,7 @@ spaces for a word tokenizer; the word block keeps exact tags weighing in.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,21 @@ def char_wb_ngrams(text: str, low: int = 2, high: int = 3) -> Iterator[str]:
                 yield padded[offset : offset + n]
 
 
+def _char_counts(texts: Sequence[str], low: int = 2, high: int = 3) -> list[Counter[str]]:
+    """:func:`char_wb_ngrams` counted per text; each distinct word is cut into n-grams once."""
+    cache: dict[str, list[str]] = {}
+    out: list[Counter[str]] = []
+    for text in texts:
+        grams: list[str] = []
+        for word in _WHITESPACE.sub(" ", text.lower()).split():
+            cut = cache.get(word)
+            if cut is None:
+                cut = cache[word] = list(char_wb_ngrams(word, low, high))
+            grams.extend(cut)
+        out.append(Counter(grams))
+    return out
+
+
 def words(text: str) -> Iterator[str]:
     """Tokens of two or more word characters, lower-cased."""
     yield from _WORD.findall(text.lower())
@@ -49,21 +65,19 @@ class TfidfBlock:
 
     def transform(self, terms_per_doc: Sequence[Counter[str]]) -> sp.csr_matrix:
         """Rows of L2-normalised sublinear tf·idf; terms outside the vocabulary are ignored."""
-        rows: list[int] = []
-        cols: list[int] = []
-        counts: list[int] = []
-        vocabulary = self.vocabulary
-        for row, terms in enumerate(terms_per_doc):
-            for term, count in terms.items():
-                col = vocabulary.get(term)
-                if col is not None:
-                    rows.append(row)
-                    cols.append(col)
-                    counts.append(count)
-        col_array = np.asarray(cols, dtype=np.int64)
-        values = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * self.idf[col_array]
-        matrix = sp.csr_matrix((values, (np.asarray(rows, dtype=np.int64), col_array)),
-                               shape=(len(terms_per_doc), len(vocabulary)))
+        lookup = self.vocabulary.get
+        sizes = np.fromiter((len(terms) for terms in terms_per_doc), dtype=np.int64, count=len(terms_per_doc))
+        # Column per term (-1 outside the vocabulary) and its count, one flat pass in C-level maps.
+        cols = np.fromiter(itertools.chain.from_iterable(map(lookup, terms, itertools.repeat(-1))
+                                                         for terms in terms_per_doc), dtype=np.int64,
+                           count=int(sizes.sum()))
+        counts = np.fromiter(itertools.chain.from_iterable(terms.values() for terms in terms_per_doc),
+                             dtype=np.float64, count=int(sizes.sum()))
+        rows = np.repeat(np.arange(len(terms_per_doc), dtype=np.int64), sizes)
+        known = cols >= 0
+        col_array = cols[known]
+        values = (1.0 + np.log(counts[known])) * self.idf[col_array]
+        matrix = sp.csr_matrix((values, (rows[known], col_array)), shape=(len(terms_per_doc), len(self.vocabulary)))
         norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
         return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
@@ -93,7 +107,7 @@ class CharWordTfidf:
 
     @staticmethod
     def _terms(texts: Sequence[str]) -> tuple[list[Counter[str]], list[Counter[str]]]:
-        return [Counter(char_wb_ngrams(t)) for t in texts], [Counter(words(t)) for t in texts]
+        return _char_counts(texts), [Counter(words(t)) for t in texts]
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Fit both vocabularies on ``texts`` and return their matrix."""

@@ -25,6 +25,7 @@ which scores the exported arrays with numpy.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -70,16 +71,24 @@ class CohortParams:
         return asdict(self)
 
 
-def resolve_device(device: Device | str) -> torch.device:
+def resolve_device(device: Device | str, cuda_available: Callable[[], bool] | None = None) -> torch.device:
     """Map ``"auto"`` to CUDA when available, else CPU; raises ``ValueError`` on unknown names
-    and ``RuntimeError`` if ``"cuda"`` is asked for on a machine without it."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
+    and ``RuntimeError`` if ``"cuda"`` is asked for on a machine without it.
+
+    ``cuda_available`` is the availability probe (default ``torch.cuda.is_available``, asked
+    only for ``"auto"`` and ``"cuda"``); tests inject one to cover the GPU branch on a CPU box.
+    """
+    if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' requested but torch.cuda.is_available() is False")
-    return torch.device(device)
+    if device == "cpu":
+        return torch.device("cpu")
+    available = (cuda_available or torch.cuda.is_available)()
+    if device == "auto":
+        return torch.device("cuda" if available else "cpu")
+    if not available:
+        raise RuntimeError("device='cuda' requested but CUDA is not available (a CPU-only torch build, "
+                           "or no GPU/driver)")
+    return torch.device("cuda")
 
 
 @dataclass(slots=True)

@@ -6,7 +6,9 @@ other processes for the cores, and the spectral step was measured up to 25× slo
 on one thread; a community's matrices are small enough that one thread loses little on a
 quiet machine. So training uses :func:`training_threads` — one thread below
 ``PARALLEL_FROM`` interactions, else the cores this process may run on (capped at 8) —
-unless the operator sets ``COHORT_TRAIN_THREADS``.
+unless the operator sets ``COHORT_TRAIN_THREADS``. The NumPy/SciPy families of model
+selection (EASE, item-kNN, content) run under :func:`blas_threads`, which limits only the
+BLAS pool and so does not import torch.
 """
 
 from __future__ import annotations
@@ -34,15 +36,26 @@ def default_threads(interactions: int) -> int:
 
 
 @contextmanager
+def blas_threads(threads: int) -> Iterator[int]:
+    """Run the block with the BLAS libraries (OpenBLAS/MKL) limited to ``threads``; restores them.
+
+    Does not import torch, so NumPy-only training work can use it.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        yield threads
+
+
+@contextmanager
 def training_threads(threads: int) -> Iterator[int]:
     """Run the block with torch and the BLAS libraries limited to ``threads``; restores both."""
     import torch
-    from threadpoolctl import threadpool_limits
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        with threadpool_limits(limits=threads):
+        with blas_threads(threads):
             yield threads
     finally:
         torch.set_num_threads(before)

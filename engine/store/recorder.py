@@ -136,11 +136,17 @@ class IdCache:
     # The names and titles last written, so an unchanged one costs no statement.
     names: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     titles: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # The raw (uncleaned) name fields and titles last seen: the common case, an unchanged
+    # name, then costs one dict lookup and no cleaning.
+    seen_names: dict[tuple[str, str], tuple[str | None, str | None]] = field(default_factory=dict)
+    seen_titles: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.recent.clear()
         self.names.clear()
         self.titles.clear()
+        self.seen_names.clear()
+        self.seen_titles.clear()
         self.communities.clear()
         self.accounts.clear()
         self.chats.clear()
@@ -299,32 +305,52 @@ class Recorder:
     def _retitle(self, session: Session, model: type[Community] | type[Chat], row_id: int,
                  key: tuple[str, str, str], title: str) -> None:
         """A community's or chat's title follows the latest event that names it."""
-        title = clean_text(title)[:256]
+        if self.cache.seen_titles.get(key) == title:
+            return
+        raw, title = title, clean_text(title)[:256]
         if not title or self.cache.titles.get(key) == title:
+            self.cache.seen_titles[key] = raw
             return
         session.connection().execute(
             update(table_of(model)).where(model.id == row_id, model.title != title).values(title=title))
         self.cache.titles[key] = title
+        self.cache.seen_titles[key] = raw
 
     def _rename(self, session: Session, event: Event, key: tuple[str, str], ids: tuple[int, int]) -> None:
         """Account (and member) names follow the latest event that carries a name."""
+        raw = (event.user_name, event.username)
+        if self.cache.seen_names.get(key) == raw:
+            return
         name = clean_text(event.user_name)[:256] if event.user_name else ""
         uname = clean_text(event.username)[:128] if event.username else ""
-        known = self.cache.names.get(key)
-        if (not name and not uname) or known == (name, uname):
+        if not name and not uname:
             return
+        known = self.cache.names.get(key)
         conn = session.connection()
         if not name or not uname:  # the event carries one of the two: keep the other as stored
-            row = conn.execute(select(Account.display_name, Account.username).where(Account.id == ids[0])).first()
-            if row is None:
-                return
-            name, uname = name or row[0], uname or row[1]
-            if known == (name, uname):
-                return
+            if known is None:
+                row = conn.execute(select(Account.display_name, Account.username).where(Account.id == ids[0])).first()
+                if row is None:
+                    return
+                known = (row[0] or "", row[1] or "")
+            name, uname = name or known[0], uname or known[1]
+        if known == (name, uname):
+            self.cache.names[key] = known
+            self.cache.seen_names[key] = raw
+            return
         changed = conn.execute(_RENAME_ACCOUNT, {"acc": ids[0], "at": event.at, "name": name, "uname": uname}).rowcount
         if changed:
             conn.execute(_RENAME_MEMBER, {"m": ids[1], "name": name})
-        self.cache.names[key] = (name, uname)
+            self.cache.names[key] = (name, uname)
+            self.cache.seen_names[key] = raw
+        else:  # the name was stored already, or this event is older than the stored name
+            row = conn.execute(select(Account.display_name, Account.username).where(Account.id == ids[0])).first()
+            if row is not None:
+                self.cache.names[key] = (row[0] or "", row[1] or "")
+            if self.cache.names.get(key) == (name, uname):
+                self.cache.seen_names[key] = raw
+            else:
+                self.cache.seen_names.pop(key, None)
 
     def account(self, session: Session, event: Event) -> tuple[int, int]:
         """(account id, member id) for the event's user, creating both on first sight."""

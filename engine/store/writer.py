@@ -52,6 +52,18 @@ class Projection(Protocol):
     # Optional: ``flush(session)`` writes what the projection deferred, once per batch.
 
 
+_PROJECTIONS = "cohort.projections"  # the session.info entry the writer fills
+
+
+def projections_in(session: Session) -> Sequence[Projection]:
+    """The projections of the writer whose transaction ``session`` is (none outside one).
+
+    A write that bypasses a projection's caches (a completion paid by the catalog, an
+    erasure) uses this to flush or drop exactly the caches of that writer — no registry."""
+    found = session.info.get(_PROJECTIONS, ())
+    return tuple(found)
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """Result of recording one event: ``duplicate`` means it had been handled before."""
@@ -216,6 +228,7 @@ class EventWriter:
         self.jobs += len(batch)
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                session.info[_PROJECTIONS] = self.projections
                 # One statement claims every event's dedup key for the whole batch.
                 events = [job.event for job in batch if job.event is not None]
                 claims = iter(self.recorder.claim_many(session, events) if events else [])
@@ -241,6 +254,7 @@ class EventWriter:
     def _run_alone(self, job: _Job) -> tuple[_Job, Any, BaseException | None]:
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                session.info[_PROJECTIONS] = self.projections
                 result = self._apply(session, job)
                 self._flush(session)
         except Exception as exc:

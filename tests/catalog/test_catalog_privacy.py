@@ -28,11 +28,11 @@ async def test_catalog_data_is_exported_and_forgotten(app: App) -> None:
         return mid
 
     mid = await app.store.write(setup)
-    exported = app.store.read_sync(lambda s: privacy.export_member(s, mid))
+    exported = app.store.read_sync(lambda s: privacy.export_member(s, mid, app.privacy_hooks))
     text = json.dumps(exported, default=str)
     assert "Asyncio in depth" in text and '"stars": 5' in text
 
-    await app.store.write(lambda s: privacy.forget_member(s, mid))
+    await app.store.write(lambda s: privacy.forget_member(s, mid, app.privacy_hooks))
 
     def left(s):
         return (s.execute(select(func.count()).select_from(CatalogCompletion)).scalar_one(),

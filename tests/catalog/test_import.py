@@ -6,8 +6,8 @@ import pytest
 
 from bot.bootstrap import App
 from engine.catalog.items import ItemError, plan_import, read_csv, read_yaml
+from engine.catalog.paths import CatalogCycleError
 from engine.catalog.service import apply_import, prerequisite_map
-from engine.recsys.paths import CatalogCycleError
 from tests.catalog.helpers import community_id, items
 from tests.doubles.events import T0
 

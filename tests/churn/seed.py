@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engine.churn.log import MESSAGE, REACTION, REPLY, ActivityLog
+from engine.churn.scores import MemberRisk, Reason, store_scores
 from engine.store.models import Account, Community, CommunityMember, Interaction, Member, MembershipEvent
 
 DAY0 = datetime(2025, 6, 1, tzinfo=UTC)
@@ -54,3 +55,22 @@ def seed(session: Session, log: ActivityLog, *, platform: str = "console", commu
         session.execute(insert(Interaction), rows[start:start + 5000])
     session.commit()
     return cid, ids
+
+
+def store_risks(session: Session, platform: str, community_ext: str, risks: dict[str, float],
+                on: date, last_active: datetime | None = None) -> int:
+    """Store one scoring run for accounts ``platform:external id`` → risk (what the daily job
+    writes), each with a silence reason; returns the community id. For adapter tests, whose
+    members exist only once they have spoken through the adapter."""
+    cid = session.execute(select(Community.id).where(Community.platform == platform,
+                                                     Community.external_id == community_ext)).scalar_one()
+    rows = []
+    for external, risk in risks.items():
+        member = session.execute(select(Account.member_id).where(Account.platform == platform,
+                                                                 Account.external_id == external)).scalar_one()
+        days = round(risk * 20)
+        rows.append(MemberRisk(member, risk, (Reason("silence", f"silent for {days} days", f"已经 {days} 天没有动静",
+                                                     risk / 2),), on, last_active))
+    store_scores(session, cid, on, "test", rows)
+    session.commit()
+    return int(cid)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import App
 from bot.handlers.churn import model_dir
 from bot.ports import Role
 from engine.churn.service import score_community, train_community
+from engine.store.models import Community
 from tests.churn.seed import seed, when
 from tests.churn.synth import community
 from tests.doubles.events import command, message
@@ -67,3 +69,25 @@ async def test_atrisk_before_any_scoring(app: App) -> None:
     await app.dispatch(command("mod", "atrisk"), chat)
     assert "No churn scores yet" in chat.said[-1].plain
 
+
+
+async def test_atrisk_answers_in_the_communitys_language(app: App, world) -> None:
+    chat, faders = world
+
+    def to_chinese(session: Session) -> None:
+        for c in session.scalars(select(Community)):
+            c.settings = {**(c.settings or {}), "language": "zh"}
+        session.commit()
+
+    with Session(app.store.engine) as session:
+        to_chinese(session)
+    await app.dispatch(command("mod", "atrisk", "2"), chat)
+    text = chat.said[-1].plain
+    assert "流失风险" in text and "人被标记" in text and "第 1/" in text and "下一页：/atrisk 2 2" in text
+    assert "最后活跃" in text and "At risk" not in text
+    top = _names(text)
+    assert top and all(name in faders for name in top)
+    await app.dispatch(command("mod", "atrisk", "²"), chat)
+    assert "² 不是有效的 n" in chat.said[-1].plain and "用法" in chat.said[-1].plain
+    await app.dispatch(command("mod", "atrisk", "@u0"), chat)
+    assert "风险" in chat.said[-1].plain and "评分" in chat.said[-1].plain

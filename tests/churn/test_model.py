@@ -10,12 +10,12 @@ import pytest
 from engine.churn import artifact
 from engine.churn.artifact import ModelFileError, load_model, save_model
 from engine.churn.bgnbd import fit_bgnbd
-from engine.churn.dataset import labelled, snapshot_times, time_split
+from engine.churn.dataset import labelled, rolling_splits, snapshot_times, time_split
 from engine.churn.features import INDEX, FeatureBuilder
 from engine.churn.metrics import roc_auc
-from engine.churn.model import ChurnDataError, RecencyRule, fit_churn_model
+from engine.churn.model import CANDIDATES, ChurnDataError, RecencyRule, _rolling_origins, fit_churn_model
 from engine.churn.reasons import explain
-from engine.churn.service import evaluate_examples
+from engine.churn.service import evaluate_examples, evaluate_over_splits
 from engine.churn.settings import ChurnSettings
 from tests.churn.synth import community
 
@@ -31,7 +31,12 @@ def test_model_ranks_churners_and_is_calibrated(examples) -> None:
     split = time_split(examples, 14)
     assert split is not None and split.test.y is not None
     model = fit_churn_model(split.train, 14, min_examples=50, min_positives=10)
-    assert set(model.validation) >= {"hgb", "forest", "logistic-all"}
+    # every candidate, the baseline's family and the blends were scored on validation
+    assert set(model.validation) >= {"hgb", "forest", "logistic-rf", "logistic-all-C0.03", "logistic-all-C3"}
+    assert any(name.startswith("blend-") for name in model.validation)
+    chosen = model.name.rsplit(":", 1)[0]
+    assert model.validation[chosen] == max(model.validation.values())
+    assert model.validation[chosen] >= model.validation["logistic-rf"]
     risk = model.risk(split.test.X)
     assert roc_auc(split.test.y, risk) > 0.8
     assert abs(risk.mean() - split.test.y.mean()) < 0.1  # calibrated: mean risk near the churn rate
@@ -39,11 +44,42 @@ def test_model_ranks_churners_and_is_calibrated(examples) -> None:
     assert roc_auc(split.test.y, rule.risk(split.test.X)) > 0.6
 
 
+def test_validation_folds_are_rolling_origins_inside_training(examples) -> None:
+    folds = _rolling_origins(examples.t, 14)
+    assert len(folds) == 4
+    starts = [examples.t[val].min() for _, val in folds]
+    assert starts == sorted(starts) and len(set(starts)) == 4
+    for fit, val in folds:
+        # no fitted label reads the validation block's period; the origin rolls forward
+        assert (examples.t[fit] + 14 <= examples.t[val].min()).all()
+    assert [len(fit) for fit, _ in folds] == sorted(len(fit) for fit, _ in folds)
+
+
+class _Coin:
+    """A candidate that ranks at random: validation must not choose it."""
+
+    def fit(self, X, y):
+        return self
+
+    def predict_proba(self, X):
+        p = np.random.default_rng(len(X)).random(len(X))
+        return np.column_stack([1 - p, p])
+
+
+def test_selection_prefers_what_validates_better(examples) -> None:
+    model = fit_churn_model(examples, 14, min_examples=50, min_positives=10,
+                            candidates={"coin": _Coin, "logistic-rf": CANDIDATES["logistic-rf"]})
+    assert model.name == "logistic-rf:community"
+    assert model.validation["coin"] < 0.6 < model.validation["logistic-rf"]
+
+
 def test_eval_reports_every_baseline_and_an_interval(examples) -> None:
     report = evaluate_examples(examples, ChurnSettings(min_train_examples=50, min_train_positives=10), rounds=100)
     assert not report.refused
     assert [r.name.split(" ")[0] for r in report.rows] == ["model", "recency", "logistic-rf", "bgnbd"]
     assert report.ci_low <= report.diff <= report.ci_high
+    assert report.ci_logistic_low <= report.diff_logistic <= report.ci_logistic_high
+    assert report.diff_logistic == pytest.approx(report.rows[0].roc_auc - report.rows[2].roc_auc)
     assert all(0 <= r.brier <= 1 and 0 <= r.roc_auc <= 1 for r in report.rows)
 
 
@@ -128,3 +164,19 @@ def test_reason_texts_for_a_drop_and_unanswered_questions() -> None:
     assert "no reply to their last 3 questions" in texts
     assert "activity fell 80 % over two weeks" in texts
     assert any(r.text_zh == "最近 3 次提问都没有人回复" for r in reasons)
+
+
+def test_rolling_windows_each_train_before_they_test(examples) -> None:
+    splits = rolling_splits(examples, 14, n_splits=3, share=0.4)
+    assert len(splits) == 3
+    for sp in splits:
+        assert sp.train.t.max() + 14 <= sp.test.t.min() == sp.test_start
+    assert sorted(sp.test_start for sp in splits) == [sp.test_start for sp in splits]
+    report = evaluate_over_splits(examples, ChurnSettings(min_train_examples=50, min_train_positives=10), n_splits=3)
+    assert len(report.splits) + len(report.skipped) == 3
+    model = report.roc_auc("model")
+    assert len(model) == len(report.splits) == len(report.roc_auc("recency"))
+    mean, sd = report.summary("model")
+    assert mean == pytest.approx(np.mean(model)) and sd >= 0
+    logit_wins, recency_wins = report.met()
+    assert 0 <= logit_wins <= len(model) and 0 <= recency_wins <= len(model)

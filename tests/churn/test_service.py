@@ -111,3 +111,46 @@ def test_stored_settings_fall_back_to_defaults_when_invalid(session: Session) ->
     cid, _ = seed(session, make_log([], 1, joins=[(0, 1.0)]))
     session.execute(update(Community).where(Community.id == cid).values(settings={"churn": "nonsense"}))
     assert churn_settings({"churn": "nonsense"}).horizon_days == 14
+
+
+def test_nudges_received_are_a_feature_as_of_the_snapshot(session: Session) -> None:
+    from engine.churn.features import INDEX, FeatureBuilder
+    from engine.churn.log import load_log, to_days
+    from engine.nudge.tables import CONTROL, TREATED, NudgeAssignment, NudgeCampaign
+
+    log = make_log([(m, d + 0.5, MESSAGE, -1) for m in range(3) for d in range(0, 40, 2)], 3,
+                   joins=[(0, 0.0), (1, 0.0), (2, 0.0)])
+    cid, ids = seed(session, log)
+    other, other_ids = seed(session, log, community_ext="g2", prefix="o")
+
+    def campaign(community_id: int, day: int) -> int:
+        c = NudgeCampaign(community_id=community_id, run_on=when(day).date(), created_at=when(day), seed=day,
+                          control_fraction=0.2)
+        session.add(c)
+        session.flush()
+        return c.id
+
+    def assign(camp: int, community_id: int, member: int, day: float, arm: str, delivery: str | None) -> None:
+        session.add(NudgeAssignment(campaign_id=camp, community_id=community_id, member_id=member, arm=arm, rank=1,
+                                    risk=0.5, assigned_at=when(day),
+                                    delivery=delivery, delivered_at=None if delivery is None else when(day)))
+
+    early, late, after = campaign(cid, 5), campaign(cid, 25), campaign(cid, 37)
+    assign(early, cid, ids[0], 5.2, TREATED, "sent")       # long ago: outside 28 days at day 36
+    assign(late, cid, ids[0], 25.2, TREATED, "sent")       # 10.8 days before the snapshot
+    assign(late, cid, ids[1], 25.2, CONTROL, None)         # control: never messaged
+    assign(late, cid, ids[2], 25.2, TREATED, "unreachable")  # not received
+    assign(after, cid, ids[1], 37.5, TREATED, "sent")      # after the snapshot: the future is not read
+    assign(campaign(other, 25), other, other_ids[1], 25.2, TREATED, "sent")  # another community
+    session.commit()
+
+    builder = FeatureBuilder(load_log(session, cid))
+    t = to_days(when(36))
+    snap = builder.at(t)
+    row = {m: snap.X[builder.log.index_of(ids[m])] for m in range(3)}
+    assert row[0][INDEX["nudges_28"]] == 1 and abs(row[0][INDEX["days_since_nudge"]] - 10.8) < 1e-3
+    assert row[1][INDEX["nudges_28"]] == 0 and row[1][INDEX["days_since_nudge"]] == 365
+    assert row[2][INDEX["nudges_28"]] == 0 and row[2][INDEX["days_since_nudge"]] == 365
+    later = builder.at(to_days(when(40)))
+    assert later.X[builder.log.index_of(ids[1]), INDEX["nudges_28"]] == 1  # received by then
+    assert later.X[builder.log.index_of(ids[0]), INDEX["nudges_28"]] == 1  # day 5 is out of the window

@@ -164,7 +164,7 @@ async def test_segment_movement_since_the_last_snapshot(app: App) -> None:
 
 async def _commands_setup(app: App) -> RecordingMessenger:
     await _small_community(app)
-    app.services["clock"] = lambda: NOW
+    app.clock = lambda: NOW
     return RecordingMessenger(platform=TG, roles={"ann": Role.ADMIN, "bob": Role.MODERATOR})
 
 
@@ -244,7 +244,7 @@ def test_cohort_digest_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         application.stop()
     monkeypatch.setenv("COHORT_STORAGE__URL", url)
     if not any(g.name == "digest" for g in cli.app.registered_groups):
-        cli._add_capability_commands()
+        cli.add_capability_commands()
     runner = CliRunner()
     until = NOW.isoformat()
     for fmt in ("md", "json", "png", "html"):

@@ -115,7 +115,7 @@ def test_points_settings_still_accept_good_values() -> None:
 # -- every command that takes a number -------------------------------------------------------------
 @pytest.fixture
 async def able(app: App) -> ModeratingMessenger:
-    app.services["clock"] = Clock()
+    app.clock = Clock()
     m = ModeratingMessenger(Platform.TELEGRAM, roles={"boss": Role.ADMIN},
                             capabilities=frozenset({Capability.REPLY, Capability.SEND, Capability.DM,
                                                     Capability.BUTTONS, Capability.MODERATE}))

@@ -22,8 +22,9 @@ async def test_config_language_points_and_errors(app: App) -> None:
     await app.dispatch(command("mod", "config", "colour", "blue"), m)
     await app.dispatch(command("mod", "config"), m)
     replies = m.replies_to("mod")
-    assert replies[-3] == "Usage: /config language en|zh"
-    assert replies[-2].startswith("Settings you can change")
+    # The community speaks Chinese now: every reply follows, refusals included.
+    assert replies[-3] == "用法：/config language en|zh"
+    assert replies[-2].startswith("可修改的设置")
     assert '"message_points": 2' in replies[-1] and '"language": "zh"' in replies[-1]
 
     settings = app.store.read_sync(lambda s: s.execute(select(Community.settings)).scalar_one())

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import App
-from bot.history_cli import ImportMessenger, import_dispatch, import_events, stream_of
+from bot.history_import import ImportMessenger, import_dispatch, import_events, stream_of
 from engine.events import CommandInvoked, Event, MessagePosted, Platform
 from engine.history import read_discord_export, read_stackexchange_dump, read_telegram_export
 from engine.history.ingest import IngestSummary, ingest

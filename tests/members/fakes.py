@@ -185,7 +185,7 @@ def code_in(text: str) -> str:
 
 
 class Clock:
-    """An injectable clock (``app.services["clock"]``)."""
+    """An injectable clock (``app.clock``)."""
 
     def __init__(self, now: datetime = T0) -> None:
         self.now = now

@@ -130,7 +130,7 @@ async def _everything(app: App, tg: FakeMessenger) -> None:
 
 async def test_forget_leaves_no_row_referencing_the_member(app: App) -> None:
     clock = Clock(T0 + timedelta(hours=2))
-    app.services["clock"] = clock
+    app.clock = clock
     tg = FakeMessenger(Platform.TELEGRAM, roles={MOD[0]: Role.MODERATOR})
     await _everything(app, tg)
     member_id = await app.store.read(lambda s: member_of_account(s, "telegram", FORGOTTEN[0]))

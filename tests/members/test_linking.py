@@ -159,7 +159,7 @@ async def test_merge_folds_colliding_rows(app: App, tg: FakeMessenger, clock: Cl
     keep = await member(app, "alice-tg", "telegram")
     drop = await member(app, "zed", "telegram")
     assert keep is not None and drop is not None
-    await app.store.write(lambda s: merge_members(s, keep, drop))
+    await app.store.write(lambda s: merge_members(s, keep, drop, app.privacy_hooks))
 
     def rows(s: Session) -> tuple[list[int], int]:
         cms = s.execute(select(CommunityMember.member_id).where(CommunityMember.member_id == keep)).scalars().all()

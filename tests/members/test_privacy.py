@@ -12,7 +12,7 @@ from bot.bootstrap import App
 from bot.ports import Role
 from engine.events import Platform
 from engine.members.lookup import member_of_account
-from engine.members.privacy import PRIVACY_MODULES, export_member, forget_member, load_hooks
+from engine.members.privacy import export_member, forget_member
 from engine.store.base import Base
 from engine.store.models import Account, AuditEntry, Community, CommunityMember, Member, Message
 from tests.members.fakes import Clock, FakeMessenger, click, cmd, joined, msg, react
@@ -152,7 +152,7 @@ async def test_forget_needs_a_confirmation_click_by_the_same_member(app: App, tg
     # Bob's data is intact and exportable.
     bob = await member(app, "bob")
     assert bob is not None
-    bob_data = await app.store.read(lambda s: export_member(s, bob))
+    bob_data = await app.store.read(lambda s: export_member(s, bob, app.privacy_hooks))
     assert [m["text"] for m in bob_data["core"]["messages"]] == ["answer from bob"]
 
 
@@ -171,14 +171,15 @@ async def test_forget_removes_private_chat_community(app: App, tg: FakeMessenger
     await app.dispatch(cmd("alice", "mydata", private=True), tg)
     alice = await member(app, "alice")
     assert alice is not None
-    await app.store.write(lambda s: forget_member(s, alice))
+    await app.store.write(lambda s: forget_member(s, alice, app.privacy_hooks))
     ids = await app.store.read(lambda s: s.execute(select(Community.external_id)).scalars().all())
     assert ids == ["tg-group"]
 
 
-def test_missing_privacy_modules_are_skipped() -> None:
-    names = [h.name for h in load_hooks((*PRIVACY_MODULES, "engine.nothing_here.privacy"))]
-    assert "linking" in names and "engine.nothing_here.privacy" not in names
+def test_privacy_hooks_come_from_the_capability_list(app: App) -> None:
+    names = [h.name for h in app.privacy_hooks]
+    assert [m.privacy.name for m in app.modules if m.privacy is not None] == names
+    assert {"linking", "points", "catalog", "digest", "nudges", "dead_letters"} <= set(names)
 
 
 async def test_optout_on_other_platform_messenger(app: App, dc: FakeMessenger) -> None:

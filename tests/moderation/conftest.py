@@ -12,7 +12,7 @@ from tests.members.fakes import Clock, FakeMessenger
 @pytest.fixture
 def clock(app: App) -> Clock:
     c = Clock()
-    app.services["clock"] = c
+    app.clock = c
     return c
 
 

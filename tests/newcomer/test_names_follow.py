@@ -76,3 +76,28 @@ def test_a_discord_thread_carries_its_owners_name_from_the_member_cache() -> Non
     (event,) = translate("THREAD_CREATE", payload, ctx)
     assert (event.user_name, event.username) == ("Chen Wei", "chenwei")
     assert translate("THREAD_CREATE", {**payload, "owner_id": "²"}, ctx)[0].user_id == ""
+
+
+async def test_an_unchanged_name_costs_no_statement_about_accounts(app: App) -> None:
+    """The hot path: a member who keeps their name is not looked up or updated per message."""
+    from sqlalchemy import event as sa_event
+
+    tg = RecordingMessenger()
+    await app.dispatch(_msg("m1", 1, user_name="Ann"), tg)
+    app.store.writer.recorder.cache.clear()  # a restart: the first event after it may look once
+    await app.dispatch(_msg("m2", 2, user_name="Ann"), tg)
+    seen: list[str] = []
+
+    def spy(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    sa_event.listen(app.store.engine, "before_cursor_execute", spy)
+    try:
+        for i in range(3, 13):
+            await app.dispatch(_msg(f"m{i}", i, user_name="Ann"), tg)
+    finally:
+        sa_event.remove(app.store.engine, "before_cursor_execute", spy)
+    touching = [s for s in seen if "accounts" in s and ("UPDATE" in s or "display_name" in s)]
+    assert touching == []
+    await app.dispatch(_msg("m99", 99, user_name="Ann Lee"), tg)
+    assert (await _names(app))[0] == "Ann Lee"

@@ -7,20 +7,21 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from bot import demo
-from bot.handlers.points_i18n import t
+from bot.handlers.points_i18n import MESSAGES
+from bot.i18n import text
 from engine.catalog.projection import _title_from_text
 from engine.events import ThreadOpened
 from engine.sim.community import simulate_community
 
 
 def test_english_counts_agree_with_their_nouns() -> None:
-    assert t("en", "me.title", name="A", points=1).endswith("1 point")
-    assert t("en", "me.title", name="A", points=2).endswith("2 points")
-    assert t("en", "me.title", name="A", points="1,234").endswith("1,234 points")
-    assert t("en", "me.streak", streak=1, best=1) == "Streak: 1 day (best 1)"
-    assert t("en", "me.streak", streak=0, best=4) == "Streak: 0 days (best 4)"
-    assert t("en", "points.given", amount=1, name="B", total=9).startswith("Gave 1 point to")
-    assert t("zh", "me.streak", streak=1, best=1) == "连续活跃：1 天（最长 1 天）"
+    assert text(MESSAGES, "me.title", "en", name="A", points=1).endswith("1 point")
+    assert text(MESSAGES, "me.title", "en", name="A", points=2).endswith("2 points")
+    assert text(MESSAGES, "me.title", "en", name="A", points="1,234").endswith("1,234 points")
+    assert text(MESSAGES, "me.streak", "en", streak=1, best=1) == "Streak: 1 day (best 1)"
+    assert text(MESSAGES, "me.streak", "en", streak=0, best=4) == "Streak: 0 days (best 4)"
+    assert text(MESSAGES, "points.given", "en", amount=1, name="B", total=9).startswith("Gave 1 point to")
+    assert text(MESSAGES, "me.streak", "zh", streak=1, best=1) == "连续活跃：1 天（最长 1 天）"
 
 
 def test_a_shared_links_title_drops_discord_mentions_and_emoji() -> None:

@@ -183,7 +183,7 @@ async def test_the_community_platform_is_preferred_and_refusal_falls_back(
     tg, dc = ScriptedMessenger(Platform.TELEGRAM), ScriptedMessenger(Platform.DISCORD)
     tg_id = await member(app, "jo")
     dc_id = await member(app, "9001", platform=Platform.DISCORD, community="guild")
-    await app.store.write(lambda s: merge_members(s, tg_id, dc_id))
+    await app.store.write(lambda s: merge_members(s, tg_id, dc_id, app.privacy_hooks))
     guild = await community_id(app, Platform.DISCORD, "guild")
     notifier = make(app, clock, sleeps, tg, dc)
     assert await notifier.notify(note("c1", tg_id, guild)) is Delivery.SENT
@@ -217,6 +217,6 @@ async def test_forget_removes_the_members_outbox_rows(app: App, clock: Clock, sl
     mo = await member(app, "mo")
     notifier = make(app, clock, sleeps, tg)
     await notifier.notify(note("x1", mo))
-    await app.store.write(lambda s: forget_member(s, mo))
+    await app.store.write(lambda s: forget_member(s, mo, app.privacy_hooks))
     left = await app.store.read(lambda s: s.execute(select(OutboxEntry)).scalars().all())
     assert left == []

@@ -31,7 +31,7 @@ async def test_merged_balance_is_the_sum_of_both_ledgers(app: App) -> None:
     assert before[a] > 0 and before[b] > 0
 
     def merge(s):
-        merge_members(s, a, b)
+        merge_members(s, a, b, app.privacy_hooks)
         app.store.recorder.cache.clear()
 
     await app.store.write(merge)

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bot.bootstrap import App
 from bot.ports import Role
 from engine.events import Event, Platform, ReactionAdded, ReactionRemoved
 from engine.points import rules as R
-from engine.points.projection import LIVE_PROJECTIONS
+from engine.points.projection import live_projections
 from engine.points.tables import PointsEntry, PointsMember
 from tests.points.fakes import (
     GROUP,
@@ -123,8 +124,8 @@ async def level_one_minus_a_reaction(app: App, tg: FakeMessenger) -> int:
 
 async def forget_caches(app: App) -> None:
     """Drop the live projection's caches (as after a restart), on the writer thread."""
-    def reset(_: object) -> None:
-        for projection in list(LIVE_PROJECTIONS):
+    def reset(session: Session) -> None:
+        for projection in live_projections(session):
             projection.reset()
 
     await app.store.write(reset)

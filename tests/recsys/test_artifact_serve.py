@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.recsys.artifact import ArtifactError, load_artifact, save_artifact
-from engine.recsys.serve import ArtifactWatcher, latest_artifact
+from engine.recsys.artifact import ArtifactError, save_artifact
+from engine.recsys.serve import ArtifactWatcher, latest_artifact, load_artifact
 from engine.recsys.torch_model import CohortParams, CohortRecommender
 from tests.recsys.helpers import block_matrix
 
@@ -134,7 +134,7 @@ def test_serving_modules_do_not_import_torch() -> None:
     code = (
         "import sys\n"
         "import engine.recsys, engine.recsys.serve, engine.recsys.artifact, engine.recsys.scoring\n"
-        "import engine.recsys.content, engine.recsys.bandit, engine.recsys.paths\n"
+        "import engine.recsys.content, engine.recsys.bandit, engine.catalog.paths\n"
         "import engine.recsys.feedback, engine.recsys.evaluate\n"
         "bad = [m for m in ('torch', 'bot', 'telegram', 'discord') if m in sys.modules]\n"
         "assert not bad, bad\n"

@@ -146,3 +146,36 @@ def test_member_space_edlae_equals_item_space(l2: float, dropout: float) -> None
     model = CohortRecommender(CohortParams(l2=l2, dropout=dropout, factor_weight=0.0)).fit(matrix, device="cpu")
     assert model._item_item is not None
     np.testing.assert_allclose(model._item_item.numpy(), item, atol=1e-6, rtol=0)
+
+
+def test_device_resolution_follows_the_availability_probe() -> None:
+    import torch
+
+    asked: list[str] = []
+
+    def probe(answer: bool):
+        def available() -> bool:
+            asked.append("probe")
+            return answer
+        return available
+
+    assert resolve_device("auto", probe(True)) == torch.device("cuda")
+    assert resolve_device("auto", probe(False)) == torch.device("cpu")
+    assert resolve_device("cuda", probe(True)) == torch.device("cuda")
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        resolve_device("cuda", probe(False))
+    assert len(asked) == 4
+    assert resolve_device("cpu", probe(True)) == torch.device("cpu")  # an explicit CPU never asks
+    assert len(asked) == 4
+    with pytest.raises(ValueError):
+        resolve_device("gpu", probe(True))
+
+
+def test_auto_device_trains_on_this_machine_and_records_it() -> None:
+    import torch
+
+    matrix, _, _ = block_matrix()
+    model = CohortRecommender(SMALL).fit(matrix, device="auto", seed=0)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert model.report.device.startswith(expected)
+    assert model.export().user_factors is not None  # exported arrays are CPU numpy either way

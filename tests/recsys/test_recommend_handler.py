@@ -3,6 +3,7 @@ exploration, stats, corrupt artifacts and bad arguments."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -100,11 +101,15 @@ async def test_trained_artifact_is_served_then_corrupt_one_falls_back(app: App, 
     for event in sim.events:
         await app.dispatch(event, tg)
     artifact_dir = Path(app.settings.recsys.artifact_dir)
-    path = train_community(app.store, cid, artifact_dir, "cpu", tune=False)
+    path = train_community(app.store, cid, artifact_dir, "auto", tune=False)  # what the nightly job passes
     assert path.parent == community_dir(artifact_dir, cid)
+    import torch
+
+    device = json.loads((path / "manifest.json").read_text())["metrics"]["device"]
+    assert device == ("cuda" if torch.cuda.is_available() else "cpu")  # what "auto" became, not "auto"
     member = max(m for m, _, _ in await item_interactions(app, "completion"))  # has history: in the model
     user = await app.store.read(lambda s: s.scalar(select(Account.external_id).where(Account.member_id == member)))
-    service = app.services["recsys"]
+    service = app.deps["recommender"]
     service.refresh_seconds = 0
     reply = await say(app, tg, user, "recommend", "4")
     assert re.search(r"members who (finished|liked)", reply), reply
@@ -122,15 +127,13 @@ async def test_trained_artifact_is_served_then_corrupt_one_falls_back(app: App, 
     import shutil
 
     shutil.rmtree(path)
-    app.services["recsys"] = type(service)(artifact_dir, refresh_seconds=0)
+    app.deps["recommender"] = type(service)(artifact_dir, refresh_seconds=0)
     reply = await say(app, tg, user, "recommend", "3")
     assert "Recommended for you" in reply and "members who" not in reply
     assert "corrupt" in await say(app, tg, "mod", "recommend", "stats")
 
 
 async def test_training_chooses_a_family_on_validation_and_stats_show_it(app: App, tg: RecordingMessenger) -> None:
-    import json
-
     from engine.recsys.community import evaluate_community
 
     sim = simulate_community(11, members=40, days=40, language="en", community_id="g1")
@@ -148,7 +151,7 @@ async def test_training_chooses_a_family_on_validation_and_stats_show_it(app: Ap
     assert metrics["validation_ndcg@10"] == scores[metrics["candidate"]] <= max(scores.values())
     assert metrics["family"] in ("cohort", "ease", "itemknn", "popularity", "content", "blend")
     assert any(s.startswith("validation origin") for s in stages) and stages[-1] == "writing the artifact"
-    app.services["recsys"].refresh_seconds = 0
+    app.deps["recommender"].refresh_seconds = 0
     stats = await say(app, tg, "mod", "recommend", "stats")
     assert f"family {metrics['family']}" in stats and "time-aware validation" in stats
 
@@ -180,3 +183,35 @@ async def test_helpers_get_questions_they_could_answer(app: App, tg: RecordingMe
     assert "answers questions tagged #brakes" in reply
     # someone who never helped gets no such slot; the asker is never sent to their own question
     assert "Questions you could answer" not in await say(app, tg, "cid", "recommend", "3", minutes=91)
+    # An imported or quiet community: the windows end at its newest question, not at today,
+    # so a year later its unanswered question still reaches ann.
+    year = 365 * 24 * 60
+    reply = await say(app, tg, "ann", "recommend", "3", minutes=year)
+    assert "Questions you could answer" in reply
+    assert "Brakes rubbing" in reply.split("Questions you could answer", 1)[1]
+
+
+async def test_questions_older_than_the_window_before_the_newest_question_are_not_offered(
+        app: App, tg: RecordingMessenger) -> None:
+    from engine.events import MessagePosted, ThreadOpened
+    from tests.doubles.events import base
+
+    await load_rows(app, COURSE)
+
+    def question(user: str, thread: str, title: str, text: str, minutes: float) -> list:
+        return [ThreadOpened(**base(user, minutes=minutes, thread_id=thread), title=title),
+                MessagePosted(**base(user, minutes=minutes, thread_id=thread), message_id=f"q{thread}", text=text,
+                              is_topic_start=True)]
+
+    day = 24 * 60
+    events = [*question("bob", "t1", "Brake squeal", "my disc brake squeals\n#brakes", 1),
+              MessagePosted(**base("ann", minutes=2, thread_id="t1"), message_id="a1",
+                            text="clean the pads", reply_to_message_id="qt1", reply_to_user_id="bob"),
+              *question("cid", "t2", "Brakes rubbing", "rear disc brake rubs\n#brakes", 3),  # 40 days before t3
+              *question("dan", "t3", "Brake lever spongy", "spongy hydraulic brake lever\n#brakes", 40 * day)]
+    for event in events:
+        await app.dispatch(event, tg)
+    reply = await say(app, tg, "ann", "recommend", "3", minutes=300 * day)
+    slot = reply.split("Questions you could answer", 1)[1]  # threads may also be recommended as items
+    assert "Brake lever spongy" in slot  # within 30 days of the newest question
+    assert "Brakes rubbing" not in slot  # 40 days older than it: out of the window

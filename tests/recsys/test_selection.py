@@ -11,10 +11,14 @@ from engine.recsys.feedback import Interaction
 from engine.recsys.selection import (
     Candidate,
     bootstrap_interval,
+    candidate_scores,
+    content_weights,
     distinguishable,
     ease_weights,
+    fit_arrays,
     make_window,
     rolling_origins,
+    score_rows,
     select_model,
 )
 
@@ -100,3 +104,25 @@ def test_when_validation_cannot_tell_candidates_apart_the_simplest_family_wins()
         assert selection.chosen.family == "popularity"
     else:
         assert selection.chosen is best.candidate
+
+
+def test_validation_scores_equal_the_served_blend_for_every_family() -> None:
+    # Validation scores candidates without building serving arrays (EASE through a
+    # members×members solve, Cohort straight from the model); the ranking it judges must be
+    # the one the artifact would serve, on both sides of the members/items switch.
+    rng = np.random.default_rng(3)
+    texts = [f"item {i} {'gears chain' if i % 2 else 'tyres brakes'} {'urban' if i % 3 else 'touring'}"
+             for i in range(40)]
+    content = content_weights(texts)
+    candidates = [Candidate("ease", "ease", {"l2": 3.0}), Candidate("cohort", "cohort", {"l2": 5.0, "factors": 4}),
+                  Candidate("knn", "itemknn", {"neighbors": 10, "shrink": 1.0}),
+                  Candidate("popularity", "popularity"), Candidate("content", "content")]
+    for members in (25, 60):  # fewer members than items, then more
+        matrix = sp.csr_matrix((rng.random((members, 40)) < 0.2).astype(np.float32))
+        popularity = np.asarray(matrix.sum(axis=0), dtype=np.float32).ravel()
+        rows = np.arange(0, members, 2)
+        for candidate in candidates:
+            served = score_rows(fit_arrays(candidate, matrix, popularity, content, device="cpu"), rows)
+            fast = candidate_scores(candidate, matrix, rows, popularity, content, device="cpu")
+            assert fast.shape == served.shape
+            np.testing.assert_allclose(fast, served, atol=2e-3, err_msg=f"{candidate.name}, {members} members")

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from engine.catalog.paths import CatalogCycleError, UnknownTargetError, learning_path, validate_catalog
 from engine.recsys.bandit import ThompsonSlot, slot_report
 from engine.recsys.content import CatalogItem, ContentIndex, popularity_fallback
 from engine.recsys.feedback import Interaction, build_feedback_matrix, decay_factor
-from engine.recsys.paths import CatalogCycleError, UnknownTargetError, learning_path, validate_catalog
 
 CATALOG = [
     CatalogItem("py-async", "Python 异步编程入门", ("asyncio", "python"), "事件循环、协程与 await 的用法"),

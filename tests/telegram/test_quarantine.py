@@ -156,8 +156,8 @@ async def test_forget_removes_dead_letters_that_name_the_member(
     await eventually(lambda: _stored(app, "43"))
     member_id = await app.store.read(lambda s: s.execute(
         select(Account.member_id).where(Account.external_id == "4242")).scalar_one())
-    exported = await app.store.read(lambda s: export_member(s, member_id))
+    exported = await app.store.read(lambda s: export_member(s, member_id, app.privacy_hooks))
     assert [d["reason"] for d in exported["dead_letters"]["dead_letters"]] == ["date is a str, not an integer"]
-    await app.store.write(lambda s: forget_member(s, member_id))
+    await app.store.write(lambda s: forget_member(s, member_id, app.privacy_hooks))
     keys = await app.store.read(lambda s: s.execute(select(DeadLetter.update_key)).scalars().all())
     assert keys == ["42"]  # another member's dead letter stays

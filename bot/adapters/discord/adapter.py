@@ -247,8 +247,8 @@ class DiscordAdapter:
     async def backfill(self) -> BackfillReport:
         """Store what each known channel received after its last stored message (at most
         ``backfill_limit`` each), silently: through the live translation and dispatch with
-        :class:`~bot.history_cli.ImportMessenger`, so points count and nothing is said."""
-        from bot.history_cli import ImportMessenger  # the import path's silent messenger
+        :class:`~bot.history_import.ImportMessenger`, so points count and nothing is said."""
+        from bot.history_import import ImportMessenger  # the import path's silent messenger
 
         if self.resume_points is None:
             return BackfillReport()

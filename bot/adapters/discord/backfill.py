@@ -7,7 +7,7 @@ known channel and thread from Discord's history after the last message Cohort st
 there, at most :data:`DEFAULT_LIMIT` messages per channel, and feeds each raw message
 through :func:`bot.adapters.discord.gateway.translate` — the live translation — and the
 live dispatch, as ``cohort import`` does: stored, counted for points and badges, but with
-the silent :class:`bot.history_cli.ImportMessenger`, so nothing is answered or announced.
+the silent :class:`bot.history_import.ImportMessenger`, so nothing is answered or announced.
 Prefix commands found in the backlog are stored as plain messages: an answer hours late
 (or a moderator action nobody saw confirmed) would do more harm than good.
 

@@ -1,6 +1,6 @@
 """``cohort discord ...``: Discord chores that need no running bot.
 
-Wired through ``bot.cli.CLI_MODULES`` (add ``"bot.adapters.discord.cli"``).
+Mounted by its ``MODULE`` in ``bot.bootstrap.capabilities``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from typing import Annotated
 
 import discord
 import typer
+
+from bot.modules import Module
 
 CLI_NAME = "discord"
 cli = typer.Typer(no_args_is_help=True, help="Discord: slash commands and setup.")
@@ -23,7 +25,7 @@ def sync(
     """Register Cohort's slash commands with Discord (per guild: instant; global: slower)."""
     from bot.adapters.discord.adapter import DiscordSetupError, sync_commands
     from bot.bootstrap import build_app
-    from bot.cli import settings_or_exit  # late: bot.cli imports this module
+    from bot.cli_setup import settings_or_exit
 
     settings = settings_or_exit()
     commands = build_app(settings).router.commands
@@ -38,3 +40,7 @@ def sync(
         raise typer.Exit(1) from exc
     for where, count in synced.items():
         typer.echo(f"{where}: {count} commands")
+
+
+# ``cohort discord ...``: a command-line capability of its own (no chat commands).
+MODULE = Module(name="discord", cli=cli, cli_name=CLI_NAME)
