@@ -127,5 +127,16 @@ def token_findings(settings: Settings) -> list[Finding]:
     if settings.telegram_token is None and settings.discord_token is None:
         return [Finding("platforms", Severity.WARNING, "no TELEGRAM_TOKEN or DISCORD_TOKEN set: only the console runs",
                         "export TELEGRAM_TOKEN=… (from @BotFather) and/or DISCORD_TOKEN=… "
-                        "(Developer Portal → Bot → Reset Token), then `cohort doctor` again")]
+                        "(Developer Portal → Bot → Reset Token), then `cohort doctor` again"),
+                MODERATION_RIGHTS_UNCHECKED]
     return []
+
+
+# Said when no token is set: what `cohort doctor` checks of the bot's rights once there is one.
+MODERATION_RIGHTS_UNCHECKED = Finding(
+    "moderation rights", Severity.OK,
+    "not checked without a token; with one, doctor asks each platform what the bot may do: on Telegram "
+    "(getChatMember of itself in every known group) an administrator with 'Ban users' (can_restrict_members: "
+    "/mute, /ban, /kick, antiflood) and 'Delete messages' (can_delete_messages: /purge, filters); on Discord "
+    "the server permissions Timeout, Kick and Ban Members, Manage Messages and Manage Roles",
+)

@@ -189,3 +189,13 @@ class DirectPictures(Protocol):
 
     async def dm_picture(self, user_id: str, png: bytes, *, filename: str = "chart.png",
                          caption: str = "") -> SentMessage: ...
+
+
+@runtime_checkable
+class DeepLinks(Protocol):
+    """What a messenger whose platform opens a private chat with the bot from a link also
+    offers (Telegram's ``https://t.me/<bot>?start=<payload>``)."""
+
+    def private_chat_link(self, payload: str) -> str | None:
+        """The link, or None when the bot's name is not known yet."""
+        ...

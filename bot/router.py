@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[..., Awaitable[Any]]
 RoleLookup = Callable[[Event, Messenger], Awaitable[Role]]
 NoticeSink = Callable[..., Awaitable[None]]  # parameters by name: notice, event, messenger, services
+# Sees every command before it runs; False drops it unanswered (e.g. a flood of commands).
+CommandGate = Callable[[CommandInvoked, Messenger], Awaitable[bool]]
 
 
 class UsageError(Refusal):
@@ -205,6 +207,7 @@ class Router:
         self._commands: dict[str, CommandSpec] = {}
         self._command_params: dict[str, tuple[str, ...]] = {}
         self._notice_sinks: list[NoticeSink] = []
+        self._gates: list[CommandGate] = []
 
     # -- registration ------------------------------------------------------------------
     def provide(self, **deps: Any) -> None:
@@ -242,6 +245,10 @@ class Router:
         """Receive notices (badges, level-ups) that projections produced for an event; the
         sink's parameters are filled by name (``notice``, ``event``, ``messenger``, services)."""
         self._notice_sinks.append(sink)
+
+    def gate_commands(self, gate: CommandGate) -> None:
+        """Let ``gate`` drop commands before they run (a gate that raises lets them through)."""
+        self._gates.append(gate)
 
     @property
     def commands(self) -> list[CommandSpec]:
@@ -330,6 +337,12 @@ class Router:
     async def _run_command(
         self, event: CommandInvoked, messenger: Messenger, outcome: Outcome, per_call: dict[str, Any]
     ) -> None:
+        for gate in self._gates:
+            try:
+                if not await gate(event, messenger):
+                    return
+            except Exception:
+                log.exception("command gate failed on %s", event.dedup_key)
         spec = self._commands.get(event.name)
         place = await self._place(event)
 

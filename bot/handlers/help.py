@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.markup import esc
 from bot.modules import Catalog, Module
 from bot.router import CommandContext, CommandSpec, Router
+from engine.store.store import Store
 
 MESSAGES: Catalog = {
     "help.title": {"en": "<b>Commands you can use</b>", "zh": "<b>你可以使用的命令</b>"},
@@ -24,8 +27,13 @@ async def show_help(ctx: CommandContext, router: Router) -> None:
     await ctx.reply("\n".join(lines))
 
 
-async def start(ctx: CommandContext) -> None:
-    """``/start`` (Telegram's first contact, also in private): a greeting and /help."""
+async def start(ctx: CommandContext, store: Store, app: Any) -> None:
+    """``/start`` (Telegram's first contact, also in private): a greeting and /help; a
+    welcome's deep link (``/start c<community>``) is answered by onboarding."""
+    from bot.handlers.welcome import opened_from_link
+
+    if ctx.args and await opened_from_link(ctx, store, app):
+        return
     await ctx.reply(ctx.t("help.start"))
 
 

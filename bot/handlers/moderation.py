@@ -16,6 +16,7 @@ ban the platform will not end by itself (Discord has no timed bans) is recorded 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,16 +24,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.handlers import automod, filters, welcome
+from bot.handlers.moderation_messages import MESSAGES
 from bot.handlers.privacy import caller_member, clock
 from bot.markup import bold, esc
-from bot.modules import Every, JobSpec, Module, legacy
+from bot.modules import EventHandler, Every, JobSpec, Module, legacy
 from bot.notifier import OutboxNotifier
+from bot.notify import Delivery, Notification, Notifier, Purpose
 from bot.ports import (
     Capability,
     ChatRef,
     Messenger,
     Moderating,
-    NotReachable,
     PlatformError,
     Role,
     Unsupported,
@@ -40,6 +43,7 @@ from bot.ports import (
 from bot.roles import RoleResolver
 from bot.router import CommandContext, Router, UsageError
 from engine.args import ArgError, excerpt, looks_like_duration, parse_duration, parse_int
+from engine.events import ButtonClicked, CommandInvoked, MemberJoined, MessagePosted
 from engine.members.lookup import (
     MemberBrief,
     community_ext_of,
@@ -57,7 +61,6 @@ from engine.members.moderation import (
     set_role,
     write_audit,
 )
-from engine.members.privacy import is_opted_out
 from engine.moderation import service
 from engine.moderation.settings import KEYS, SettingError, moderation_settings, set_setting
 from engine.points.days import zone_of
@@ -149,19 +152,19 @@ async def _when(store: Store, community_id: int, at: datetime) -> str:
     return utc if local == utc else f"{utc} ({local})"
 
 
-async def _tell_member(store: Store, messenger: Messenger, target: MemberBrief, community_id: int,
-                       text: str) -> str:
-    """DM the member (respecting their opt-out); returns a note for the moderator."""
-    opted_out = await store.read(lambda s: is_opted_out(s, target.member_id, community_id))
-    if opted_out or target.user_ext is None:
-        return "They opted out of private messages, so I didn't message them."
-    try:
-        await messenger.dm(target.user_ext, text)
-        return "I've told them privately."
-    except (NotReachable, Unsupported):
-        return "I couldn't message them privately."
-    except PlatformError:
-        return "Messaging them privately failed."
+_TOLD = {
+    Delivery.SENT: "I've told them privately.",
+    Delivery.OPTED_OUT: "They opted out of private messages, so I didn't message them.",
+    Delivery.UNREACHABLE: "I couldn't message them privately (they have not opened a chat with me).",
+    Delivery.FAILED: "Messaging them privately failed.",
+}
+
+
+async def _tell_member(notifier: Notifier, target: MemberBrief, community_id: int, key: str, text: str) -> str:
+    """DM the member through the Notifier (opt-out, reachability and pacing respected; the
+    key makes a retried warning one DM); returns a note for the moderator."""
+    delivery = await notifier.notify(Notification(key, target.member_id, community_id, Purpose.MODERATION, text))
+    return _TOLD[delivery]
 
 
 # -- /mod -------------------------------------------------------------------------------------
@@ -261,71 +264,98 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-async def mute(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
-    messenger = _moderating(ctx, "mute")
+@dataclass(frozen=True, slots=True)
+class _Aim:
+    """A platform action's subject, checked: who acts, on whom, where, and the rest of the args."""
+
+    messenger: Moderating
+    community_id: int
+    target: MemberBrief
+    user_ext: str
+    where: str
+    length: timedelta | None
+    rest: tuple[str, ...]
+
+    @property
+    def reason(self) -> str:
+        return " ".join(self.rest).strip()[:500]
+
+
+async def _aim(ctx: CommandContext, store: Store, roles: RoleResolver, verb: str, *,
+               timed: bool = False) -> _Aim:
+    """Everything a platform action checks before it acts (raises UsageError, nothing done):
+    the platform can moderate, the community, the target and the rank rule, a duration."""
+    messenger = _moderating(ctx, verb)
     community_id = await _community(store, ctx)
     token, rest = _split_target(ctx, ctx.args)
-    length, rest = _take_duration(rest, "mute")
-    target = await _target(store, roles, ctx, community_id, token, "mute")
+    length, rest = _take_duration(rest, verb) if timed else (None, rest)
+    target = await _target(store, roles, ctx, community_id, token, verb)
     where = await _where(store, ctx, community_id)
-    until = clock(app) + length if length else None
-    try:
-        end = await apply_mute(store, app, messenger, community_id, where, target, until=until,
-                               reason=" ".join(rest).strip()[:500], actor=await caller_member(store, ctx.event))
-    except (Unsupported, PlatformError) as exc:
-        raise _refused(exc) from exc
-    name = bold(target.display_name)
-    if end is None:
-        await ctx.reply(f"{name} is muted until a moderator lifts it.")
-    else:
-        await ctx.reply(f"{name} is muted until {await _when(store, community_id, end)}.")
+    assert target.user_ext is not None  # resolved on this platform, so it has an account here
+    return _Aim(messenger, community_id, target, target.user_ext, where, length, rest)
 
 
-async def unmute(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
-    messenger = _moderating(ctx, "unmute")
-    community_id = await _community(store, ctx)
-    token, _ = _split_target(ctx, ctx.args)
-    target = await _target(store, roles, ctx, community_id, token, "unmute")
-    where = await _where(store, ctx, community_id)
-    assert target.user_ext is not None
+async def _lift(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any, kind: str) -> MemberBrief:
+    """``/unmute`` or ``/unban``: lift on the platform, then record and audit it."""
+    aim = await _aim(ctx, store, roles, f"un{kind}")
+    lift = aim.messenger.unmute if kind == "mute" else aim.messenger.unban
     try:
-        await messenger.unmute(where, target.user_ext)
+        await lift(aim.where, aim.user_ext)
     except (Unsupported, PlatformError) as exc:
         raise _refused(exc) from exc
     actor, now = await caller_member(store, ctx.event), clock(app)
 
     def record(s: Session) -> None:
-        service.lift_restrictions(s, community_id, target.member_id, "mute", at=now)
-        write_audit(s, action="unmute", at=now, community_id=community_id, actor_id=actor,
-                    target_member_id=target.member_id, details={})
+        service.lift_restrictions(s, aim.community_id, aim.target.member_id, kind, at=now)
+        write_audit(s, action=f"un{kind}", at=now, community_id=aim.community_id, actor_id=actor,
+                    target_member_id=aim.target.member_id, details={})
 
     await store.write(record)
+    return aim.target
+
+
+async def _report_until(ctx: CommandContext, store: Store, aim: _Aim, end: datetime | None, state: str,
+                        for_good: str) -> None:
+    name = bold(aim.target.display_name)
+    if end is None:
+        await ctx.reply(f"{name} {for_good}")
+    else:
+        await ctx.reply(f"{name} is {state} until {await _when(store, aim.community_id, end)}.")
+
+
+async def mute(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+    aim = await _aim(ctx, store, roles, "mute", timed=True)
+    until = clock(app) + aim.length if aim.length else None
+    try:
+        end = await apply_mute(store, app, aim.messenger, aim.community_id, aim.where, aim.target, until=until,
+                               reason=aim.reason, actor=await caller_member(store, ctx.event))
+    except (Unsupported, PlatformError) as exc:
+        raise _refused(exc) from exc
+    await _report_until(ctx, store, aim, end, "muted", "is muted until a moderator lifts it.")
+
+
+async def unmute(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+    target = await _lift(ctx, store, roles, app, "mute")
     await ctx.reply(f"{bold(target.display_name)} can speak again.")
 
 
 async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
-    messenger = _moderating(ctx, "ban")
-    community_id = await _community(store, ctx)
-    token, rest = _split_target(ctx, ctx.args)
-    length, rest = _take_duration(rest, "ban")
-    target = await _target(store, roles, ctx, community_id, token, "ban")
-    where = await _where(store, ctx, community_id)
+    aim = await _aim(ctx, store, roles, "ban", timed=True)
+    community_id, target = aim.community_id, aim.target
     now = clock(app)
     standing = await store.read(lambda s: service.active_restriction(s, community_id, target.member_id, "ban", now))
-    if standing is not None and length is None and standing.until is None:
+    if standing is not None and aim.length is None and standing.until is None:
         await ctx.reply(f"{bold(target.display_name)} is already banned. Nothing was changed.")
         return
-    until = now + length if length else None
-    reason = " ".join(rest).strip()[:500]
-    assert target.user_ext is not None
+    until = now + aim.length if aim.length else None
     try:
-        ends = await messenger.ban(where, target.user_ext, reason=reason, until=until)
+        ends = await aim.messenger.ban(aim.where, aim.user_ext, reason=aim.reason, until=until)
     except (Unsupported, PlatformError) as exc:
         raise _refused(exc) from exc
     end = ends if isinstance(ends, datetime) else until
     cohort_lifts = until is not None and ends is None  # the platform has no timed bans
     actor = await caller_member(store, ctx.event)
-    details: dict[str, Any] = {"reason": reason} if reason else {}
+    details: dict[str, Any] = {"reason": aim.reason} if aim.reason else {}
     if end is not None:
         details["until"] = end.isoformat()
 
@@ -336,50 +366,23 @@ async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) 
                     target_member_id=target.member_id, details=details)
 
     await store.write(record)
-    name = bold(target.display_name)
-    if end is None:
-        await ctx.reply(f"{name} is banned.")
-    else:
-        await ctx.reply(f"{name} is banned until {await _when(store, community_id, end)}.")
+    await _report_until(ctx, store, aim, end, "banned", "is banned.")
 
 
 async def unban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
-    messenger = _moderating(ctx, "unban")
-    community_id = await _community(store, ctx)
-    token, _ = _split_target(ctx, ctx.args)
-    target = await _target(store, roles, ctx, community_id, token, "unban")
-    where = await _where(store, ctx, community_id)
-    assert target.user_ext is not None
-    try:
-        await messenger.unban(where, target.user_ext)
-    except (Unsupported, PlatformError) as exc:
-        raise _refused(exc) from exc
-    actor, now = await caller_member(store, ctx.event), clock(app)
-
-    def record(s: Session) -> None:
-        service.lift_restrictions(s, community_id, target.member_id, "ban", at=now)
-        write_audit(s, action="unban", at=now, community_id=community_id, actor_id=actor,
-                    target_member_id=target.member_id, details={})
-
-    await store.write(record)
+    target = await _lift(ctx, store, roles, app, "ban")
     await ctx.reply(f"{bold(target.display_name)} is no longer banned and may join again.")
 
 
 async def kick(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
-    messenger = _moderating(ctx, "kick")
-    community_id = await _community(store, ctx)
-    token, rest = _split_target(ctx, ctx.args)
-    target = await _target(store, roles, ctx, community_id, token, "kick")
-    where = await _where(store, ctx, community_id)
-    reason = " ".join(rest).strip()[:500]
-    assert target.user_ext is not None
+    aim = await _aim(ctx, store, roles, "kick")
     try:
-        await messenger.kick(where, target.user_ext, reason=reason)
+        await aim.messenger.kick(aim.where, aim.user_ext, reason=aim.reason)
     except (Unsupported, PlatformError) as exc:
         raise _refused(exc) from exc
-    await _audit(store, app, "kick", community_id, await caller_member(store, ctx.event), target.member_id,
-                 {"reason": reason} if reason else {})
-    await ctx.reply(f"{bold(target.display_name)} was removed; they may come back with an invite.")
+    await _audit(store, app, "kick", aim.community_id, await caller_member(store, ctx.event), aim.target.member_id,
+                 {"reason": aim.reason} if aim.reason else {})
+    await ctx.reply(f"{bold(aim.target.display_name)} was removed; they may come back with an invite.")
 
 
 def _recent_messages(session: Session, ev: Any, limit: int) -> list[tuple[int, str, datetime]]:
@@ -434,7 +437,8 @@ async def purge(ctx: CommandContext, store: Store, app: Any) -> None:
 
 
 # -- warnings ---------------------------------------------------------------------------------
-async def warn(ctx: CommandContext, store: Store, roles: RoleResolver, messenger: Messenger, app: Any) -> None:
+async def warn(ctx: CommandContext, store: Store, roles: RoleResolver, messenger: Messenger, notifier: Notifier,
+               app: Any) -> None:
     community_id = await _community(store, ctx)
     token, rest = _split_target(ctx, ctx.args)
     target = await _target(store, roles, ctx, community_id, token, "warn")
@@ -442,21 +446,23 @@ async def warn(ctx: CommandContext, store: Store, roles: RoleResolver, messenger
     if not reason:
         raise UsageError("Add a reason: /warn @member reason")
     actor = await caller_member(store, ctx.event)
-    await issue_warning(ctx, store, app, messenger, community_id, target, reason, actor)
+    await issue_warning(ctx, store, app, messenger, notifier, community_id, target, reason, actor)
 
 
 async def issue_warning(ctx: CommandContext | None, store: Store, app: Any, messenger: Messenger,
-                        community_id: int, target: MemberBrief, reason: str, actor: int | None,
-                        *, where: str | None = None, source: str = "moderator") -> str:
+                        notifier: Notifier, community_id: int, target: MemberBrief, reason: str, actor: int | None,
+                        *, where: str | None = None, source: str = "moderator", title: str = "") -> str:
     """Record a warning, mute at the community's threshold, tell the member; returns the
     moderator-facing summary (also replied when ``ctx`` is given)."""
     now = clock(app)
     settings = await store.read(lambda s: moderation_settings(s, community_id))
-    _, active = await store.write(lambda s: service.add_warning(
+    warning_id, active = await store.write(lambda s: service.add_warning(
         s, community_id, target.member_id, actor, reason, at=now, settings=settings, source=source))
-    named = await store.read(lambda s: s.execute(select(Community.title, Community.external_id).where(
-        Community.id == community_id)).first())  # the community's name, not the channel's
-    title = (named[0] or named[1]) if named else "your community"
+    if not title:  # the community's name, not the channel's
+        named = await store.read(lambda s: s.execute(select(Community.title, Community.external_id).where(
+            Community.id == community_id)).first())
+        title = (named[0] or named[1]) if named else ""
+    title = title or "your community"
     escalated = ""
     if settings.warn_mute_at and active >= settings.warn_mute_at and isinstance(messenger, Moderating) \
             and Capability.MODERATE in messenger.capabilities:
@@ -470,7 +476,7 @@ async def issue_warning(ctx: CommandContext | None, store: Store, app: Any, mess
                              f"{await _local(store, community_id, end) if end else 'lifted'}.")
             except (Unsupported, PlatformError) as exc:
                 escalated = f" That is {active} active warnings, but muting failed: {esc(exc)}."
-    note = await _tell_member(store, messenger, target, community_id,
+    note = await _tell_member(notifier, target, community_id, f"warn:{warning_id}",
                               f"You received a warning from the moderators of {esc(title)}:\n<i>{esc(reason)}</i>"
                               f"\nActive warnings: {active} (each expires after {settings.warn_expiry_days} days)."
                               + (f"\nAt {settings.warn_mute_at} you are muted automatically." if settings.warn_mute_at
@@ -588,6 +594,9 @@ async def modconfig(ctx: CommandContext, store: Store, app: Any) -> None:
                                                          actor_id=actor, at=now))
     except SettingError as exc:
         raise UsageError(f"Not changed: {esc(str(exc))}.") from None
+    watcher = app.deps.get("automod")
+    if isinstance(watcher, automod.Automod):
+        watcher.invalidate(community_id)
     await ctx.reply(f"moderation.{esc(key)} is now {value}.")
 
 
@@ -635,6 +644,13 @@ def register(router: Router, app: Any) -> None:
                    usage="/kick @member [reason]")
     router.command("purge", purge, min_role=mod_, summary="delete the last N messages",
                    usage="/purge N")
+    router.command("welcome", welcome.welcome, min_role=Role.ADMIN, summary="greet newcomers",
+                   usage="/welcome show|on|off|set <text>|rules <text>|delete_after <minutes|off>")
+    router.command("checklist", welcome.checklist, summary="your first-week checklist", usage="/checklist")
+    router.command("filter", filters.filter_, min_role=mod_, summary="blocked words and patterns",
+                   usage="/filter add word|regex <text> [delete|warn|mute], /filter remove <id>, /filter list")
+    router.gate_commands(automod.command_gate(app.deps["automod"], RoleResolver(app.store, app.settings.owner_ids)))
+
     async def modconfig_command(ctx: CommandContext) -> None:
         await modconfig(ctx, app.store, app)
 
@@ -656,7 +672,16 @@ async def lift_due_everywhere(store: Store, notifier: OutboxNotifier, now: datet
 
 
 def module() -> Module:
-    """Moderation as a capability: its commands and the every-minute lifting sweep."""
+    """Moderation as a capability: its commands, automatic moderation on every message
+    (antiflood, filters, the command budget) and the every-minute lifting sweep."""
     return legacy("moderation", register=register,
+                  provides={"automod": automod.make_automod},
+                  handlers=(EventHandler((MessagePosted, CommandInvoked), automod.watch),
+                            EventHandler((MemberJoined,), welcome.greet),
+                            EventHandler((MessagePosted, CommandInvoked), welcome.track_checklist),
+                            EventHandler((ButtonClicked,), welcome.on_dm_click)),
+                  messages=MESSAGES,
                   jobs=(JobSpec("moderation-lift-due", Every(seconds=60), lift_due_everywhere,
-                                summary="lift timed bans the platform keeps"),))
+                                summary="lift timed bans the platform keeps"),
+                        JobSpec("moderation-welcome-delete", Every(seconds=60), welcome.delete_due_welcomes,
+                                summary="delete welcomes whose delete-after has come")))

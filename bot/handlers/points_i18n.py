@@ -117,6 +117,7 @@ BADGE_NAMES: dict[str, dict[str, str]] = {
     "helped_10": {"en": "Helped 10 members", "zh": "帮助了 10 位成员"},
     "first_completion": {"en": "First lesson done", "zh": "完成第一课"},
     "course_finisher": {"en": "Course finisher", "zh": "完成课程"},
+    "first_week": {"en": "Great first week", "zh": "精彩的第一周"},
     "weekly_top_helper": {"en": "Top helper of the week", "zh": "本周最佳帮手"},
 }
 
@@ -129,6 +130,8 @@ BADGE_DESCRIPTIONS: dict[str, dict[str, str]] = {
     "helped_10": {"en": "help 10 different members", "zh": "帮助 10 位不同的成员"},
     "first_completion": {"en": "complete a course item", "zh": "完成一个课程单元"},
     "course_finisher": {"en": "finish a whole course", "zh": "完成整门课程"},
+    "first_week": {"en": "introduce yourself, ask a question and finish a first lesson in your first week",
+                   "zh": "在第一周内自我介绍、提一个问题并完成第一课"},
     "weekly_top_helper": {"en": "help the most in a week", "zh": "一周内帮助最多"},
 }
 

@@ -24,6 +24,8 @@ class ModerationSettings:
     flood_messages: int = 0         # more than this many messages ...; 0 = antiflood off
     flood_seconds: int = 10         # ... within this many seconds ...
     flood_mute_minutes: int = 10    # ... mute for this long
+    flood_action: str = "mute"      # what antiflood does: mute | warn | delete
+    filter_mute_minutes: int = 60   # a filter whose action is mute mutes for this long
 
 
 # key → (least, most): every setting is a whole number in these bounds.
@@ -31,9 +33,14 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "warn_expiry_days": (1, 3650),
     "warn_mute_at": (0, 100),
     "warn_mute_minutes": (1, 525_600),
-    "flood_messages": (0, 1000),
+    "flood_messages": (0, 100),
     "flood_seconds": (1, 3600),
     "flood_mute_minutes": (1, 525_600),
+    "filter_mute_minutes": (1, 525_600),
+}
+# key → the words it accepts: the settings that are a choice, not a number.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "flood_action": ("mute", "warn", "delete"),
 }
 KEYS = tuple(f.name for f in fields(ModerationSettings))
 
@@ -47,11 +54,14 @@ def from_stored(stored: dict[str, Any] | None) -> ModerationSettings:
     section = stored.get(SECTION) if isinstance(stored, dict) else None
     if not isinstance(section, dict):
         return ModerationSettings()
-    values: dict[str, int] = {}
+    values: dict[str, Any] = {}
     for key, (low, high) in BOUNDS.items():
         value = section.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
             values[key] = value
+    for key, words in CHOICES.items():
+        if section.get(key) in words:
+            values[key] = section[key]
     return ModerationSettings(**values)
 
 
@@ -60,8 +70,13 @@ def moderation_settings(session: Session, community_id: int) -> ModerationSettin
     return from_stored(stored)
 
 
-def parse_value(key: str, raw: str) -> int:
+def parse_value(key: str, raw: str) -> int | str:
     """The validated value for ``key``; raises SettingError."""
+    if key in CHOICES:
+        word = raw.strip().lower()
+        if word not in CHOICES[key]:
+            raise SettingError(f"{key} is one of: {', '.join(CHOICES[key])}")
+        return word
     if key not in BOUNDS:
         raise SettingError(f"unknown setting {key!r}; settings: {', '.join(KEYS)}")
     low, high = BOUNDS[key]
@@ -72,7 +87,7 @@ def parse_value(key: str, raw: str) -> int:
 
 
 def set_setting(session: Session, community_id: int, key: str, raw: str, *,
-                actor_id: int | None, at: datetime) -> int:
+                actor_id: int | None, at: datetime) -> int | str:
     """Validate and store one setting with an audit entry; returns the stored value.
     Raises SettingError for a bad key or value (nothing written)."""
     value = parse_value(key, raw)

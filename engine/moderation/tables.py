@@ -63,3 +63,33 @@ class Filter(Base):
     action: Mapped[str] = mapped_column(String(8))  # delete | warn | mute
     created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), nullable=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OnboardingStep(Base):
+    """A step of a newcomer's first-week checklist, done (once) at ``at``."""
+
+    __tablename__ = "onboarding_steps"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True)
+    step: Mapped[str] = mapped_column(String(16), primary_key=True)  # intro | question | lesson | dm
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WelcomePost(Base):
+    """A welcome the bot posted that is to be deleted at ``delete_at`` (delete-after)."""
+
+    __tablename__ = "welcome_posts"
+    __table_args__ = (Index("ix_welcome_posts_due", "deleted_at", "delete_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    community_ext: Mapped[str] = mapped_column(String(64))
+    chat_ext: Mapped[str] = mapped_column(String(64))
+    thread_ext: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message_ext: Mapped[str] = mapped_column(String(64))
+    posted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    delete_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -34,6 +34,7 @@ BADGES: tuple[BadgeRule, ...] = (
     BadgeRule("first_completion", "completions", 1, "completed a first course item"),
     BadgeRule("course_finisher", "courses", 1, "finished a whole course"),
     BadgeRule("weekly_top_helper", "", 0, "helped the most in a week"),
+    BadgeRule("first_week", "", 0, "finished the first-week checklist (granted by onboarding)"),
 )
 BADGE_KEYS: frozenset[str] = frozenset(b.key for b in BADGES)
 WEEKLY_TOP_HELPER = "weekly_top_helper"

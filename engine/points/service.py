@@ -92,6 +92,19 @@ def award_course_finished(session: Session, community_id: int, member_id: int, c
     return notices
 
 
+def grant_badge(session: Session, community_id: int, member_id: int, badge: str, *,
+                actor_id: int | None, at: datetime, reason: str = "") -> Notice:
+    """Grant a badge (e.g. onboarding's ``first_week``), audited; returns its notice.
+    Raises :class:`engine.points.projection.PointsError` like
+    :meth:`PointsProjection.grant_badge` (``already`` when held). Call inside ``Store.write``."""
+    flush_everywhere(session)
+    proj = PointsProjection()
+    notice = proj.grant_badge(session, community_id, member_id, badge, actor_id=actor_id, at=at, reason=reason)
+    proj.flush(session)
+    invalidate_everywhere(session, community_id, member_id)
+    return notice
+
+
 def forget_member(session: Session, member_id: int) -> int:
     """Erase a member's points data in every community (ledger, balance, badges) and
     scrub them from other members' rule state and from seasons/actors they appear in.

@@ -174,7 +174,8 @@ def test_invite_permission_integer() -> None:
     perms = discord.Permissions(INVITE_PERMISSIONS)
     assert perms.manage_roles and perms.send_messages and perms.read_message_history and not perms.administrator
     assert perms.moderate_members and perms.ban_members  # /mute and /ban
-    assert INVITE_PERMISSIONS == 1374658088004
+    assert perms.kick_members and perms.manage_messages  # /kick; /purge, filters, antiflood deletes
+    assert INVITE_PERMISSIONS == 1374658096198
 
 
 class RestStub:
@@ -227,5 +228,6 @@ async def test_doctor_over_rest(env: Env, monkeypatch: pytest.MonkeyPatch) -> No
     roles = by_check[f"discord server permissions in {env.guild.name}"]
     assert roles.severity is Severity.WARNING and "Manage Roles" in roles.fix
     assert "Moderate Members" in roles.fix and "Ban Members" in roles.fix and "/mute" in roles.detail
+    assert "Kick Members" in roles.fix and "Manage Messages" in roles.fix and "/purge" in roles.detail
     channel = by_check[f"discord #general in {env.guild.name}"]
     assert channel.severity is Severity.WARNING and "send_messages_in_threads" in channel.detail

@@ -17,6 +17,7 @@ from tests.members.fakes import T0, Clock, FakeMessenger, ModeratingMessenger, c
 
 async def seed(app: App, m: FakeMessenger) -> None:
     m.roles.update({"boss": Role.ADMIN, "mia": Role.MODERATOR})
+    app.notifier.attach(m)  # warnings go out by DM through the Notifier
     for i, user in enumerate(("boss", "mia", "bob", "carol")):
         await app.dispatch(msg(user, f"hello from {user}", minutes=i), m)
     await app.dispatch(msg("helperbot", "beep", name="helperbot", is_bot=True, minutes=5), m)

@@ -19,6 +19,7 @@ def messenger() -> ModeratingMessenger:
 
 
 async def seed(app: App, m: ModeratingMessenger) -> None:
+    app.notifier.attach(m)  # warnings go out by DM through the Notifier
     for i, user in enumerate(("max", "mia", "bob", "carol")):
         await app.dispatch(msg(user, f"hello from {user}", minutes=i), m)
 

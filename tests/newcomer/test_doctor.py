@@ -29,6 +29,14 @@ def test_an_unmigrated_database_is_an_error_with_its_fix(tmp_path: Path, setting
     assert "TELEGRAM_TOKEN" in found["platforms"].detail
 
 
+def test_without_a_token_doctor_says_which_rights_it_would_check(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    rights = _by_check(local_findings(settings, engine, now=NOW))["moderation rights"].detail
+    assert "not checked without a token" in rights
+    for named in ("can_restrict_members", "can_delete_messages", "Kick", "Manage Messages", "Timeout"):
+        assert named in rights
+
+
 async def test_catalog_models_and_jobs_are_reported(app: App) -> None:
     engine = app.store.engine
     with engine.begin() as conn:  # the fixture made the schema from the models: stamp it as migrated

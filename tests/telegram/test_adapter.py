@@ -369,7 +369,7 @@ async def test_doctor_reports_privacy_admin_rights_and_token(
     from .conftest import tg_settings
 
     fake.privacy_off = False
-    fake.set_status(GROUP, 424242, "administrator", can_restrict_members=True)
+    fake.set_status(GROUP, 424242, "administrator", can_restrict_members=True, can_delete_messages=True)
     fake.set_status(OTHER_GROUP, 424242, "administrator")  # an admin, but without 'Ban users'
 
     async def known() -> list[str]:
@@ -385,6 +385,9 @@ async def test_doctor_reports_privacy_admin_rights_and_token(
     assert "administrator" in findings[f"telegram group {FORUM}"].fix
     weak = findings[f"telegram group {OTHER_GROUP}"]
     assert weak.severity is Severity.WARNING and "Ban users" in weak.fix and "/mute" in weak.detail
+    assert "'Delete messages'" in weak.fix and "/purge" in weak.detail  # filters and /purge need it
+    [me_call] = [c for c in fake.calls_to("getChatMember") if int(c.params["chat_id"]) == OTHER_GROUP]
+    assert int(me_call.params["user_id"]) == 424242  # the bot asked about itself
 
     bad = TelegramAdapter(
         tg_settings(settings, fake).model_copy(update={"telegram_token": _secret("1:wrong")}), app.router)

@@ -36,8 +36,10 @@ CHANNEL_PERMISSIONS: dict[str, str] = {
 }
 GUILD_PERMISSIONS: dict[str, str] = {
     "manage_roles": "grant level-reward roles",
-    "moderate_members": "/mute (Discord's timeout)",
+    "moderate_members": "/mute, antiflood and filter mutes (Discord's timeout)",
     "ban_members": "/ban",
+    "kick_members": "/kick",
+    "manage_messages": "/purge, filters, antiflood deletes and the welcome's delete-after",
 }
 
 # The invite permission integer: the permissions above, as Discord's bit field.
@@ -110,7 +112,7 @@ def check_guild_permissions(guild: str, perms: discord.Permissions) -> Finding:
     missing = _missing(perms, GUILD_PERMISSIONS)
     if not missing:
         return Finding(f"discord server permissions in {guild}", Severity.OK,
-                       "Cohort can manage roles, time out and ban members")
+                       "Cohort can manage roles and messages, time out, kick and ban members")
     return Finding(
         f"discord server permissions in {guild}", Severity.WARNING,
         "missing " + ", ".join(f"{name} ({GUILD_PERMISSIONS[name]})" for name in missing),

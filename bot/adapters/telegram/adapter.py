@@ -61,6 +61,11 @@ NOT_ADMIN_FIX = (
     "updates only to admin bots (give it 'Ban users' too if moderators should /mute and /ban)"
 )
 BAN_RIGHT_FIX = "group settings → Administrators → the bot → turn on 'Ban users' (only needed for /mute and /ban)"
+# The administrator rights moderation needs, as getChatMember names them, with what needs them.
+MODERATION_RIGHTS: dict[str, tuple[str, str]] = {
+    "can_restrict_members": ("Ban users", "/mute, /ban, /kick, antiflood and filter mutes"),
+    "can_delete_messages": ("Delete messages", "/purge, filters, antiflood deletes and the welcome's delete-after"),
+}
 SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _SECRET_OK = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -421,12 +426,18 @@ class TelegramAdapter:
                 out.append(Finding(check, Severity.WARNING, f"cannot check the bot there: {exc}",
                                    "the bot was probably removed; add it again or ignore this group"))
                 continue
-            if member.status == ChatMemberStatus.ADMINISTRATOR and not getattr(member, "can_restrict_members", False):
-                out.append(Finding(check, Severity.WARNING,
-                                   "the bot is an administrator without the 'Ban users' right: /mute and /ban "
-                                   "will be refused", BAN_RIGHT_FIX))
+            lacking = [(label, why) for right, (label, why) in MODERATION_RIGHTS.items()
+                       if not getattr(member, right, False)]
+            if member.status == ChatMemberStatus.ADMINISTRATOR and lacking:
+                out.append(Finding(
+                    check, Severity.WARNING,
+                    "the bot is an administrator without " + " and ".join(
+                        f"the '{label}' right ({why} will be refused)" for label, why in lacking),
+                    "group settings → Administrators → the bot → turn on "
+                    + " and ".join(f"'{label}'" for label, _ in lacking)))
             elif member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
-                out.append(Finding(check, Severity.OK, "the bot is an administrator"))
+                out.append(Finding(check, Severity.OK, "the bot is an administrator with the rights moderation "
+                                                        "needs (Ban users, Delete messages)"))
             elif member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
                 out.append(Finding(check, Severity.WARNING, "the bot is no longer in this group",
                                    "add the bot again, as an administrator"))

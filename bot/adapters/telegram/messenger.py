@@ -117,6 +117,15 @@ class TelegramMessenger:
         self._reachable: dict[str, bool] = {}  # last value reported, to skip repeat writes
         self._not_before = float("-inf")  # on ``clock``: no acting call starts before this (429)
 
+    def private_chat_link(self, payload: str) -> str | None:
+        """``https://t.me/<bot>?start=<payload>`` (:class:`bot.ports.DeepLinks`): opening it
+        starts the private chat that makes DMs possible. None before getMe."""
+        try:
+            username = self.bot.username
+        except RuntimeError:  # not initialised yet
+            return None
+        return f"https://t.me/{username}?start={payload}" if username else None
+
     # -- Messenger ------------------------------------------------------------------------
     def _target(self, chat_id: str) -> int | str:
         """Where to send for ``chat_id``: its supergroup if the group has moved."""
