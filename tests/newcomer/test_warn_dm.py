@@ -13,6 +13,7 @@ from tests.doubles.messenger import RecordingMessenger
 
 async def test_the_warning_dm_names_the_community(app: App) -> None:
     dc = RecordingMessenger(platform=Platform.DISCORD, roles={"1": Role.MODERATOR})
+    app.notifier.attach(dc)  # warnings by DM go through the Notifier
     guild: dict[str, Any] = {"platform": Platform.DISCORD, "community_id": "111"}
     # the guild's own name arrives with guild-level events; messages carry their channel's name
     await app.dispatch(MessagePosted(**guild, chat_id="111", chat_title="Python Cohort", user_id="2",
