@@ -5,8 +5,10 @@ recommendation lists without two items of the same title."""
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,10 @@ TG_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "telegram"
 
 
 def _console(app: App, out: list[str]) -> ConsoleAdapter:
-    state = ConsoleState(community="g1", user="owner")
+    # a minute between lines, as a person types: the command budget (10 per 20 s) is not what is tested
+    ticks = itertools.count()
+    state = ConsoleState(community="g1", user="owner",
+                         clock=lambda: datetime(2026, 3, 2, 9, tzinfo=UTC) + timedelta(minutes=next(ticks)))
     state.roles["owner"] = Role.OWNER
     return ConsoleAdapter(app.dispatch, state, write=out.append)
 
