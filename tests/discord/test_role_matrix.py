@@ -22,6 +22,9 @@ from engine.store.models import AuditEntry, Community
 from tests.discord.test_moderation_actions import more_routes
 from tests.discord.test_moderation_platform import Env, Routes, known, routes, say
 
+# Hundreds of commands through the real adapter: minutes of wall time, so CI runs it (-m slow).
+pytestmark = pytest.mark.slow
+
 __all__ = ["more_routes", "routes"]  # the fixtures, re-used
 
 COMMANDS: list[tuple[str, int]] = [

@@ -11,6 +11,7 @@ import json
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,9 @@ from engine.points.tables import PointsEntry
 from engine.store.models import AuditEntry, Community
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
 from tests.telegram.conftest import GROUP, AdapterFactory, eventually, group_chat, message, user
+
+# Hundreds of commands through the real adapter: minutes of wall time, so CI runs it (-m slow).
+pytestmark = pytest.mark.slow
 
 ADA = user(1001, "Ada", username="ada")          # a member
 GRACE = user(1002, "Grace", username="grace")    # the member acted on
