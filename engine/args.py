@@ -34,6 +34,12 @@ def excerpt(raw: str) -> str:
     return raw if len(raw) <= EXCERPT else raw[: EXCERPT - 1] + "…"
 
 
+def is_ascii_id(raw: str, *, max_digits: int = 20) -> bool:
+    """Whether ``raw`` is a platform id: ASCII digits only (``²`` and ``٣`` are not), at most
+    ``max_digits`` of them (Discord snowflakes have ~19)."""
+    return 0 < len(raw) <= max_digits and raw.isascii() and raw.isdigit()
+
+
 def is_ascii_number(raw: str) -> bool:
     """True for 1..MAX_DIGITS ASCII digits and nothing else (no sign, space or other digits)."""
     return 0 < len(raw) <= MAX_DIGITS and raw.isascii() and raw.isdigit()

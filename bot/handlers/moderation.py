@@ -42,7 +42,7 @@ from bot.ports import (
 )
 from bot.roles import RoleResolver
 from bot.router import CommandContext, Router, UsageError
-from engine.args import ArgError, excerpt, looks_like_duration, parse_duration, parse_int
+from engine.args import ArgError, excerpt, is_ascii_id, looks_like_duration, parse_duration, parse_int
 from engine.events import ButtonClicked, CommandInvoked, MemberJoined, MessagePosted
 from engine.members.lookup import (
     MemberBrief,
@@ -93,7 +93,7 @@ async def _community(store: Store, ctx: CommandContext) -> int:
 
 
 def _is_member_token(token: str) -> bool:
-    is_id = token.isascii() and token.isdigit() and len(token) <= 20  # Discord snowflakes are ~19 digits
+    is_id = is_ascii_id(token)
     return token.startswith("@") or is_id or (token.startswith("<@") and token.endswith(">"))
 
 
@@ -554,7 +554,7 @@ async def audit(ctx: CommandContext, store: Store) -> None:
     args = list(ctx.args)
     limit = AUDIT_DEFAULT
     if args and (looks_like_duration(args[-1]) and not args[-1].startswith("<@")) and not (
-            len(args) == 1 and 15 <= len(args[0]) <= 20 and args[0].isascii() and args[0].isdigit()):  # a snowflake
+            len(args) == 1 and len(args[0]) >= 15 and is_ascii_id(args[0])):  # a snowflake
         try:
             limit = parse_int(args.pop(), lo=1, hi=AUDIT_MAX, what="how many entries")
         except ArgError as exc:

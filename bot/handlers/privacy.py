@@ -25,6 +25,7 @@ from bot.modules import Catalog, EventHandler, Module, text
 from bot.ports import Button, Clock, Messenger, NotReachable, Unsupported
 from bot.router import CommandContext, CommandSpec, UsageError
 from bot.settings import Settings
+from engine.args import is_ascii_id
 from engine.events import ButtonClicked, Event
 from engine.ingest import privacy as ingest_privacy
 from engine.members.lookup import member_of_account
@@ -190,7 +191,7 @@ async def on_forget_click(event: ButtonClicked, store: Store, messenger: Messeng
     if not event.data.startswith(FORGET_PREFIX):
         return
     parts = event.data.split(":")
-    if len(parts) != 4 or not (parts[2].isascii() and parts[2].isdigit()) or len(parts[2]) > 18:
+    if len(parts) != 4 or not is_ascii_id(parts[2], max_digits=18):
         return
     action, member_id, nonce = parts[1], int(parts[2]), parts[3]
     language = settings.language
