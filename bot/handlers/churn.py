@@ -22,6 +22,7 @@ from bot.ports import Role
 from bot.router import CommandContext, Router, UsageError
 from bot.scheduler import run_cli
 from bot.settings import Settings
+from engine.args import is_ascii_number
 from engine.churn.scores import MemberRisk, latest_risks, member_risk
 from engine.churn.settings import churn_settings
 from engine.members.lookup import member_brief
@@ -79,8 +80,9 @@ class _View:
         """``raw`` as a count from 1 (ASCII digits only: "²" or "５" are digits to str.isdigit
         but not numbers here); raises UsageError in the reader's language."""
         top = PAGE_MAX if what == "n" else PAGES_MAX
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= top:
-            raise UsageError(self.say(f"bad_{what}", value=esc(raw), usage=self.say("usage")))
+        if not is_ascii_number(raw) or not 1 <= int(raw) <= top:
+            shown = raw if len(raw) <= 24 else raw[:24] + "…"  # 5,000 digits are not echoed back
+            raise UsageError(self.say(f"bad_{what}", value=esc(shown), usage=self.say("usage")))
         return int(raw)
 
     def ago(self, when: datetime | None, today: date) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine.catalog.tables import CatalogCompletion
 from engine.members.moderation import write_audit
 from engine.moderation.tables import OnboardingStep
+from engine.refusal import Refusal
 from engine.store.models import Community, CommunityMember
 
 SECTION = "welcome"
@@ -42,7 +43,7 @@ class WelcomeSettings:
     delete_after_minutes: int = 0  # 0 = the welcome stays
 
 
-class WelcomeError(ValueError):
+class WelcomeError(Refusal, ValueError):
     """A bad welcome setting; the message says what is accepted."""
 
 

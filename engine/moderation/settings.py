@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.members.moderation import write_audit
+from engine.refusal import Refusal
 from engine.store.models import Community
 
 SECTION = "moderation"
@@ -45,7 +46,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 KEYS = tuple(f.name for f in fields(ModerationSettings))
 
 
-class SettingError(ValueError):
+class SettingError(Refusal, ValueError):
     """A bad key or value; the message says what is accepted."""
 
 
