@@ -175,11 +175,12 @@ def module(settings: Settings) -> Module:
     at = settings.scheduler.churn_score_at
     hour, minute = (int(x) for x in at.split(":"))
 
-    async def score() -> None:
-        await run_cli("churn", "score")
+    # as of the firing time (the console's /jobs runs them at its own time)
+    async def score(now: datetime) -> None:
+        await run_cli("churn", "score", "--as-of", now.isoformat())
 
-    async def train() -> None:
-        await run_cli("churn", "train")
+    async def train(now: datetime) -> None:
+        await run_cli("churn", "train", "--as-of", now.isoformat())
 
     return Module(
         name="churn",
