@@ -132,8 +132,7 @@ def build_app(settings: Settings, *, engine: Engine | None = None,
     hooks = tuple(m.privacy for m in mods if m.privacy is not None)
     app = App(settings, store, router, notifier, mods, services, privacy_hooks=hooks)
     services.update(store=store, settings=settings, notifier=notifier, roles=roles, router=router,
-                    clock=app.now, privacy_hooks=hooks, settings_schema=schema,
-                    app=app)  # ``app`` only for moderation/churn's old register(); see README
+                    clock=app.now, privacy_hooks=hooks, settings_schema=schema)
     for module in mods:
         for name, factory in module.provides.items():
             check_injectable(f"{module.name}: {name}", factory, services)
@@ -142,8 +141,9 @@ def build_app(settings: Settings, *, engine: Engine | None = None,
         if module.projection is not None:
             check_injectable(f"{module.name}: projection", module.projection, services)
             store.writer.add_projection(call_with(module.projection, services))
-        if module.register is not None:
-            module.register(router, app)
+        for gate in module.gates:
+            check_injectable(f"{module.name}: gate", gate, services)
+            router.gate_commands(call_with(gate, services))
         for sub in module.handlers:
             router.on(*sub.types, handler=sub.handler)
         for spec in module.commands:

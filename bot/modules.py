@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.i18n import Catalog as Catalog  # re-exported: capabilities import them from here
 from bot.i18n import text as text
-from bot.router import CommandSpec, Router
+from bot.router import CommandGate, CommandSpec
 from bot.settings_schema import SettingSpec as SettingSpec
 from engine.events import Event
 
@@ -124,7 +124,8 @@ class Module:
     * ``cli`` / ``cli_name``: a typer sub-app mounted as ``cohort <cli_name>``;
     * ``settings``: the per-community settings schema;
     * ``messages``: the message catalog (EN/中文);
-    * ``register``: transition adapter for an old-style ``register(router, app)`` module.
+    * ``gates``: factories (parameters by name) of command gates that may drop a command
+      before it runs (moderation's command budget).
     """
 
     name: str
@@ -140,21 +141,7 @@ class Module:
     cli_name: str = ""
     settings: tuple[SettingSpec, ...] = ()
     messages: Catalog = field(default_factory=lambda: MappingProxyType({}))
-    register: Callable[[Router, Any], None] | None = None
-
-
-def legacy(name: str, *, register: Callable[[Router, Any], None] | None = None,
-           make_projection: Callable[[Any], Projection] | None = None, **fields: Any) -> Module:
-    """A :class:`Module` wrapping an old-style module during the transition: its
-    ``register(router, app)`` and ``make_projection(app)`` get the app, as before."""
-    projection = None
-    if make_projection is not None:
-        factory = make_projection
-
-        def projection(app: Any) -> Projection:
-            return factory(app)
-
-    return Module(name, projection=projection, register=register, **fields)
+    gates: tuple[Callable[..., CommandGate], ...] = ()
 
 
 def injectable(fn: Callable[..., Any]) -> tuple[str, ...]:

@@ -6,14 +6,12 @@ The matching and the limits (RE2, pattern length, normalisation) are in
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from bot.handlers.automod import Automod
 from bot.handlers.moderation_messages import say
-from bot.handlers.privacy import caller_member, clock
 from bot.markup import esc
+from bot.ports import Clock
 from bot.router import CommandContext, UsageError
 from engine.args import excerpt
 from engine.moderation.filters import ACTIONS, KINDS, WORD, FilterError, add_filter, remove_filter, rules_of
@@ -29,10 +27,10 @@ async def language_of(store: Store, community_id: int, default: str = "en") -> s
     return lang if lang in ("en", "zh") else default
 
 
-async def filter_(ctx: CommandContext, store: Store, automod: Automod, app: Any) -> None:
+async def filter_(ctx: CommandContext, store: Store, automod: Automod, clock: Clock) -> None:
     from bot.handlers.moderation import _community
 
-    community_id = await _community(store, ctx)
+    community_id = _community(ctx)
     lang = await language_of(store, community_id, automod.default_language)
     args = list(ctx.args)
     sub = args.pop(0).lower() if args else "list"
@@ -45,7 +43,7 @@ async def filter_(ctx: CommandContext, store: Store, automod: Automod, app: Any)
                  for r in rules]
         await ctx.reply(say("filter.list", lang) + "\n" + "\n".join(lines))
         return
-    actor, now = await caller_member(store, ctx.event), clock(app)
+    actor, now = ctx.member_id, clock()
     if sub == "add":
         kind = WORD
         if args and args[0].lower() in KINDS:

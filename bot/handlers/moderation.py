@@ -26,14 +26,14 @@ from sqlalchemy.orm import Session
 
 from bot.handlers import automod, filters, welcome
 from bot.handlers.moderation_messages import MESSAGES
-from bot.handlers.privacy import caller_member, clock
 from bot.markup import bold, esc
-from bot.modules import EventHandler, Every, JobSpec, Module, legacy
+from bot.modules import EventHandler, Every, JobSpec, Module
 from bot.notifier import OutboxNotifier
 from bot.notify import Delivery, Notification, Notifier, Purpose
 from bot.ports import (
     Capability,
     ChatRef,
+    Clock,
     Messenger,
     Moderating,
     PlatformError,
@@ -41,14 +41,12 @@ from bot.ports import (
     Unsupported,
 )
 from bot.roles import RoleResolver
-from bot.router import CommandContext, Router, UsageError
+from bot.router import CommandContext, CommandSpec, UsageError
 from engine.args import ArgError, excerpt, is_ascii_id, looks_like_duration, parse_duration, parse_int
 from engine.events import ButtonClicked, CommandInvoked, MemberJoined, MessagePosted
 from engine.members.lookup import (
     MemberBrief,
     community_ext_of,
-    community_id_of,
-    home_community,
     member_brief,
     resolve_member_in,
 )
@@ -79,17 +77,12 @@ LONGEST = timedelta(days=365)
 assert MODERATOR_ROLE == Role.MODERATOR and MEMBER_ROLE == Role.MEMBER
 
 
-async def _community(store: Store, ctx: CommandContext) -> int:
-    """The community the command acts on; raises UsageError when there is none."""
-    ev = ctx.event
-    platform = str(ev.platform)
-    if ev.is_private:
-        found = await store.read(lambda s: home_community(s, platform, ev.user_id))
-    else:
-        found = await store.read(lambda s: community_id_of(s, platform, ev.community_id))
-    if found is None:
+def _community(ctx: CommandContext) -> int:
+    """The community the command acts on (the router resolved it; a private chat acts on
+    the caller's home community); raises UsageError when there is none."""
+    if ctx.place.community_id is None:
         raise UsageError("Use this in your community's chat.")
-    return found
+    return ctx.place.community_id
 
 
 def _is_member_token(token: str) -> bool:
@@ -125,7 +118,7 @@ async def _target(store: Store, roles: RoleResolver, ctx: CommandContext, commun
         raise UsageError(f"I don't know {esc(excerpt(token))} in this community.")
     if target.is_bot:
         raise UsageError(f"{esc(target.display_name)} is a bot; I can't {verb} bots.")
-    me = await caller_member(store, ctx.event)
+    me = ctx.member_id
     if target.member_id == me:
         raise UsageError(f"You can't {verb} yourself.")
     await roles.ensure_outranks(ctx, community_id, target.member_id, target.display_name, actor_member_id=me)
@@ -168,9 +161,9 @@ async def _tell_member(notifier: Notifier, target: MemberBrief, community_id: in
 
 
 # -- /mod -------------------------------------------------------------------------------------
-async def mod(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+async def mod(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
     sub = ctx.args[0].lower() if ctx.args else "list"
-    community_id = await _community(store, ctx)
+    community_id = _community(ctx)
     if sub == "list":
         mods = await store.read(lambda s: moderators(s, community_id))
         if not mods:
@@ -182,9 +175,9 @@ async def mod(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) 
         raise UsageError("Usage: /mod add @member, /mod remove @member or /mod list")
     token, _ = _split_target(ctx, ctx.args[1:])
     target = await _target(store, roles, ctx, community_id, token, "change the role of")
-    actor = await caller_member(store, ctx.event)
+    actor = ctx.member_id
     role = MODERATOR_ROLE if sub == "add" else MEMBER_ROLE
-    now = clock(app)
+    now = clock()
     changed = await store.write(
         lambda s: set_role(s, community_id, target.member_id, role, actor_id=actor, at=now)
     )
@@ -219,14 +212,14 @@ def _refused(exc: Exception) -> UsageError:
     return UsageError(f"The platform refused: {esc(exc)}. Nothing was changed.")
 
 
-async def _audit(store: Store, app: Any, action: str, community_id: int, actor: int | None,
+async def _audit(store: Store, clock: Clock, action: str, community_id: int, actor: int | None,
                  target: int | None, details: dict[str, Any]) -> None:
-    now = clock(app)
+    now = clock()
     await store.write(lambda s: write_audit(s, action=action, at=now, community_id=community_id,
                                             actor_id=actor, target_member_id=target, details=details))
 
 
-async def apply_mute(store: Store, app: Any, messenger: Moderating, community_id: int, where: str,
+async def apply_mute(store: Store, clock: Clock, messenger: Moderating, community_id: int, where: str,
                      target: MemberBrief, *, until: datetime | None, reason: str, actor: int | None,
                      source: str = "moderator") -> datetime | None:
     """Mute on the platform, record the restriction and audit it; returns the real end.
@@ -234,7 +227,7 @@ async def apply_mute(store: Store, app: Any, messenger: Moderating, community_id
     assert target.user_ext is not None  # resolved on this platform, so it has an account here
     effective = await messenger.mute(where, target.user_ext, until=until, reason=reason)
     end = effective if isinstance(effective, datetime) else until
-    now = clock(app)
+    now = clock()
     details: dict[str, Any] = {"reason": reason} if reason else {}
     if end is not None:
         details["until"] = end.isoformat()
@@ -286,7 +279,7 @@ async def _aim(ctx: CommandContext, store: Store, roles: RoleResolver, verb: str
     """Everything a platform action checks before it acts (raises UsageError, nothing done):
     the platform can moderate, the community, the target and the rank rule, a duration."""
     messenger = _moderating(ctx, verb)
-    community_id = await _community(store, ctx)
+    community_id = _community(ctx)
     token, rest = _split_target(ctx, ctx.args)
     length, rest = _take_duration(rest, verb) if timed else (None, rest)
     target = await _target(store, roles, ctx, community_id, token, verb)
@@ -295,7 +288,7 @@ async def _aim(ctx: CommandContext, store: Store, roles: RoleResolver, verb: str
     return _Aim(messenger, community_id, target, target.user_ext, where, length, rest)
 
 
-async def _lift(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any, kind: str) -> MemberBrief:
+async def _lift(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock, kind: str) -> MemberBrief:
     """``/unmute`` or ``/unban``: lift on the platform, then record and audit it."""
     aim = await _aim(ctx, store, roles, f"un{kind}")
     lift = aim.messenger.unmute if kind == "mute" else aim.messenger.unban
@@ -303,7 +296,7 @@ async def _lift(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any
         await lift(aim.where, aim.user_ext)
     except (Unsupported, PlatformError) as exc:
         raise _refused(exc) from exc
-    actor, now = await caller_member(store, ctx.event), clock(app)
+    actor, now = ctx.member_id, clock()
 
     def record(s: Session) -> None:
         service.lift_restrictions(s, aim.community_id, aim.target.member_id, kind, at=now)
@@ -323,26 +316,26 @@ async def _report_until(ctx: CommandContext, store: Store, aim: _Aim, end: datet
         await ctx.reply(f"{name} is {state} until {await _when(store, aim.community_id, end)}.")
 
 
-async def mute(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+async def mute(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
     aim = await _aim(ctx, store, roles, "mute", timed=True)
-    until = clock(app) + aim.length if aim.length else None
+    until = clock() + aim.length if aim.length else None
     try:
-        end = await apply_mute(store, app, aim.messenger, aim.community_id, aim.where, aim.target, until=until,
-                               reason=aim.reason, actor=await caller_member(store, ctx.event))
+        end = await apply_mute(store, clock, aim.messenger, aim.community_id, aim.where, aim.target, until=until,
+                               reason=aim.reason, actor=ctx.member_id)
     except (Unsupported, PlatformError) as exc:
         raise _refused(exc) from exc
     await _report_until(ctx, store, aim, end, "muted", "is muted until a moderator lifts it.")
 
 
-async def unmute(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
-    target = await _lift(ctx, store, roles, app, "mute")
+async def unmute(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
+    target = await _lift(ctx, store, roles, clock, "mute")
     await ctx.reply(f"{bold(target.display_name)} can speak again.")
 
 
-async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
     aim = await _aim(ctx, store, roles, "ban", timed=True)
     community_id, target = aim.community_id, aim.target
-    now = clock(app)
+    now = clock()
     standing = await store.read(lambda s: service.active_restriction(s, community_id, target.member_id, "ban", now))
     if standing is not None and aim.length is None and standing.until is None:
         await ctx.reply(f"{bold(target.display_name)} is already banned. Nothing was changed.")
@@ -354,7 +347,7 @@ async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) 
         raise _refused(exc) from exc
     end = ends if isinstance(ends, datetime) else until
     cohort_lifts = until is not None and ends is None  # the platform has no timed bans
-    actor = await caller_member(store, ctx.event)
+    actor = ctx.member_id
     details: dict[str, Any] = {"reason": aim.reason} if aim.reason else {}
     if end is not None:
         details["until"] = end.isoformat()
@@ -369,18 +362,18 @@ async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) 
     await _report_until(ctx, store, aim, end, "banned", "is banned.")
 
 
-async def unban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
-    target = await _lift(ctx, store, roles, app, "ban")
+async def unban(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
+    target = await _lift(ctx, store, roles, clock, "ban")
     await ctx.reply(f"{bold(target.display_name)} is no longer banned and may join again.")
 
 
-async def kick(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+async def kick(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
     aim = await _aim(ctx, store, roles, "kick")
     try:
         await aim.messenger.kick(aim.where, aim.user_ext, reason=aim.reason)
     except (Unsupported, PlatformError) as exc:
         raise _refused(exc) from exc
-    await _audit(store, app, "kick", aim.community_id, await caller_member(store, ctx.event), aim.target.member_id,
+    await _audit(store, clock, "kick", aim.community_id, ctx.member_id, aim.target.member_id,
                  {"reason": aim.reason} if aim.reason else {})
     await ctx.reply(f"{bold(aim.target.display_name)} was removed; they may come back with an invite.")
 
@@ -397,7 +390,7 @@ def _recent_messages(session: Session, ev: Any, limit: int) -> list[tuple[int, s
     return [(int(r[0]), str(r[1]), r[2]) for r in rows]
 
 
-async def purge(ctx: CommandContext, store: Store, app: Any) -> None:
+async def purge(ctx: CommandContext, store: Store, clock: Clock) -> None:
     """``/purge N``: delete the last N messages before the command (and the command)."""
     messenger = _moderating(ctx, "delete messages of")
     ev = ctx.event
@@ -409,7 +402,7 @@ async def purge(ctx: CommandContext, store: Store, app: Any) -> None:
         count = parse_int(ctx.args[0], lo=1, hi=PURGE_MAX, what="N")
     except ArgError as exc:
         raise UsageError(esc(str(exc)) + " Nothing was deleted.") from None
-    community_id = await _community(store, ctx)
+    community_id = _community(ctx)
     rows = [r for r in await store.read(lambda s: _recent_messages(s, ev, count + 1))
             if r[1] != ev.message_id][:count]
     command = [(ev.message_id, ev.at)] if ev.message_id else []  # commands are not stored as messages
@@ -418,8 +411,8 @@ async def purge(ctx: CommandContext, store: Store, app: Any) -> None:
     except (Unsupported, PlatformError) as exc:
         raise _refused(exc) from exc
     gone = [row_id for row_id, _, _ in rows[:max(0, done.deleted - len(command))]]  # too-old ones are oldest
-    now = clock(app)
-    actor = await caller_member(store, ev)
+    now = clock()
+    actor = ctx.member_id
 
     def record(s: Session) -> None:
         if gone:
@@ -438,23 +431,23 @@ async def purge(ctx: CommandContext, store: Store, app: Any) -> None:
 
 # -- warnings ---------------------------------------------------------------------------------
 async def warn(ctx: CommandContext, store: Store, roles: RoleResolver, messenger: Messenger, notifier: Notifier,
-               app: Any) -> None:
-    community_id = await _community(store, ctx)
+               clock: Clock) -> None:
+    community_id = _community(ctx)
     token, rest = _split_target(ctx, ctx.args)
     target = await _target(store, roles, ctx, community_id, token, "warn")
     reason = " ".join(rest).strip()
     if not reason:
         raise UsageError("Add a reason: /warn @member reason")
-    actor = await caller_member(store, ctx.event)
-    await issue_warning(ctx, store, app, messenger, notifier, community_id, target, reason, actor)
+    actor = ctx.member_id
+    await issue_warning(ctx, store, clock, messenger, notifier, community_id, target, reason, actor)
 
 
-async def issue_warning(ctx: CommandContext | None, store: Store, app: Any, messenger: Messenger,
+async def issue_warning(ctx: CommandContext | None, store: Store, clock: Clock, messenger: Messenger,
                         notifier: Notifier, community_id: int, target: MemberBrief, reason: str, actor: int | None,
                         *, where: str | None = None, source: str = "moderator", title: str = "") -> str:
     """Record a warning, mute at the community's threshold, tell the member; returns the
     moderator-facing summary (also replied when ``ctx`` is given)."""
-    now = clock(app)
+    now = clock()
     settings = await store.read(lambda s: moderation_settings(s, community_id))
     warning_id, active = await store.write(lambda s: service.add_warning(
         s, community_id, target.member_id, actor, reason, at=now, settings=settings, source=source))
@@ -469,7 +462,7 @@ async def issue_warning(ctx: CommandContext | None, store: Store, app: Any, mess
         place = where or (await _where(store, ctx, community_id) if ctx else None)
         if place:
             try:
-                end = await apply_mute(store, app, messenger, community_id, place, target,
+                end = await apply_mute(store, clock, messenger, community_id, place, target,
                                        until=now + timedelta(minutes=settings.warn_mute_minutes),
                                        reason=f"{active} active warnings", actor=None, source="warnings")
                 escalated = (f" That is {active} active warnings: muted until "
@@ -487,13 +480,13 @@ async def issue_warning(ctx: CommandContext | None, store: Store, app: Any, mess
     return summary
 
 
-async def warns(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+async def warns(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
     """``/warns`` (yours) or ``/warns @member`` (moderators)."""
-    community_id = await _community(store, ctx)
+    community_id = _community(ctx)
     token, _ = _split_target(ctx, ctx.args)
     platform = str(ctx.event.platform)
     if token is None:
-        me = await caller_member(store, ctx.event)
+        me = ctx.member_id
         if me is None:
             raise UsageError("You have no warnings here.")
         target = await store.read(lambda s: member_brief(s, me, platform))
@@ -506,7 +499,7 @@ async def warns(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any
         if found is None:
             raise UsageError(f"I don't know {esc(excerpt(token))} in this community.")
         target = found
-    now = clock(app)
+    now = clock()
     lines = await store.read(lambda s: service.active_warnings(s, community_id, target.member_id, now))
     if not lines:
         await ctx.reply(f"{bold(target.display_name)} has no active warnings.")
@@ -516,9 +509,9 @@ async def warns(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any
     await ctx.reply(f"<b>Active warnings of {esc(target.display_name)}: {len(lines)}</b>\n" + "\n".join(rows))
 
 
-async def unwarn(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+async def unwarn(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
     """``/unwarn @member [id]``: revoke one warning (the latest by default)."""
-    community_id = await _community(store, ctx)
+    community_id = _community(ctx)
     token, rest = _split_target(ctx, ctx.args)
     target = await _target(store, roles, ctx, community_id, token, "unwarn")
     warning_id = None
@@ -527,7 +520,7 @@ async def unwarn(ctx: CommandContext, store: Store, roles: RoleResolver, app: An
             warning_id = parse_int(rest[0].lstrip("#"), lo=1, hi=10**9 - 1, what="The warning id")
         except ArgError as exc:
             raise UsageError(esc(str(exc)) + " See /warns @member for the ids.") from None
-    actor, now = await caller_member(store, ctx.event), clock(app)
+    actor, now = ctx.member_id, clock()
     revoked = await store.write(lambda s: service.revoke_warning(
         s, community_id, target.member_id, warning_id, actor_id=actor, at=now))
     if revoked is None:
@@ -559,7 +552,7 @@ async def audit(ctx: CommandContext, store: Store) -> None:
             limit = parse_int(args.pop(), lo=1, hi=AUDIT_MAX, what="how many entries")
         except ArgError as exc:
             raise UsageError(esc(_capital(str(exc))) + " Usage: /modlog [@member] [n].") from None
-    community_id = await _community(store, ctx)
+    community_id = _community(ctx)
     member_id = None
     if args:
         found = await store.read(lambda s: resolve_member_in(s, str(ctx.event.platform), community_id, args[0]))
@@ -578,25 +571,22 @@ async def audit(ctx: CommandContext, store: Store) -> None:
 
 
 # -- /modconfig -------------------------------------------------------------------------------
-async def modconfig(ctx: CommandContext, store: Store, app: Any) -> None:
-    """``/config moderation.KEY VALUE`` (or ``/modconfig``): validated and audited. /config
-    hands its ctx on; so it is registered bound to the store and app (see :func:`register`)."""
-    community_id = await _community(store, ctx)
+async def modconfig(ctx: CommandContext, store: Store, automod: automod.Automod, clock: Clock) -> None:
+    """``/config moderation.KEY VALUE`` (or ``/modconfig``): validated and audited."""
+    community_id = _community(ctx)
     if len(ctx.args) < 2:
         current = await store.read(lambda s: moderation_settings(s, community_id))
         shown = "\n".join(f"moderation.{k} = {getattr(current, k)}" for k in KEYS)
         await ctx.reply(f"<b>Moderation settings</b>\n{esc(shown)}\nChange one: /config moderation.KEY VALUE")
         return
     key = ctx.args[0].lower().removeprefix("moderation.")
-    actor, now = await caller_member(store, ctx.event), clock(app)
+    actor, now = ctx.member_id, clock()
     try:
         value = await store.write(lambda s: set_setting(s, community_id, key, ctx.args[1],
                                                          actor_id=actor, at=now))
     except SettingError as exc:
         raise UsageError(f"Not changed: {esc(str(exc))}.") from None
-    watcher = app.deps.get("automod")
-    if isinstance(watcher, automod.Automod):
-        watcher.invalidate(community_id)
+    automod.invalidate(community_id)
     await ctx.reply(f"moderation.{esc(key)} is now {value}.")
 
 
@@ -623,39 +613,26 @@ async def lift_due(store: Store, messenger: Messenger, now: datetime) -> int:
     return lifted
 
 
-def register(router: Router, app: Any) -> None:
-    mod_ = Role.MODERATOR
-    router.command("mod", mod, min_role=Role.ADMIN, summary="manage Cohort's moderator list",
-                   usage="/mod add|remove @member, /mod list")
-    router.command("warn", warn, min_role=mod_, summary="warn a member (logged, by DM)",
-                   usage="/warn @member reason")
-    router.command("warns", warns, summary="active warnings",
-                   usage="/warns [@member]")
-    router.command("unwarn", unwarn, min_role=mod_, summary="revoke a warning", usage="/unwarn @member [id]")
-    router.command("audit", audit, min_role=mod_, summary="moderation log",
-                   usage="/modlog [@member] [n]", aliases=("modlog",))
-    router.command("mute", mute, min_role=mod_, summary="mute a member",
-                   usage="/mute @member [10m|2h|1d|1w] [reason]")
-    router.command("unmute", unmute, min_role=mod_, summary="lift a mute", usage="/unmute @member")
-    router.command("ban", ban, min_role=mod_, summary="ban, for good or a while",
-                   usage="/ban @member [duration] reason")
-    router.command("unban", unban, min_role=mod_, summary="lift a ban", usage="/unban @member")
-    router.command("kick", kick, min_role=mod_, summary="remove a member",
-                   usage="/kick @member [reason]")
-    router.command("purge", purge, min_role=mod_, summary="delete the last N messages",
-                   usage="/purge N")
-    router.command("welcome", welcome.welcome, min_role=Role.ADMIN, summary="greet newcomers",
-                   usage="/welcome show|on|off|set <text>|rules <text>|delete_after <minutes|off>")
-    router.command("checklist", welcome.checklist, summary="your first-week checklist", usage="/checklist")
-    router.command("filter", filters.filter_, min_role=mod_, summary="blocked words and patterns",
-                   usage="/filter add word|regex <text> [delete|warn|mute], /filter remove <id>, /filter list")
-    router.gate_commands(automod.command_gate(app.deps["automod"], RoleResolver(app.store, app.settings.owner_ids)))
-
-    async def modconfig_command(ctx: CommandContext) -> None:
-        await modconfig(ctx, app.store, app)
-
-    router.command("modconfig", modconfig_command, min_role=mod_, summary="moderation settings", hidden=True,
-                   usage="/config moderation.KEY VALUE")
+_MOD = Role.MODERATOR
+COMMANDS = (
+    CommandSpec("mod", mod, Role.ADMIN, "manage Cohort's moderator list", "/mod add|remove @member, /mod list"),
+    CommandSpec("warn", warn, _MOD, "warn a member (logged, by DM)", "/warn @member reason"),
+    CommandSpec("warns", warns, Role.MEMBER, "active warnings", "/warns [@member]"),
+    CommandSpec("unwarn", unwarn, _MOD, "revoke a warning", "/unwarn @member [id]"),
+    CommandSpec("audit", audit, _MOD, "moderation log", "/modlog [@member] [n]", aliases=("modlog",)),
+    CommandSpec("mute", mute, _MOD, "mute a member", "/mute @member [10m|2h|1d|1w] [reason]"),
+    CommandSpec("unmute", unmute, _MOD, "lift a mute", "/unmute @member"),
+    CommandSpec("ban", ban, _MOD, "ban, for good or a while", "/ban @member [duration] reason"),
+    CommandSpec("unban", unban, _MOD, "lift a ban", "/unban @member"),
+    CommandSpec("kick", kick, _MOD, "remove a member", "/kick @member [reason]"),
+    CommandSpec("purge", purge, _MOD, "delete the last N messages", "/purge N"),
+    CommandSpec("welcome", welcome.welcome, Role.ADMIN, "greet newcomers",
+                "/welcome show|on|off|set <text>|rules <text>|delete_after <minutes|off>"),
+    CommandSpec("checklist", welcome.checklist, Role.MEMBER, "your first-week checklist", "/checklist"),
+    CommandSpec("filter", filters.filter_, _MOD, "blocked words and patterns",
+                "/filter add word|regex <text> [delete|warn|mute], /filter remove <id>, /filter list"),
+    CommandSpec("modconfig", modconfig, _MOD, "moderation settings", "/config moderation.KEY VALUE", hidden=True),
+)
 
 
 async def lift_due_everywhere(store: Store, notifier: OutboxNotifier, now: datetime) -> None:
@@ -674,14 +651,18 @@ async def lift_due_everywhere(store: Store, notifier: OutboxNotifier, now: datet
 def module() -> Module:
     """Moderation as a capability: its commands, automatic moderation on every message
     (antiflood, filters, the command budget) and the every-minute lifting sweep."""
-    return legacy("moderation", register=register,
-                  provides={"automod": automod.make_automod},
-                  handlers=(EventHandler((MessagePosted, CommandInvoked), automod.watch),
-                            EventHandler((MemberJoined,), welcome.greet),
-                            EventHandler((MessagePosted, CommandInvoked), welcome.track_checklist),
-                            EventHandler((ButtonClicked,), welcome.on_dm_click)),
-                  messages=MESSAGES,
-                  jobs=(JobSpec("moderation-lift-due", Every(seconds=60), lift_due_everywhere,
-                                summary="lift timed bans the platform keeps"),
-                        JobSpec("moderation-welcome-delete", Every(seconds=60), welcome.delete_due_welcomes,
-                                summary="delete welcomes whose delete-after has come")))
+    return Module(
+        "moderation",
+        provides={"automod": automod.make_automod},
+        commands=COMMANDS,
+        gates=(automod.command_gate,),
+        handlers=(EventHandler((MessagePosted, CommandInvoked), automod.watch),
+                  EventHandler((MemberJoined,), welcome.greet),
+                  EventHandler((MessagePosted, CommandInvoked), welcome.track_checklist),
+                  EventHandler((ButtonClicked,), welcome.on_dm_click)),
+        messages=MESSAGES,
+        jobs=(JobSpec("moderation-lift-due", Every(seconds=60), lift_due_everywhere,
+                      summary="lift timed bans the platform keeps"),
+              JobSpec("moderation-welcome-delete", Every(seconds=60), welcome.delete_due_welcomes,
+                      summary="delete welcomes whose delete-after has come")),
+    )
