@@ -43,7 +43,8 @@ from engine.members.moderation import write_audit
 from engine.moderation.filters import Rule, RuleBook, rules_of
 from engine.moderation.flood import Pace, SlidingWindows
 from engine.moderation.settings import ModerationSettings, from_stored
-from engine.store.models import Chat, Community, Message
+from engine.store.community_settings import stored_settings
+from engine.store.models import Chat, Message
 from engine.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class Automod:
             community_id = community_id_of(s, platform, community_ext)
             if community_id is None:
                 return None
-            stored = s.execute(select(Community.settings).where(Community.id == community_id)).scalar_one()
+            stored = stored_settings(s, community_id)
             return community_id, stored, rules_of(s, community_id)
 
         found = await store.read(load)

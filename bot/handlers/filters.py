@@ -6,8 +6,6 @@ The matching and the limits (RE2, pattern length, normalisation) are in
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from bot.handlers.automod import Automod
 from bot.handlers.moderation_messages import say
 from bot.markup import esc
@@ -15,15 +13,14 @@ from bot.ports import Clock
 from bot.router import CommandContext, UsageError
 from engine.args import excerpt
 from engine.moderation.filters import ACTIONS, KINDS, WORD, FilterError, add_filter, remove_filter, rules_of
-from engine.store.models import Community
+from engine.store.community_settings import stored_settings
 from engine.store.store import Store
 
 
 async def language_of(store: Store, community_id: int, default: str = "en") -> str:
     """The community's ``language`` setting (``en`` / ``zh``), else ``default``."""
-    stored = await store.read(lambda s: s.execute(
-        select(Community.settings).where(Community.id == community_id)).scalar_one_or_none())
-    lang = stored.get("language") if isinstance(stored, dict) else None
+    stored = await store.read(lambda s: stored_settings(s, community_id))
+    lang = stored.get("language")
     return lang if lang in ("en", "zh") else default
 
 

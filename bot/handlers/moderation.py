@@ -16,7 +16,8 @@ ban the platform will not end by itself (Discord has no timed bans) is recorded 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from bot.handlers import automod, filters, welcome
 from bot.handlers.moderation_messages import MESSAGES
 from bot.markup import bold, esc
-from bot.modules import EventHandler, Every, JobSpec, Module
+from bot.modules import EventHandler, Every, JobSpec, Module, SettingSpec
 from bot.notifier import OutboxNotifier
 from bot.notify import Delivery, Notification, Notifier, Purpose
 from bot.ports import (
@@ -60,8 +61,17 @@ from engine.members.moderation import (
     write_audit,
 )
 from engine.moderation import service
-from engine.moderation.settings import KEYS, SettingError, moderation_settings, set_setting
+from engine.moderation.settings import (
+    KEYS,
+    SECTION,
+    ModerationSettings,
+    SettingError,
+    moderation_settings,
+    parse_value,
+    set_setting,
+)
 from engine.points.days import zone_of
+from engine.store.community_settings import stored_settings
 from engine.store.models import Chat, Community, Message, Thread
 from engine.store.store import Store
 
@@ -132,9 +142,7 @@ def _zone(store_settings: dict[str, Any] | None) -> ZoneInfo:
 
 async def _local(store: Store, community_id: int, at: datetime) -> str:
     """``at`` in the community's timezone, e.g. ``2026-03-02 18:00 Asia/Shanghai``."""
-    stored = await store.read(lambda s: s.execute(
-        select(Community.settings).where(Community.id == community_id)).scalar_one_or_none())
-    zone = _zone(stored)
+    zone = _zone(await store.read(lambda s: stored_settings(s, community_id)))
     return f"{at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
 
 
@@ -563,9 +571,7 @@ async def audit(ctx: CommandContext, store: Store) -> None:
     if not lines:
         await ctx.reply("The audit log is empty." if member_id is None else "Nothing in the audit log about them.")
         return
-    stored = await store.read(lambda s: s.execute(
-        select(Community.settings).where(Community.id == community_id)).scalar_one_or_none())
-    zone = _zone(stored)
+    zone = _zone(await store.read(lambda s: stored_settings(s, community_id)))
     await ctx.reply(f"<b>Audit log (newest first, {esc(zone.key)})</b>\n"
                     + "\n".join(_describe(line, zone) for line in lines))
 
@@ -648,13 +654,32 @@ async def lift_due_everywhere(store: Store, notifier: OutboxNotifier, now: datet
             log.exception("moderation sweep failed on %s", platform)
 
 
+def _checked(key: str) -> Callable[[object], int | str]:
+    def check(value: object) -> int | str:
+        try:
+            return parse_value(key, str(value))
+        except SettingError as exc:
+            raise ValueError(str(exc)) from None
+
+    return check
+
+
+# The moderation settings, declared (defaults and bounds from :mod:`engine.moderation.settings`):
+# /config shows them; /config moderation.KEY VALUE is handed to /modconfig, which audits and
+# refreshes automoderation's cached copy.
+SETTINGS = tuple(SettingSpec(f"{SECTION}.{f.name}", type(f.default), f.default, validate=_checked(f.name),
+                             min_role=Role.MODERATOR, help=f"VALUE — see /config moderation.{f.name}")
+                 for f in fields(ModerationSettings))
+
+
 def module() -> Module:
     """Moderation as a capability: its commands, automatic moderation on every message
     (antiflood, filters, the command budget) and the every-minute lifting sweep."""
     return Module(
         "moderation",
-        provides={"automod": automod.make_automod},
+        provides=lambda deps: replace(deps, automod=automod.make_automod(deps.settings)),
         commands=COMMANDS,
+        settings=SETTINGS,
         gates=(automod.command_gate,),
         handlers=(EventHandler((MessagePosted, CommandInvoked), automod.watch),
                   EventHandler((MemberJoined,), welcome.greet),

@@ -15,7 +15,7 @@ import json
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -211,7 +211,7 @@ INGEST_PRIVACY: PrivacyHook = ModuleHook(ingest_privacy.name, ingest_privacy)
 
 MODULE = Module(
     name="privacy",
-    provides={"forget_pending": PendingForgets},
+    provides=lambda deps: replace(deps, forget_pending=PendingForgets()),
     commands=(
         CommandSpec("optout", optout, summary="stop private messages from Cohort", usage="/optout"),
         CommandSpec("optin", optin, summary="allow private messages from Cohort again", usage="/optin"),
