@@ -230,7 +230,8 @@ class _Scene:
         from bot.handlers.moderation import issue_warning
 
         return await issue_warning(None, self.store, self.clock, self.messenger, self.notifier, self.snap.community_id,
-                                   self.target, reason, None, where=self.event.community_id, source=source)
+                                   self.target, reason, None, where=self.event.community_id, source=source,
+                                   language=self.snap.language)
 
     async def notice(self, text: str) -> None:
         try:
