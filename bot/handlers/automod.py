@@ -33,10 +33,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.handlers.moderation_messages import say
-from bot.handlers.privacy import clock
 from bot.markup import bold, esc
 from bot.notify import Notifier
-from bot.ports import Capability, ChatRef, Messenger, Moderating, PlatformError, Role, Unsupported
+from bot.ports import Capability, ChatRef, Clock, Messenger, Moderating, PlatformError, Role, Unsupported
 from bot.roles import RoleResolver
 from engine.events import CommandInvoked, Event, MessagePosted
 from engine.members.lookup import MemberBrief, community_id_of, member_brief, member_of_account
@@ -44,7 +43,8 @@ from engine.members.moderation import write_audit
 from engine.moderation.filters import Rule, RuleBook, rules_of
 from engine.moderation.flood import Pace, SlidingWindows
 from engine.moderation.settings import ModerationSettings, from_stored
-from engine.store.models import Chat, Community, Message
+from engine.store.community_settings import stored_settings
+from engine.store.models import Chat, Message
 from engine.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class Automod:
             community_id = community_id_of(s, platform, community_ext)
             if community_id is None:
                 return None
-            stored = s.execute(select(Community.settings).where(Community.id == community_id)).scalar_one()
+            stored = stored_settings(s, community_id)
             return community_id, stored, rules_of(s, community_id)
 
         found = await store.read(load)
@@ -131,12 +131,12 @@ def make_automod(settings: Any) -> Automod:
 
 # -- the watch on every message -----------------------------------------------------------------
 async def watch(event: Event, messenger: Messenger, store: Store, roles: RoleResolver, automod: Automod,
-                notifier: Notifier, app: Any) -> None:
+                notifier: Notifier, clock: Clock) -> None:
     """Check a new message (or command) against the community's filters and antiflood."""
     if not isinstance(event, MessagePosted | CommandInvoked) or event.is_private or event.is_bot \
             or not event.user_id or not event.community_id:
         return
-    if event.at < clock(app) - STALE:
+    if event.at < clock() - STALE:
         return
     snap = await automod.snapshot(store, str(event.platform), event.community_id)
     if snap is None:
@@ -155,7 +155,7 @@ async def watch(event: Event, messenger: Messenger, store: Store, roles: RoleRes
         member_of_account(ses, str(event.platform), event.user_id)))
     if target is None or target.user_ext is None:
         return
-    scene = _Scene(event, messenger, store, notifier, app, snap, target)
+    scene = _Scene(event, messenger, store, notifier, clock, snap, target)
     if hit is not None:
         await _enforce_filter(scene, hit)
     elif pace is Pace.OVER or (pace is Pace.STILL_OVER and s.flood_action == "delete"):
@@ -170,7 +170,7 @@ class _Scene:
     messenger: Messenger
     store: Store
     notifier: Notifier
-    app: Any
+    clock: Clock
     snap: Snapshot
     target: MemberBrief
 
@@ -193,7 +193,7 @@ class _Scene:
             return False
         if not done.deleted:
             return False
-        now = clock(self.app)
+        now = self.clock()
         message_ext, chat_ext, platform_name = event.message_id, event.chat_id, str(event.platform)
         community_id, member_id = self.snap.community_id, self.target.member_id
 
@@ -216,8 +216,8 @@ class _Scene:
         if platform is None:
             return False
         try:
-            await apply_mute(self.store, self.app, platform, self.snap.community_id, self.event.community_id,
-                             self.target, until=clock(self.app) + timedelta(minutes=minutes), reason=reason,
+            await apply_mute(self.store, self.clock, platform, self.snap.community_id, self.event.community_id,
+                             self.target, until=self.clock() + timedelta(minutes=minutes), reason=reason,
                              actor=None, source=source)
         except (PlatformError, Unsupported) as exc:
             log.warning("automod: could not mute %s in %s (the bot needs the right to restrict members): %s",
@@ -229,8 +229,9 @@ class _Scene:
         """Warn as a moderator would (escalation and the DM included); the summary."""
         from bot.handlers.moderation import issue_warning
 
-        return await issue_warning(None, self.store, self.app, self.messenger, self.notifier, self.snap.community_id,
-                                   self.target, reason, None, where=self.event.community_id, source=source)
+        return await issue_warning(None, self.store, self.clock, self.messenger, self.notifier, self.snap.community_id,
+                                   self.target, reason, None, where=self.event.community_id, source=source,
+                                   language=self.snap.language)
 
     async def notice(self, text: str) -> None:
         try:

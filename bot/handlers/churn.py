@@ -19,7 +19,7 @@ from bot.markup import esc
 from bot.modules import Catalog, Daily, Module
 from bot.modules import JobSpec as ModuleJob
 from bot.ports import Role
-from bot.router import CommandContext, Router, UsageError
+from bot.router import CommandContext, CommandSpec, UsageError
 from bot.scheduler import run_cli
 from bot.settings import Settings
 from engine.args import is_ascii_number
@@ -163,10 +163,8 @@ class AtRisk:
             day=f"{r.scored_on:%Y-%m-%d}", ago=view.ago(r.last_active, r.scored_on), reasons=reasons))
 
 
-def register(router: Router, app: Any) -> None:
-    cmds = AtRisk(app.store)
-    router.command("atrisk", cmds.atrisk, min_role=Role.MODERATOR,
-                   summary="members likely to drift away, with reasons", usage="/atrisk [n] [page] | /atrisk @member")
+async def atrisk(ctx: CommandContext, store: Store) -> None:
+    await AtRisk(store).atrisk(ctx)
 
 
 def module(settings: Settings) -> Module:
@@ -184,7 +182,8 @@ def module(settings: Settings) -> Module:
 
     return Module(
         name="churn",
-        register=register,
+        commands=(CommandSpec("atrisk", atrisk, Role.MODERATOR, "members likely to drift away, with reasons",
+                              "/atrisk [n] [page] | /atrisk @member"),),
         messages=MESSAGES,
         jobs=(
             ModuleJob("churn-weekly-training", Daily(at=f"{(hour - 1) % 24:02d}:{minute:02d}", days_of_week="sun"),

@@ -40,7 +40,7 @@ async def ask(env: Env, member: discord.Member, text: str) -> list[str]:
     """One command, answered. dpytest stamps messages with the real time, so a matrix sent
     in a loop is a flood of commands by the budget's measure (tested on its own): start
     each one with a fresh budget."""
-    env.app.deps["automod"].commands.forget(("discord", str(member.id)))  # type: ignore[attr-defined]
+    env.app.deps.automod.commands.forget(("discord", str(member.id)))  # type: ignore[union-attr]
     return await say(env, member, text)
 
 
