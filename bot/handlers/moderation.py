@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.handlers import automod, filters, welcome
+from bot.handlers import automod, filters, link_filters, welcome
 from bot.handlers.moderation_messages import MESSAGES
 from bot.handlers.privacy import caller_member, clock
 from bot.markup import bold, esc
@@ -648,7 +648,9 @@ def register(router: Router, app: Any) -> None:
                    usage="/welcome show|on|off|set <text>|rules <text>|delete_after <minutes|off>")
     router.command("checklist", welcome.checklist, summary="your first-week checklist", usage="/checklist")
     router.command("filter", filters.filter_, min_role=mod_, summary="blocked words and patterns",
-                   usage="/filter add word|regex <text> [delete|warn|mute], /filter remove <id>, /filter list")
+                   usage="/filter add word|regex <text> [delete|warn|mute], /filter remove <id>, /filter list, "
+                         "/filter links allow|remove <domain>, /filter links newcomers <days> [delete|warn|mute], "
+                         "/filter links off")
     router.gate_commands(automod.command_gate(app.deps["automod"], RoleResolver(app.store, app.settings.owner_ids)))
 
     async def modconfig_command(ctx: CommandContext) -> None:
@@ -680,7 +682,8 @@ def module() -> Module:
                             EventHandler((MemberJoined,), welcome.greet),
                             EventHandler((MessagePosted, CommandInvoked), welcome.track_checklist),
                             EventHandler((ButtonClicked,), welcome.on_dm_click)),
-                  messages=MESSAGES,
+                  messages={**MESSAGES, **link_filters.MESSAGES},
+                  settings=link_filters.SETTINGS,
                   jobs=(JobSpec("moderation-lift-due", Every(seconds=60), lift_due_everywhere,
                                 summary="lift timed bans the platform keeps"),
                         JobSpec("moderation-welcome-delete", Every(seconds=60), welcome.delete_due_welcomes,

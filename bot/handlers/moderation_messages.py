@@ -50,9 +50,10 @@ MESSAGES: Catalog = {
     },
     "filter.usage": {
         "en": "Usage: /filter add word &lt;text&gt; [delete|warn|mute], /filter add regex &lt;pattern&gt; "
-              "[delete|warn|mute], /filter remove &lt;id or word&gt;, /filter list",
+              "[delete|warn|mute], /filter remove &lt;id or word&gt;, /filter list, /filter links … "
+              "(allowed domains, newcomers' links)",
         "zh": "用法：/filter add word &lt;词&gt; [delete|warn|mute]，/filter add regex &lt;模式&gt; "
-              "[delete|warn|mute]，/filter remove &lt;编号或词&gt;，/filter list",
+              "[delete|warn|mute]，/filter remove &lt;编号或词&gt;，/filter list，/filter links …（域名白名单、新成员链接）",
     },
     "filter.added": {
         "en": "Filter #{id} added: {kind} {pattern} → {action}.",
