@@ -38,6 +38,7 @@ RoleLookup = Callable[[Event, Messenger], Awaitable[Role]]
 NoticeSink = Callable[..., Awaitable[None]]  # parameters by name: notice, event, messenger, services
 # Sees every command before it runs; False drops it unanswered (e.g. a flood of commands).
 CommandGate = Callable[[CommandInvoked, Messenger], Awaitable[bool]]
+CommandFollower = Callable[[CommandInvoked, Messenger], Awaitable[None]]
 
 
 class UsageError(Refusal):
@@ -208,6 +209,7 @@ class Router:
         self._command_params: dict[str, tuple[str, ...]] = {}
         self._notice_sinks: list[NoticeSink] = []
         self._gates: list[CommandGate] = []
+        self._followers: list[CommandFollower] = []
 
     # -- registration ------------------------------------------------------------------
     def provide(self, **deps: Any) -> None:
@@ -249,6 +251,11 @@ class Router:
     def gate_commands(self, gate: CommandGate) -> None:
         """Let ``gate`` drop commands before they run (a gate that raises lets them through)."""
         self._gates.append(gate)
+
+    def after_commands(self, follower: CommandFollower) -> None:
+        """Let ``follower`` see every command after it ran (what it wrote is committed), e.g.
+        to credit what the command did; a follower that raises is logged."""
+        self._followers.append(follower)
 
     @property
     def commands(self) -> list[CommandSpec]:
@@ -324,6 +331,11 @@ class Router:
                     log.exception("notice sink failed on %s", event.dedup_key)
         if isinstance(event, CommandInvoked):
             await self._run_command(event, messenger, outcome, per_call)
+            for follower in self._followers:
+                try:
+                    await follower(event, messenger)
+                except Exception:
+                    log.exception("command follower failed on %s", event.dedup_key)
 
     async def _place(self, event: Event) -> Place:
         if self._locate is None:

@@ -653,6 +653,12 @@ def register(router: Router, app: Any) -> None:
                          "/filter links off")
     router.gate_commands(automod.command_gate(app.deps["automod"], RoleResolver(app.store, app.settings.owner_ids)))
 
+    async def credit_checklist(event: CommandInvoked, messenger: Messenger) -> None:
+        # after the command: a /done has committed its completion, so the lesson step counts now
+        await welcome.track_checklist(event, messenger, app.store, app.deps["automod"], app)
+
+    router.after_commands(credit_checklist)
+
     async def modconfig_command(ctx: CommandContext) -> None:
         await modconfig(ctx, app.store, app)
 
@@ -680,7 +686,7 @@ def module() -> Module:
                   provides={"automod": automod.make_automod},
                   handlers=(EventHandler((MessagePosted, CommandInvoked), automod.watch),
                             EventHandler((MemberJoined,), welcome.greet),
-                            EventHandler((MessagePosted, CommandInvoked), welcome.track_checklist),
+                            EventHandler((MessagePosted,), welcome.track_checklist),
                             EventHandler((ButtonClicked,), welcome.on_dm_click)),
                   messages={**MESSAGES, **link_filters.MESSAGES},
                   settings=link_filters.SETTINGS,
