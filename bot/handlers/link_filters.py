@@ -236,5 +236,5 @@ async def links_command(ctx: CommandContext, args: list[str], store: Store, comm
             await ctx.reply(ctx.t("links.all_off"))
             return True
     except LinkRuleError as exc:
-        raise UsageError(ctx.t("links.refused", reason=esc(str(exc)))) from None
+        raise UsageError(ctx.t("links.refused", reason=esc(str(exc).rstrip(".")))) from None
     raise UsageError(ctx.t("links.usage"))

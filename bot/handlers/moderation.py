@@ -64,7 +64,7 @@ from engine.members.moderation import (
 from engine.moderation import service
 from engine.moderation.settings import KEYS, SettingError, moderation_settings, set_setting
 from engine.points.days import zone_of
-from engine.store.models import Chat, Community, Message, Thread
+from engine.store.models import Chat, Community, CommunityMember, Message, Thread
 from engine.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -376,6 +376,11 @@ async def unban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any
 
 async def kick(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
     aim = await _aim(ctx, store, roles, "kick")
+    community_id, member_id = aim.community_id, aim.target.member_id
+    left = await store.read(lambda s: s.execute(select(CommunityMember.left_at).where(
+        CommunityMember.community_id == community_id, CommunityMember.member_id == member_id)).scalar_one_or_none())
+    if left is not None:  # the platform would answer "done" for nobody, and the audit would say kicked
+        raise UsageError(ctx.t("kick.left", name=bold(aim.target.display_name)))
     try:
         await aim.messenger.kick(aim.where, aim.user_ext, reason=aim.reason)
     except (Unsupported, PlatformError) as exc:

@@ -127,6 +127,9 @@ MESSAGES: Catalog = {
                         "zh": "在第一周内完成这三项即可获得徽章 <b>{badge}</b>。"},
     "checklist.earned": {"en": "🏅 {name} finished the first-week checklist and earned <b>{badge}</b>!",
                          "zh": "🏅 {name} 完成了第一周任务，获得徽章 <b>{badge}</b>！"},
+    "kick.left": {"en": "{name} has already left; there is nobody to remove. Nothing was changed. "
+                        "(/ban keeps them from coming back.)",
+                  "zh": "{name} 已经离开；没有可移除的人。未做更改。（/ban 可以阻止其再次加入。）"},
 }
 
 
