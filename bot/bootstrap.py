@@ -156,6 +156,8 @@ def build_app(settings: Settings, *, engine: Engine | None = None,
             router.add(spec)
         for sink in module.notices:
             router.on_notice(sink)
+        for follower in module.after_commands:
+            router.after_commands(follower)
     router.check()
     return app
 

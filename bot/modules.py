@@ -127,7 +127,9 @@ class Module:
     * ``settings``: the per-community settings schema;
     * ``messages``: the message catalog (EN/中文);
     * ``gates``: factories (parameters by name) of command gates that may drop a command
-      before it runs (moderation's command budget).
+      before it runs (moderation's command budget);
+    * ``after_commands``: run after every command, once what it wrote is committed
+      (parameters by name: ``event``, ``messenger``, Deps fields), e.g. crediting a /done.
     """
 
     name: str
@@ -144,6 +146,7 @@ class Module:
     settings: tuple[SettingSpec, ...] = ()
     messages: Catalog = field(default_factory=lambda: MappingProxyType({}))
     gates: tuple[Callable[..., CommandGate], ...] = ()
+    after_commands: tuple[Handler, ...] = ()
 
 
 def validate_modules(modules: Iterable[Module]) -> None:

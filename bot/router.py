@@ -39,6 +39,7 @@ RoleLookup = Callable[[Event, Messenger], Awaitable[Role]]
 NoticeSink = Callable[..., Awaitable[None]]  # parameters by name: notice, event, messenger, services
 # Sees every command before it runs; False drops it unanswered (e.g. a flood of commands).
 CommandGate = Callable[[CommandInvoked, Messenger], Awaitable[bool]]
+CommandFollower = Callable[..., Awaitable[None]]  # parameters by name: event, messenger, Deps fields
 
 
 class UsageError(Refusal):
@@ -208,6 +209,7 @@ class Router:
         self._command_params: dict[str, tuple[str, ...]] = {}
         self._notice_sinks: list[NoticeSink] = []
         self._gates: list[CommandGate] = []
+        self._followers: list[CommandFollower] = []
 
     # -- registration ------------------------------------------------------------------
     def use(self, deps: Deps) -> None:
@@ -250,6 +252,11 @@ class Router:
         """Let ``gate`` drop commands before they run (a gate that raises lets them through)."""
         self._gates.append(gate)
 
+    def after_commands(self, follower: CommandFollower) -> None:
+        """Let ``follower`` see every command after it ran (what it wrote is committed), e.g.
+        to credit what the command did; a follower that raises is logged."""
+        self._followers.append(follower)
+
     @property
     def commands(self) -> list[CommandSpec]:
         """Distinct command specs, in registration order."""
@@ -278,7 +285,7 @@ class Router:
         known = available(self._deps)
         for name, params in [(s.handler.__qualname__, s.params) for s in self._subs] + [
             (n, p) for n, p in self._command_params.items()
-        ] + [(sink.__qualname__, _param_names(sink)) for sink in self._notice_sinks]:
+        ] + [(sink.__qualname__, _param_names(sink)) for sink in [*self._notice_sinks, *self._followers]]:
             missing = [p for p in params if p not in known and p not in per_call]
             if missing:
                 raise RuntimeError(f"handler {name} needs {missing}, which nobody provides")
@@ -326,6 +333,11 @@ class Router:
                     log.exception("notice sink failed on %s", event.dedup_key)
         if isinstance(event, CommandInvoked):
             await self._run_command(event, messenger, outcome, per_call)
+            for follower in self._followers:
+                try:
+                    await follower(**self._kwargs(_param_names(follower), per_call))
+                except Exception:
+                    log.exception("command follower failed on %s", event.dedup_key)
 
     async def _place(self, event: Event) -> Place:
         if self._locate is None:

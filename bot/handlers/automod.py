@@ -7,6 +7,10 @@
 * **Filters** (``/filter``, :mod:`engine.moderation.filters`): a message that trips a
   blocked word or pattern is deleted; a ``warn`` filter also warns, a ``mute`` one mutes
   for ``filter_mute_minutes``.
+* **Link rules** (``/filter links``, :mod:`engine.moderation.links`): a link to a domain
+  off the community's allow-list, or any link but to allowed domains from a member who
+  joined less than ``links.newcomer_days`` ago → that rule's action (delete, warn + delete,
+  mute + delete).
 * **The command budget**: more than :data:`COMMAND_BURST` commands in
   :data:`COMMAND_WINDOW` seconds from one account are dropped unanswered (one notice), so
   a member spamming /commands cannot make the bot spam replies into the platform's rate
@@ -25,26 +29,30 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.handlers import link_filters
 from bot.handlers.moderation_messages import say
+from bot.i18n import text
 from bot.markup import bold, esc
 from bot.notify import Notifier
 from bot.ports import Capability, ChatRef, Clock, Messenger, Moderating, PlatformError, Role, Unsupported
 from bot.roles import RoleResolver
+from bot.settings_schema import EMPTY_SCHEMA, SettingsSchema
 from engine.events import CommandInvoked, Event, MessagePosted
 from engine.members.lookup import MemberBrief, community_id_of, member_brief, member_of_account
 from engine.members.moderation import write_audit
 from engine.moderation.filters import Rule, RuleBook, rules_of
 from engine.moderation.flood import Pace, SlidingWindows
+from engine.moderation.links import LinkBreach, LinkRules, allowed, breach, link_hosts, shown_domain
 from engine.moderation.settings import ModerationSettings, from_stored
 from engine.store.community_settings import stored_settings
-from engine.store.models import Chat, Message
+from engine.store.models import Chat, CommunityMember, Message
 from engine.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -65,6 +73,7 @@ class Snapshot:
     settings: ModerationSettings
     rules: RuleBook
     loaded: float
+    links: LinkRules = field(default_factory=LinkRules)
 
 
 class Automod:
@@ -72,8 +81,9 @@ class Automod:
     the flood windows, the command budget and a small cache of communities' rules."""
 
     def __init__(self, default_language: str = "en", *, monotonic: Callable[[], float] = time.monotonic,
-                 max_keys: int = 10_000) -> None:
+                 max_keys: int = 10_000, schema: SettingsSchema = EMPTY_SCHEMA) -> None:
         self.default_language = default_language
+        self.schema = schema
         self.messages = SlidingWindows(max_keys)
         self.commands = SlidingWindows(max_keys)
         self._monotonic = monotonic
@@ -116,8 +126,10 @@ class Automod:
             return None
         community_id, stored, rules = found
         language = stored.get("language") if isinstance(stored, dict) else None
+        links = link_filters.link_rules(self.schema.view(stored)) \
+            if link_filters.ALLOW in self.schema.specs else LinkRules()
         snap = Snapshot(community_id, language if language in ("en", "zh") else self.default_language,
-                        from_stored(stored), RuleBook(rules), now)
+                        from_stored(stored), RuleBook(rules), now, links)
         self._snapshots[key] = snap
         self._snapshots.move_to_end(key)
         while len(self._snapshots) > SNAPSHOTS_MAX:
@@ -125,8 +137,8 @@ class Automod:
         return snap
 
 
-def make_automod(settings: Any) -> Automod:
-    return Automod(getattr(settings, "language", "en") or "en")
+def make_automod(settings: Any, settings_schema: SettingsSchema) -> Automod:
+    return Automod(getattr(settings, "language", "en") or "en", schema=settings_schema)
 
 
 # -- the watch on every message -----------------------------------------------------------------
@@ -147,7 +159,9 @@ async def watch(event: Event, messenger: Messenger, store: Store, roles: RoleRes
     if s.flood_messages:
         pace = automod.messages.observe((snap.community_id, event.user_id), event.at,
                                         limit=s.flood_messages, window=s.flood_seconds)
-    if hit is None and pace is Pace.CALM:
+    hosts = link_hosts(event.text, event.links) if isinstance(event, MessagePosted) and snap.links else ()
+    off_list = any(not allowed(h, snap.links.allow) for h in hosts)
+    if hit is None and pace is Pace.CALM and not off_list:
         return
     if await roles(event, messenger) >= Role.MODERATOR:
         return
@@ -156,8 +170,17 @@ async def watch(event: Event, messenger: Messenger, store: Store, roles: RoleRes
     if target is None or target.user_ext is None:
         return
     scene = _Scene(event, messenger, store, notifier, clock, snap, target)
+    link = None
+    if hit is None and off_list:
+        member_id = target.member_id
+        joined = await store.read(lambda ses: ses.execute(select(CommunityMember.joined_at).where(
+            CommunityMember.community_id == snap.community_id,
+            CommunityMember.member_id == member_id)).scalar_one_or_none())
+        link = breach(snap.links, hosts, joined_at=joined, now=event.at)
     if hit is not None:
         await _enforce_filter(scene, hit)
+    elif link is not None:
+        await _enforce_links(scene, link)
     elif pace is Pace.OVER or (pace is Pace.STILL_OVER and s.flood_action == "delete"):
         await _enforce_flood(scene, first=pace is Pace.OVER)
 
@@ -252,6 +275,20 @@ async def _enforce_filter(scene: _Scene, rule: Rule) -> None:
         minutes = scene.snap.settings.filter_mute_minutes
         if await scene.mute(minutes, reason, "filter"):
             await scene.notice(say("filter.muted", lang, name=name, id=rule.id, minutes=minutes))
+
+
+async def _enforce_links(scene: _Scene, found: LinkBreach) -> None:
+    lang, catalog = scene.snap.language, link_filters.MESSAGES
+    reason = text(catalog, f"links.reason.{found.rule}", lang, domain=shown_domain(found.host), days=found.days)
+    await scene.delete({"source": "links", "rule": found.rule, "domain": found.host, "reason": reason})
+    name = bold(scene.target.display_name)
+    if found.action == "warn":
+        summary = await scene.warn(reason, "links")
+        await scene.notice(text(catalog, "links.warned", lang, name=name, reason=reason, summary=summary))
+    elif found.action == "mute":
+        minutes = scene.snap.settings.filter_mute_minutes
+        if await scene.mute(minutes, reason, "links"):
+            await scene.notice(text(catalog, "links.muted", lang, name=name, reason=reason, minutes=minutes))
 
 
 async def _enforce_flood(scene: _Scene, *, first: bool) -> None:

@@ -7,6 +7,8 @@ The matching and the limits (RE2, pattern length, normalisation) are in
 from __future__ import annotations
 
 from bot.handlers.automod import Automod
+from bot.handlers.link_filters import describe as describe_links
+from bot.handlers.link_filters import link_rules, links_command
 from bot.handlers.moderation_messages import say
 from bot.markup import esc
 from bot.ports import Clock
@@ -33,14 +35,20 @@ async def filter_(ctx: CommandContext, store: Store, automod: Automod, clock: Cl
     sub = args.pop(0).lower() if args else "list"
     if sub == "list":
         rules = await store.read(lambda s: rules_of(s, community_id))
+        links = link_rules(ctx.settings)
+        link_lines = ["", *describe_links(ctx, links)] if links else []
         if not rules:
-            await ctx.reply(say("filter.empty", lang))
+            await ctx.reply("\n".join([say("filter.empty", lang), *link_lines]))
             return
         lines = [f"#{r.id} · {say(f'filter.kind.{r.kind}', lang)} <code>{esc(r.pattern)}</code> → {r.action}"
                  for r in rules]
-        await ctx.reply(say("filter.list", lang) + "\n" + "\n".join(lines))
+        await ctx.reply(say("filter.list", lang) + "\n" + "\n".join(lines + link_lines))
         return
     actor, now = ctx.member_id, clock()
+    if sub in ("links", "link"):
+        if await links_command(ctx, args, store, community_id, actor):
+            automod.invalidate(community_id)
+        return
     if sub == "add":
         kind = WORD
         if args and args[0].lower() in KINDS:

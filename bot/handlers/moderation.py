@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.handlers import automod, filters, welcome
+from bot.handlers import automod, filters, link_filters, welcome
 from bot.handlers.moderation_messages import MESSAGES, say
 from bot.markup import bold, esc
 from bot.modules import EventHandler, Every, JobSpec, Module, SettingSpec
@@ -72,7 +72,7 @@ from engine.moderation.settings import (
 )
 from engine.points.days import zone_of
 from engine.store.community_settings import stored_settings
-from engine.store.models import Chat, Community, Message, Thread
+from engine.store.models import Chat, Community, CommunityMember, Message, Thread
 from engine.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -372,6 +372,11 @@ async def unban(ctx: CommandContext, store: Store, roles: RoleResolver, clock: C
 
 async def kick(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
     aim = await _aim(ctx, store, roles, "kick")
+    community_id, member_id = aim.community_id, aim.target.member_id
+    left = await store.read(lambda s: s.execute(select(CommunityMember.left_at).where(
+        CommunityMember.community_id == community_id, CommunityMember.member_id == member_id)).scalar_one_or_none())
+    if left is not None:  # the platform would answer "done" for nobody, and the audit would say kicked
+        raise UsageError(ctx.t("kick.left", name=bold(aim.target.display_name)))
     try:
         await aim.messenger.kick(aim.where, aim.user_ext, reason=aim.reason)
     except (Unsupported, PlatformError) as exc:
@@ -638,7 +643,9 @@ COMMANDS = (
                 "/welcome show|on|off|set <text>|rules <text>|delete_after <minutes|off>"),
     CommandSpec("checklist", welcome.checklist, Role.MEMBER, "your first-week checklist", "/checklist"),
     CommandSpec("filter", filters.filter_, _MOD, "blocked words and patterns",
-                "/filter add word|regex <text> [delete|warn|mute], /filter remove <id>, /filter list"),
+                "/filter add word|regex <text> [delete|warn|mute], /filter remove <id>, /filter list, "
+                "/filter links allow|remove <domain>, /filter links newcomers <days> [delete|warn|mute], "
+                "/filter links off"),
     CommandSpec("modconfig", modconfig, _MOD, "moderation settings", "/config moderation.KEY VALUE", hidden=True),
 )
 
@@ -679,15 +686,17 @@ def module() -> Module:
     (antiflood, filters, the command budget) and the every-minute lifting sweep."""
     return Module(
         "moderation",
-        provides=lambda deps: replace(deps, automod=automod.make_automod(deps.settings)),
+        provides=lambda deps: replace(deps, automod=automod.make_automod(deps.settings, deps.settings_schema)),
         commands=COMMANDS,
-        settings=SETTINGS,
+        settings=SETTINGS + link_filters.SETTINGS,
         gates=(automod.command_gate,),
+        # after the command: a /done has committed its completion, so the lesson step counts now
+        after_commands=(welcome.track_checklist,),
         handlers=(EventHandler((MessagePosted, CommandInvoked), automod.watch),
                   EventHandler((MemberJoined,), welcome.greet),
-                  EventHandler((MessagePosted, CommandInvoked), welcome.track_checklist),
+                  EventHandler((MessagePosted,), welcome.track_checklist),
                   EventHandler((ButtonClicked,), welcome.on_dm_click)),
-        messages=MESSAGES,
+        messages={**MESSAGES, **link_filters.MESSAGES},
         jobs=(JobSpec("moderation-lift-due", Every(seconds=60), lift_due_everywhere,
                       summary="lift timed bans the platform keeps"),
               JobSpec("moderation-welcome-delete", Every(seconds=60), welcome.delete_due_welcomes,

@@ -50,9 +50,10 @@ MESSAGES: Catalog = {
     },
     "filter.usage": {
         "en": "Usage: /filter add word &lt;text&gt; [delete|warn|mute], /filter add regex &lt;pattern&gt; "
-              "[delete|warn|mute], /filter remove &lt;id or word&gt;, /filter list",
+              "[delete|warn|mute], /filter remove &lt;id or word&gt;, /filter list, /filter links … "
+              "(allowed domains, newcomers' links)",
         "zh": "用法：/filter add word &lt;词&gt; [delete|warn|mute]，/filter add regex &lt;模式&gt; "
-              "[delete|warn|mute]，/filter remove &lt;编号或词&gt;，/filter list",
+              "[delete|warn|mute]，/filter remove &lt;编号或词&gt;，/filter list，/filter links …（域名白名单、新成员链接）",
     },
     "filter.added": {
         "en": "Filter #{id} added: {kind} {pattern} → {action}.",
@@ -215,6 +216,9 @@ MESSAGES: Catalog = {
     "mod.settings_hint": {"en": "Change one: /config moderation.KEY VALUE", "zh": "修改：/config moderation.键 值"},
     "mod.setting_refused": {"en": "Not changed: {error}.", "zh": "未修改：{error}。"},
     "mod.setting_set": {"en": "moderation.{key} is now {value}.", "zh": "moderation.{key} 已设为 {value}。"},
+    "kick.left": {"en": "{name} has already left; there is nobody to remove. Nothing was changed. "
+                        "(/ban keeps them from coming back.)",
+                  "zh": "{name} 已经离开；没有可移除的人。未做更改。（/ban 可以阻止其再次加入。）"},
 }
 
 

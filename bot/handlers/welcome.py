@@ -42,7 +42,7 @@ from bot.router import CommandContext, UsageError
 from bot.settings import Settings
 from engine.args import ArgError, parse_int
 from engine.events import ButtonClicked, CommandInvoked, Event, MemberJoined, MessagePosted, Platform
-from engine.members.lookup import community_id_of, member_of_account
+from engine.members.lookup import community_id_of, home_community, member_of_account
 from engine.moderation import onboarding as ob
 from engine.moderation.tables import WelcomePost
 from engine.points.projection import PointsError
@@ -191,17 +191,19 @@ async def track_checklist(event: Event, messenger: Messenger, store: Store, auto
     """Count a newcomer's message toward the checklist (and a lesson completed since, e.g.
     by the /done before it); grant the badge when it is complete. Members past their first
     week (or done) are remembered per process, so their messages cost nothing here."""
-    if not isinstance(event, MessagePosted | CommandInvoked) or event.is_private or event.is_bot \
-            or not event.user_id:
+    if not isinstance(event, MessagePosted | CommandInvoked) or event.is_bot or not event.user_id \
+            or (event.is_private and not isinstance(event, CommandInvoked)):
         return
     platform, at = str(event.platform), event.at
     key = (platform, event.community_id, event.user_id)
-    if key in automod.settled:
+    if key in automod.settled and not event.is_private:
         return
     steps = ob.steps_in(event.text) if isinstance(event, MessagePosted) else set()
 
     def look(s: Session) -> tuple[int, int, set[str]] | None:
-        community_id = community_id_of(s, platform, event.community_id)
+        # a command in a private chat (a /done there) acts on the member's home community
+        community_id = home_community(s, platform, event.user_id) if event.is_private \
+            else community_id_of(s, platform, event.community_id)
         member_id = member_of_account(s, platform, event.user_id)
         if community_id is None or member_id is None or not ob.is_newcomer(s, community_id, member_id, at):
             return None
