@@ -26,7 +26,8 @@ COMMANDS: list[tuple[str, Role]] = [
     ("/mute @bob 10m", Role.MODERATOR), ("/unmute @bob", Role.MODERATOR), ("/ban @bob 1d spam", Role.MODERATOR),
     ("/unban @bob", Role.MODERATOR), ("/kick @bob", Role.MODERATOR), ("/purge 1", Role.MODERATOR),
     ("/filter add word spam", Role.MODERATOR), ("/modlog", Role.MODERATOR), ("/points give @bob 1 x", Role.MODERATOR),
-    ("/config moderation.flood_messages 5", Role.MODERATOR), ("/mod add @bob", Role.ADMIN),
+    ("/config moderation.flood_messages 5", Role.MODERATOR), ("/filter links newcomers 3d", Role.MODERATOR),
+    ("/mod add @bob", Role.ADMIN),
     ("/welcome on", Role.ADMIN),
 ]
 ACTING = ["/warn @{t} rude", "/mute @{t} 10m", "/ban @{t} 1d x", "/kick @{t}", "/points give @{t} 1 x"]

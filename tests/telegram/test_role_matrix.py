@@ -52,7 +52,8 @@ COMMANDS: list[tuple[str, int]] = [
     ("/warn @grace rude", 1), ("/warns @grace", 1), ("/unwarn @grace", 1), ("/mute @grace 10m", 1),
     ("/unmute @grace", 1), ("/ban @grace 1d spam", 1), ("/unban @grace", 1), ("/kick @grace", 1),
     ("/purge 1", 1), ("/filter add word spam", 1), ("/modlog", 1), ("/points take @grace 5 x", 1),
-    ("/config moderation.flood_messages 5", 1), ("/mod add @grace", 2), ("/welcome on", 2),
+    ("/config moderation.flood_messages 5", 1), ("/filter links allow example.com", 1), ("/mod add @grace", 2),
+    ("/welcome on", 2),
 ]
 ACTING = ["/warn {t} rude", "/mute {t} 10m", "/ban {t} 1d x", "/kick {t}", "/points give {t} 1 x"]
 PLATFORM_CALLS = ("restrictChatMember", "banChatMember", "unbanChatMember", "deleteMessages", "deleteMessage")
