@@ -29,8 +29,9 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -67,7 +68,9 @@ class NotifierOptions:
     stale_after: timedelta = timedelta(minutes=5)
     sweep_interval: float = 30.0
     recheck_unreachable: timedelta = timedelta(days=7)
-    pace: dict[str, float] = field(default_factory=lambda: {"telegram": 0.05})
+    pace: dict[str, float] = field(default_factory=lambda: {"telegram": 1 / 30})
+    # between two parts of one notification (a picture, then its text) to the same chat
+    chat_interval: dict[str, float] = field(default_factory=lambda: {"telegram": 1.0})
     concurrency: int = 8  # notifications in flight at once in notify_all (paced per platform)
 
 
@@ -90,9 +93,7 @@ class OutboxNotifier:
         self._sleep = sleep
         self._monotonic = monotonic
         self._messengers: dict[str, Messenger] = {}
-        self._next_slot: dict[str, float] = {}
-        self._recent: dict[str, collections.deque[float]] = {}  # the last sends' times, per platform
-        self._pace_locks: dict[str, asyncio.Lock] = {}
+        self._pacers: dict[str, Pacer] = {}
         self._sweeper: asyncio.Task[None] | None = None
 
     # -- wiring ---------------------------------------------------------------------------
@@ -266,11 +267,14 @@ class OutboxNotifier:
         for attempt in range(1, self.options.max_attempts + 1):
             try:
                 while done < len(parts):
-                    await self._pace(target.platform)
-                    await parts[done](messenger, target.external_id)
+                    async with self._pacer(target.platform).send():
+                        await parts[done](messenger, target.external_id)
                     done += 1
                     if done < len(parts):
                         await self._progress(row.key, done, target.platform)
+                        # the next part goes to the same chat: one per chat per chat_interval
+                        if (gap := self.options.chat_interval.get(target.platform, 0.0)) > 0:
+                            await self._sleep(gap)
             except (NotReachable, Unsupported) as exc:
                 reason = exc.reason if isinstance(exc, NotReachable) else str(exc)
                 refused.append(f"{target.platform}: {reason}")
@@ -314,26 +318,72 @@ class OutboxNotifier:
         now = self._clock()
         await self.store.write(lambda s: mark_reachability(s, target.platform, target.external_id, reachable, now))
 
-    async def _pace(self, platform: str) -> None:
-        """One DM per ``pace[platform]`` seconds on average from this process, and never more
-        than ``1 / pace`` in any second: a send that woke late may catch up, but not in a
-        burst that a platform counting a sliding second (Telegram) would answer with 429."""
-        interval = self.options.pace.get(platform, 0.0)
-        if interval <= 0:
-            return
-        per_second = max(1, int(1.0 / interval + 1e-9))
-        lock = self._pace_locks.setdefault(platform, asyncio.Lock())
-        recent = self._recent.setdefault(platform, collections.deque(maxlen=per_second))
-        async with lock:
-            now = self._monotonic()
-            slot = max(now, self._next_slot.get(platform, now))
-            self._next_slot[platform] = slot + interval
-            if len(recent) == per_second:
-                slot = max(slot, recent[0] + 1.0)
-            if slot > now:
-                await self._sleep(slot - now)
-            recent.append(max(slot, self._monotonic()))
+    def _pacer(self, platform: str) -> Pacer:
+        pacer = self._pacers.get(platform)
+        if pacer is None:
+            pacer = Pacer(self.options.pace.get(platform, 0.0), sleep=self._sleep, monotonic=self._monotonic)
+            self._pacers[platform] = pacer
+        return pacer
 
+
+class Pacer:
+    """Paces one platform's sends from this process: one per ``interval`` on average, and
+    never more than ``limit`` = ⌈1 / interval⌉ in any second *as the platform counts them*.
+
+    The platform counts a send when its request arrives, which is somewhere between the
+    moment we start it and the moment its answer is back; a busy event loop, a slow client
+    or jitter can bunch arrivals that were started evenly. So a send holds a place in the
+    window from its start until one second after its answer came back: a new send starts
+    only when fewer than ``limit`` sends are in flight or answered within the last second.
+    Then the platform can never see more than ``limit`` arrivals in any second, whatever the
+    latency; the price is one round trip per ``limit`` sends (loopback: < 1 % of the rate).
+    """
+
+    def __init__(self, interval: float, *, sleep: Callable[[float], Awaitable[None]],
+                 monotonic: Callable[[], float]) -> None:
+        self.interval = interval
+        self.limit = max(1, math.ceil(1.0 / interval - 1e-9)) if interval > 0 else 0
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._lock = asyncio.Lock()  # acquisitions in arrival order
+        self._next_slot: float | None = None
+        self._answered: collections.deque[float] = collections.deque()  # answer times, the last second
+        self._in_flight = 0
+        self._freed = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def send(self) -> AsyncIterator[None]:
+        """Wait for a place, hold it while the body (one platform call) runs."""
+        if self.limit == 0:
+            yield
+            return
+        async with self._lock:
+            await self._wait_for_place()
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            self._answered.append(self._monotonic())
+            self._freed.set()
+
+    async def _wait_for_place(self) -> None:
+        now = self._monotonic()
+        slot = now if self._next_slot is None else max(now, self._next_slot)
+        self._next_slot = slot + self.interval  # a late wake may catch up, within the limit below
+        if slot > now:
+            await self._sleep(slot - now)
+        while True:
+            now = self._monotonic()
+            while self._answered and self._answered[0] <= now - 1.0:
+                self._answered.popleft()
+            if self._in_flight + len(self._answered) < self.limit:
+                return
+            if self._answered:  # (a microsecond more, so a wake-up rounded down still finds it gone)
+                await self._sleep(self._answered[0] + 1.0 - now + 1e-6)
+            else:  # every place is held by a send still in flight: wait for an answer
+                self._freed.clear()
+                await self._freed.wait()
 
 @dataclass(frozen=True, slots=True)
 class _Claimed:

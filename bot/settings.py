@@ -80,7 +80,7 @@ class NotifierSettings(_Section):
     stale_after: float = Field(300.0, gt=0)
     sweep_interval: float = Field(30.0, gt=0)  # how often planned/stale rows are resumed
     recheck_unreachable_days: float = Field(7.0, ge=0)  # retry an account that refused DMs
-    telegram_interval: float = Field(0.05, ge=0)  # seconds between DMs (Telegram: ~30/s)
+    telegram_interval: float = Field(1 / 30, ge=0)  # seconds between DMs (Telegram: 30/s)
     discord_interval: float = Field(0.0, ge=0)  # the Discord messenger paces by dm_interval
 
 

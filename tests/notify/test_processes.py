@@ -11,12 +11,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from bot.bootstrap import build_app
 from bot.settings import load_settings
@@ -64,17 +63,8 @@ def poll(check: Any, timeout: float = 60.0) -> Any:
 
 
 @pytest.fixture
-def pg() -> Iterator[tuple[str, Engine]]:
-    url = os.environ.get("COHORT_TEST_PG_URL")
-    if not url:
-        pytest.skip("no PostgreSQL (set COHORT_TEST_PG_URL)")
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    migrate.upgrade(engine)
-    yield url, engine
-    engine.dispose()
+def pg(fresh_pg: tuple[str, Engine]) -> tuple[str, Engine]:
+    return fresh_pg
 
 
 def ticks(engine: Engine) -> list[tuple[int, str]]:

@@ -4,10 +4,8 @@ then finds that campaign instead of failing or drawing another."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, func, select, text
@@ -16,24 +14,13 @@ from sqlalchemy.orm import Session
 from engine.churn.scores import latest_risks
 from engine.nudge.campaign import Plan, plan_campaign
 from engine.nudge.tables import NudgeAssignment, NudgeCampaign
-from engine.store import migrate
-from engine.store.db import make_engine
 from tests.nudge.helpers import NOW
 from tests.nudge.world import seed_at_risk
 
 
 @pytest.fixture
-def pg() -> Iterator[Engine]:
-    url = os.environ.get("COHORT_TEST_PG_URL")
-    if not url:
-        pytest.skip("no PostgreSQL (set COHORT_TEST_PG_URL)")
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
+def pg(fresh_pg: tuple[str, Engine]) -> Engine:
+    return fresh_pg[1]
 
 
 def waiting_on_a_lock(engine: Engine) -> bool:

@@ -19,12 +19,12 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from bot.notifier import NotifierOptions
 from engine.nudge.tables import NudgeAssignment, NudgeCampaign
@@ -167,17 +167,8 @@ async def test_a_campaign_killed_mid_way_and_restarted_sends_each_treated_member
 
 
 @pytest.fixture
-def pg() -> Iterator[tuple[str, Engine]]:
-    url = os.environ.get("COHORT_TEST_PG_URL")
-    if not url:
-        pytest.skip("no PostgreSQL (set COHORT_TEST_PG_URL)")
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    migrate.upgrade(engine)
-    yield url, engine
-    engine.dispose()
+def pg(fresh_pg: tuple[str, Engine]) -> tuple[str, Engine]:
+    return fresh_pg
 
 
 async def test_two_processes_on_one_postgresql_database_run_one_campaign(pg: tuple[str, Engine],

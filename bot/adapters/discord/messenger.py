@@ -484,9 +484,7 @@ class DiscordMessenger:
         server, Cohort lacks Timeout Members or ranks below them (administrators and the
         owner cannot be timed out), or Discord fails.
         """
-        uid = _int(user_id)
-        if uid is None:
-            raise PlatformError(f"discord: mute: {user_id!r} is not a Discord user id")
+        uid = _user_id(user_id, "mute")
         now = discord.utils.utcnow()
         if until is not None and until.tzinfo is None:
             until = until.replace(tzinfo=UTC)
@@ -495,38 +493,20 @@ class DiscordMessenger:
         cap = now + MAX_TIMEOUT
         end = cap if until is None or until > cap else until
         guild = await self._guild(community_id, "mute")
-        member: discord.Member | None = None
-        try:
-            member = await self._member(guild, uid)
-            if member is None:
-                raise PlatformError(f"discord: mute: {user_id} is not a member of {guild.name}")
-            await member.timeout(end, reason=reason or None)
-        except discord.Forbidden as exc:
-            raise _forbidden("mute", member, user_id, "Timeout Members", "administrators and the owner") from exc
-        except discord.NotFound as exc:
-            raise PlatformError(f"discord: mute: {user_id} is not a member of {guild.name} any more") from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise platform_error(exc, "mute") from exc
+        with _Acting("mute", user_id, "Timeout Members", "administrators and the owner",
+                     f"{user_id} is not a member of {guild.name} any more") as acting:
+            acting.member = await self._present(guild, uid, "mute")
+            await acting.member.timeout(end, reason=reason or None)
         return end
 
     async def unmute(self, community_id: str, user_id: str) -> None:
         """End a member's timeout. Raises PlatformError like :meth:`mute`."""
-        uid = _int(user_id)
-        if uid is None:
-            raise PlatformError(f"discord: unmute: {user_id!r} is not a Discord user id")
+        uid = _user_id(user_id, "unmute")
         guild = await self._guild(community_id, "unmute")
-        member: discord.Member | None = None
-        try:
-            member = await self._member(guild, uid)
-            if member is None:
-                raise PlatformError(f"discord: unmute: {user_id} is not a member of {guild.name}")
-            await member.timeout(None)
-        except discord.Forbidden as exc:
-            raise _forbidden("unmute", member, user_id, "Timeout Members", "administrators and the owner") from exc
-        except discord.NotFound as exc:
-            raise PlatformError(f"discord: unmute: {user_id} is not a member of {guild.name} any more") from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise platform_error(exc, "unmute") from exc
+        with _Acting("unmute", user_id, "Timeout Members", "administrators and the owner",
+                     f"{user_id} is not a member of {guild.name} any more") as acting:
+            acting.member = await self._present(guild, uid, "unmute")
+            await acting.member.timeout(None)
 
     async def ban(self, community_id: str, user_id: str, *, reason: str,
                   until: datetime | None = None) -> None:
@@ -538,59 +518,39 @@ class DiscordMessenger:
         Raises PlatformError when Cohort lacks Ban Members or ranks below the member (the
         owner cannot be banned), the user does not exist, or Discord fails.
         """
-        uid = _int(user_id)
-        if uid is None:
-            raise PlatformError(f"discord: ban: {user_id!r} is not a Discord user id")
+        uid = _user_id(user_id, "ban")
         guild = await self._guild(community_id, "ban")
-        # a cached member names them in errors; an Object is enough for the ban itself
-        member = guild.get_member(uid)
-        try:
-            await guild.ban(member or discord.Object(id=uid), reason=reason or None, delete_message_seconds=0)
-        except discord.Forbidden as exc:
-            raise _forbidden("ban", member, user_id, "Ban Members", "the owner") from exc
-        except discord.NotFound as exc:
-            raise PlatformError(f"discord: ban: there is no Discord user {user_id}") from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise platform_error(exc, "ban") from exc
+        with _Acting("ban", user_id, "Ban Members", "the owner", f"there is no Discord user {user_id}") as acting:
+            # a cached member names them in errors; an Object is enough for the ban itself
+            acting.member = guild.get_member(uid)
+            await guild.ban(acting.member or discord.Object(id=uid), reason=reason or None, delete_message_seconds=0)
         return None
 
     async def unban(self, community_id: str, user_id: str) -> None:
         """Lift a ban. Raises PlatformError when the user is not banned (Discord: 10026),
         Cohort lacks Ban Members, or Discord fails."""
-        uid = _int(user_id)
-        if uid is None:
-            raise PlatformError(f"discord: unban: {user_id!r} is not a Discord user id")
+        uid = _user_id(user_id, "unban")
         guild = await self._guild(community_id, "unban")
-        try:
+        with _Acting("unban", user_id, "Ban Members", "nobody", f"{user_id} is not banned from {guild.name}"):
             await guild.unban(discord.Object(id=uid))
-        except discord.Forbidden as exc:
-            raise _forbidden("unban", None, user_id, "Ban Members", "nobody") from exc
-        except discord.NotFound as exc:
-            raise PlatformError(f"discord: unban: {user_id} is not banned from {guild.name}") from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise platform_error(exc, "unban") from exc
 
     async def kick(self, community_id: str, user_id: str, *, reason: str) -> None:
         """Remove a member from the server (they may rejoin with an invite).
 
         Raises PlatformError when they are not in the server, Cohort lacks Kick Members or
         ranks below them, or Discord fails."""
-        uid = _int(user_id)
-        if uid is None:
-            raise PlatformError(f"discord: kick: {user_id!r} is not a Discord user id")
+        uid = _user_id(user_id, "kick")
         guild = await self._guild(community_id, "kick")
-        member: discord.Member | None = None
-        try:
-            member = await self._member(guild, uid)
-            if member is None:
-                raise PlatformError(f"discord: kick: {user_id} is not a member of {guild.name}")
-            await guild.kick(member, reason=reason or None)
-        except discord.Forbidden as exc:
-            raise _forbidden("kick", member, user_id, "Kick Members", "the owner") from exc
-        except discord.NotFound as exc:
-            raise PlatformError(f"discord: kick: {user_id} is not a member of {guild.name} any more") from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise platform_error(exc, "kick") from exc
+        with _Acting("kick", user_id, "Kick Members", "the owner",
+                     f"{user_id} is not a member of {guild.name} any more") as acting:
+            acting.member = await self._present(guild, uid, "kick")
+            await guild.kick(acting.member, reason=reason or None)
+
+    async def _present(self, guild: discord.Guild, uid: int, action: str) -> discord.Member:
+        member = await self._member(guild, uid)
+        if member is None:
+            raise PlatformError(f"discord: {action}: {uid} is not a member of {guild.name}")
+        return member
 
     async def delete_messages(self, chat: ChatRef, messages: Sequence[tuple[str, datetime]]) -> Purged:
         """Bulk-delete messages in a channel (or thread), 100 per request. Discord's bulk
@@ -614,6 +574,36 @@ class DiscordMessenger:
         except _TRANSPORT_ERRORS as exc:
             raise platform_error(exc, "delete messages") from exc
         return Purged(len(ids), too_old)
+
+
+def _user_id(user_id: str, action: str) -> int:
+    uid = _int(user_id)
+    if uid is None:
+        raise PlatformError(f"discord: {action}: {user_id!r} is not a Discord user id")
+    return uid
+
+
+class _Acting:
+    """Turns what discord.py raises during one moderation call into a PlatformError in
+    words a moderator can act on: 403 → which right to give, 404 → ``gone``, transport
+    errors and rate limits → :func:`platform_error`."""
+
+    def __init__(self, action: str, user_id: str, right: str, exempt: str, gone: str) -> None:
+        self.action, self.user_id, self.right, self.exempt, self.gone = action, user_id, right, exempt, gone
+        self.member: discord.Member | None = None  # named in a 403 once known
+
+    def __enter__(self) -> _Acting:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is None or isinstance(exc, PlatformError):
+            return
+        if isinstance(exc, discord.Forbidden):
+            raise _forbidden(self.action, self.member, self.user_id, self.right, self.exempt) from exc
+        if isinstance(exc, discord.NotFound):
+            raise PlatformError(f"discord: {self.action}: {self.gone}") from exc
+        if isinstance(exc, _TRANSPORT_ERRORS):
+            raise platform_error(exc, self.action) from exc
 
 
 def _forbidden(verb: str, member: discord.Member | None, user_id: str, right: str, exempt: str) -> PlatformError:
