@@ -23,7 +23,8 @@ from bot.settings import Settings
 from engine.members.lookup import resolve_community
 
 CLI_NAME = "recsys"
-cli = typer.Typer(no_args_is_help=True, help="Recommendations: train and evaluate per community.")
+cli = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,  # as the root CLI
+                  help="Recommendations: train and evaluate per community.")
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 CommunityOpt = Annotated[str | None, typer.Option("--community", help="id or platform:external_id (default: all)")]
