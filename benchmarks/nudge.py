@@ -123,7 +123,7 @@ async def delivery(members: int, interval: float | None, profile: Path | None) -
     cid, flagged = seed_at_risk(app.store.engine, members, 0.2, NOW)
     (adapter,) = build_adapters(app)  # as `cohort run`: PTB with Cohort's hooks, attached to the Notifier
     await adapter.start()
-    service = app.deps["nudges"]
+    service = app.deps.nudges
     assert isinstance(service, NudgeService)
     meter = _CpuMeter(app, profile)
     cpu, started = time.process_time(), time.monotonic()

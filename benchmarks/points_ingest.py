@@ -117,7 +117,7 @@ def make_app(path: Path, points: bool, sync: str, meter: CpuMeter | None = None)
     if not points:  # OFF: the same app without the points projection
         app.store.writer.projections = [p for p in app.store.writer.projections if p.name != "points"]
     elif meter is not None:
-        proj: Any = app.deps["points"]
+        proj: Any = app.deps.points
         proj.project = meter.wrap(proj.project)
         proj.flush = meter.wrap(proj.flush)
     app.store.create_schema()

@@ -13,9 +13,10 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from bot.adapters.base import Adapter
+from bot.deps import Deps, call_with, check_injectable
 from bot.i18n import merge
 from bot.leader import lock_for
-from bot.modules import Module, call_with, check_injectable, validate_modules
+from bot.modules import Module, validate_modules
 from bot.notifier import OutboxNotifier, options_from
 from bot.place import Locator, MemberFinder
 from bot.ports import Clock, Messenger
@@ -84,10 +85,16 @@ class App:
     router: Router
     notifier: OutboxNotifier
     modules: tuple[Module, ...] = ()
-    deps: dict[str, object] = field(default_factory=dict)  # what callables get by parameter name
     adapters: list[Adapter] = field(default_factory=list)
     clock: Clock = utcnow  # what ``clock`` gives every handler and job (tests set their own)
     privacy_hooks: tuple[PrivacyHook, ...] = ()  # the capabilities' /forget and /mydata hooks, in order
+    deps: Deps = field(init=False)  # what callables get by parameter name (set by ``use``)
+
+    def use(self, deps: Deps) -> None:
+        """Hand ``deps`` to the router (and the scheduler built after); tests swap a service
+        with ``app.use(replace(app.deps, recommender=...))``."""
+        self.deps = deps
+        self.router.use(deps)
 
     async def dispatch(self, event: Event, messenger: Messenger) -> Outcome:
         return await self.router.dispatch(event, messenger)
@@ -123,33 +130,34 @@ def build_app(settings: Settings, *, engine: Engine | None = None,
     mods = tuple(capabilities(settings) if modules is None else modules)
     validate_modules(mods)
     schema = SettingsSchema(spec for m in mods for spec in m.settings)
-    services: dict[str, object] = {}
     roles = RoleResolver(store, settings.owner_ids)
-    router = Router(store.record, roles, deps=services, locate=Locator(store, schema, settings.language),
+    router = Router(store.record, roles, locate=Locator(store, schema, settings.language),
                     find_member=MemberFinder(store),
                     messages=merge([ROUTER_MESSAGES, *(m.messages for m in mods)]))
     notifier = OutboxNotifier(store, options_from(settings.notifier))
     hooks = tuple(m.privacy for m in mods if m.privacy is not None)
-    app = App(settings, store, router, notifier, mods, services, privacy_hooks=hooks)
-    services.update(store=store, settings=settings, notifier=notifier, roles=roles, router=router,
-                    clock=app.now, privacy_hooks=hooks, settings_schema=schema,
-                    app=app)  # ``app`` only for moderation/churn's old register(); see README
+    app = App(settings, store, router, notifier, mods, privacy_hooks=hooks)
+    deps = Deps(store=store, settings=settings, notifier=notifier, roles=roles, router=router,
+                clock=app.now, settings_schema=schema, privacy_hooks=hooks)
     for module in mods:
-        for name, factory in module.provides.items():
-            check_injectable(f"{module.name}: {name}", factory, services)
-            services[name] = call_with(factory, services)
+        if module.provides is not None:
+            deps = module.provides(deps)
+    app.use(deps)
     for module in mods:
         if module.projection is not None:
-            check_injectable(f"{module.name}: projection", module.projection, services)
-            store.writer.add_projection(call_with(module.projection, services))
-        if module.register is not None:
-            module.register(router, app)
+            check_injectable(f"{module.name}: projection", module.projection, deps)
+            store.writer.add_projection(call_with(module.projection, deps))
+        for gate in module.gates:
+            check_injectable(f"{module.name}: gate", gate, deps)
+            router.gate_commands(call_with(gate, deps))
         for sub in module.handlers:
             router.on(*sub.types, handler=sub.handler)
         for spec in module.commands:
             router.add(spec)
         for sink in module.notices:
             router.on_notice(sink)
+        for follower in module.after_commands:
+            router.after_commands(follower)
     router.check()
     return app
 
@@ -199,7 +207,7 @@ def build_scheduler(app: App) -> Scheduler:
     """The scheduler with every capability's jobs, persisted in the app's database, led by
     one process per database (:mod:`bot.leader`). Start it after the adapters."""
     s = app.settings.scheduler
-    scheduler = Scheduler(app.store, services=app.deps, timezone=s.timezone, lock=lock_for(app.store.engine),
+    scheduler = Scheduler(app.store, deps=app.deps, timezone=s.timezone, lock=lock_for(app.store.engine),
                           leader_poll=s.leader_poll, sync_every=s.sync_every)
     for module in app.modules:
         scheduler.add_all(module.jobs)

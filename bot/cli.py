@@ -121,12 +121,17 @@ async def run_console(
         return application.store.read(
             lambda session: recent_messages(session, state.platform, community_ref, chat, thread))
 
+    from bot.console_jobs import SchedulerJobs
+
+    application.clock = state.clock  # /time moves what handlers and jobs take as now, too
     console = ConsoleAdapter(application.dispatch, state, history=history,
-                             role_lookup=RoleResolver(application.store, s.owner_ids))
+                             role_lookup=RoleResolver(application.store, s.owner_ids),
+                             jobs=SchedulerJobs(application))
     application.notifier.attach(console.messenger)
     typer.echo(banner or (
         "Cohort console. You are the owner; type messages or commands (/help).\n"
-        "Console: /as NAME [role] · /in #chat | /in dm · /topic NAME · /reply N text · /react N 👍 · /click N · /quit"
+        "Console: /as NAME [role] · /in #chat | /in dm · /topic NAME · /reply N text · /react N 👍 · /click N · "
+        "/time +1d · /jobs · /quit"
     ))
     await console.show_history()
     await console.run()

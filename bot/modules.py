@@ -4,11 +4,11 @@ A capability (points, catalog, recsys, privacy, moderation, churn, nudges, diges
 one package exposing one ``Module``; the composition root (:data:`bot.bootstrap.MODULES`)
 lists them and builds everything from that list. Nothing else names modules by string.
 
-Dependencies reach a capability's callables (handlers, commands, jobs, projection and
-service factories) *by parameter name*, from one typed set of objects the root provides
-(:class:`bot.bootstrap.Services` — ``store``, ``settings``, ``notifier``, ``clock``, ...,
-plus what other modules ``provide``). :func:`check_injectable` refuses, at start, a
-parameter nobody provides.
+Dependencies reach a capability's callables (handlers, commands, jobs, gates, projection
+factories) by parameter name from the fields of one frozen, typed :class:`bot.deps.Deps`
+(``store``, ``settings``, ``notifier``, ``clock``, ..., plus the shared services
+capabilities ``provide``); :func:`check_injectable` refuses, at start, a parameter that is
+not a field or that no running capability built.
 
 Example — a capability with a per-community daily job that DMs members::
 
@@ -28,16 +28,20 @@ Example — a capability with a per-community daily job that DMs members::
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
+from bot.deps import PER_CALL as PER_CALL
+from bot.deps import Deps
+from bot.deps import call_with as call_with
+from bot.deps import check_injectable as check_injectable
+from bot.deps import injectable as injectable
 from bot.i18n import Catalog as Catalog  # re-exported: capabilities import them from here
 from bot.i18n import text as text
-from bot.router import CommandSpec, Router
+from bot.router import CommandGate, CommandSpec
 from bot.settings_schema import SettingSpec as SettingSpec
 from engine.events import Event
 
@@ -49,8 +53,6 @@ if TYPE_CHECKING:
 
 Handler = Callable[..., Awaitable[Any]]
 
-# Parameters the router or the scheduler fill per call, not from the services.
-PER_CALL = frozenset({"event", "messenger", "ctx", "outcome", "router", "community", "now", "notice"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +115,8 @@ class Module:
 
     * ``tables``: the module declaring its tables (imported so ``Base.metadata`` has them);
     * ``projection``: a factory (parameters by name) of the writer-transaction projection;
-    * ``provides``: services this capability builds for others, name → factory (parameters
-      by name); e.g. recsys provides ``recommender``;
+    * ``provides``: builds the shared services this capability owns into the typed
+      :class:`~bot.deps.Deps` (``lambda deps: replace(deps, recommender=...)``);
     * ``handlers`` / ``commands``: event handlers and commands (``CommandSpec.min_role`` is
       checked once, in the router);
     * ``notices``: sinks for the notices projections produce (badges, clicks), called
@@ -124,13 +126,16 @@ class Module:
     * ``cli`` / ``cli_name``: a typer sub-app mounted as ``cohort <cli_name>``;
     * ``settings``: the per-community settings schema;
     * ``messages``: the message catalog (EN/中文);
-    * ``register``: transition adapter for an old-style ``register(router, app)`` module.
+    * ``gates``: factories (parameters by name) of command gates that may drop a command
+      before it runs (moderation's command budget);
+    * ``after_commands``: run after every command, once what it wrote is committed
+      (parameters by name: ``event``, ``messenger``, Deps fields), e.g. crediting a /done.
     """
 
     name: str
     tables: ModuleType | None = None
     projection: Callable[..., Projection] | None = None
-    provides: Mapping[str, Callable[..., object]] = field(default_factory=lambda: MappingProxyType({}))
+    provides: Callable[[Deps], Deps] | None = None
     handlers: tuple[EventHandler, ...] = ()
     commands: tuple[CommandSpec, ...] = ()
     notices: tuple[Handler, ...] = ()
@@ -140,38 +145,8 @@ class Module:
     cli_name: str = ""
     settings: tuple[SettingSpec, ...] = ()
     messages: Catalog = field(default_factory=lambda: MappingProxyType({}))
-    register: Callable[[Router, Any], None] | None = None
-
-
-def legacy(name: str, *, register: Callable[[Router, Any], None] | None = None,
-           make_projection: Callable[[Any], Projection] | None = None, **fields: Any) -> Module:
-    """A :class:`Module` wrapping an old-style module during the transition: its
-    ``register(router, app)`` and ``make_projection(app)`` get the app, as before."""
-    projection = None
-    if make_projection is not None:
-        factory = make_projection
-
-        def projection(app: Any) -> Projection:
-            return factory(app)
-
-    return Module(name, projection=projection, register=register, **fields)
-
-
-def injectable(fn: Callable[..., Any]) -> tuple[str, ...]:
-    return tuple(inspect.signature(fn).parameters)
-
-
-def check_injectable(what: str, fn: Callable[..., Any], available: Iterable[str]) -> None:
-    """Raise RuntimeError naming ``what`` if ``fn`` wants a parameter nobody provides."""
-    known = set(available) | PER_CALL
-    missing = [p for p in injectable(fn) if p not in known]
-    if missing:
-        raise RuntimeError(f"{what} needs {missing}, which nobody provides")
-
-
-def call_with(fn: Callable[..., Any], services: Mapping[str, Any], **per_call: Any) -> Any:
-    """Call ``fn`` with its parameters filled by name from ``per_call`` then ``services``."""
-    return fn(**{p: per_call[p] if p in per_call else services[p] for p in injectable(fn)})
+    gates: tuple[Callable[..., CommandGate], ...] = ()
+    after_commands: tuple[Handler, ...] = ()
 
 
 def validate_modules(modules: Iterable[Module]) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.deps import Deps, available
 from bot.i18n import Catalog, text
 from bot.markup import esc
 from bot.ports import Button, Messenger, PlatformError, Role, SentMessage
@@ -38,6 +39,7 @@ RoleLookup = Callable[[Event, Messenger], Awaitable[Role]]
 NoticeSink = Callable[..., Awaitable[None]]  # parameters by name: notice, event, messenger, services
 # Sees every command before it runs; False drops it unanswered (e.g. a flood of commands).
 CommandGate = Callable[[CommandInvoked, Messenger], Awaitable[bool]]
+CommandFollower = Callable[..., Awaitable[None]]  # parameters by name: event, messenger, Deps fields
 
 
 class UsageError(Refusal):
@@ -194,25 +196,25 @@ class Router:
     """Dispatches events. Build it in the composition root, register, then ``dispatch``."""
 
     def __init__(self, record: Callable[[Event], Awaitable[Outcome]], role_lookup: RoleLookup, *,
-                 deps: dict[str, Any] | None = None, locate: Locate | None = None,
+                 locate: Locate | None = None,
                  find_member: FindMember | None = None, messages: Catalog = MESSAGES) -> None:
         self._record = record
         self._role_lookup = role_lookup
         self._locate = locate
         self._find_member = find_member
         self.messages = messages
-        # The composition root's own dict: a service it adds (or a test replaces) is seen here.
-        self._deps: dict[str, Any] = {} if deps is None else deps
+        self._deps: Deps | None = None  # the composition root hands them over (:meth:`use`)
         self._subs: list[_Subscription] = []
         self._commands: dict[str, CommandSpec] = {}
         self._command_params: dict[str, tuple[str, ...]] = {}
         self._notice_sinks: list[NoticeSink] = []
         self._gates: list[CommandGate] = []
+        self._followers: list[CommandFollower] = []
 
     # -- registration ------------------------------------------------------------------
-    def provide(self, **deps: Any) -> None:
-        """Make dependencies available to handlers by parameter name."""
-        self._deps.update(deps)
+    def use(self, deps: Deps) -> None:
+        """Fill handlers' parameters from ``deps`` (by field name) from now on."""
+        self._deps = deps
 
     def on(self, *types: type[Event], handler: Handler) -> None:
         """Run ``handler`` for every stored (non-duplicate) event of these types."""
@@ -250,6 +252,11 @@ class Router:
         """Let ``gate`` drop commands before they run (a gate that raises lets them through)."""
         self._gates.append(gate)
 
+    def after_commands(self, follower: CommandFollower) -> None:
+        """Let ``follower`` see every command after it ran (what it wrote is committed), e.g.
+        to credit what the command did; a follower that raises is logged."""
+        self._followers.append(follower)
+
     @property
     def commands(self) -> list[CommandSpec]:
         """Distinct command specs, in registration order."""
@@ -275,16 +282,18 @@ class Router:
     def check(self) -> None:
         """Fail at start, not on the first message, if a handler wants a missing dependency."""
         per_call = {"event", "messenger", "ctx", "outcome", "router", "notice"}
+        known = available(self._deps)
         for name, params in [(s.handler.__qualname__, s.params) for s in self._subs] + [
             (n, p) for n, p in self._command_params.items()
-        ] + [(sink.__qualname__, _param_names(sink)) for sink in self._notice_sinks]:
-            missing = [p for p in params if p not in self._deps and p not in per_call]
+        ] + [(sink.__qualname__, _param_names(sink)) for sink in [*self._notice_sinks, *self._followers]]:
+            missing = [p for p in params if p not in known and p not in per_call]
             if missing:
                 raise RuntimeError(f"handler {name} needs {missing}, which nobody provides")
 
     # -- dispatch ----------------------------------------------------------------------
     def _kwargs(self, params: Sequence[str], per_call: dict[str, Any]) -> dict[str, Any]:
-        return {p: per_call[p] if p in per_call else self._deps[p] for p in params}
+        deps = self._deps
+        return {p: per_call[p] if p in per_call else deps if p == "deps" else getattr(deps, p) for p in params}
 
     async def dispatch(self, event: Event, messenger: Messenger) -> Outcome:
         """Store the event, then run handlers. Returns the store's outcome.
@@ -324,6 +333,11 @@ class Router:
                     log.exception("notice sink failed on %s", event.dedup_key)
         if isinstance(event, CommandInvoked):
             await self._run_command(event, messenger, outcome, per_call)
+            for follower in self._followers:
+                try:
+                    await follower(**self._kwargs(_param_names(follower), per_call))
+                except Exception:
+                    log.exception("command follower failed on %s", event.dedup_key)
 
     async def _place(self, event: Event) -> Place:
         if self._locate is None:

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -35,8 +35,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.deps import Deps, call_with, check_injectable
 from bot.leader import FileLock, LeaderLock, ProcessLock, holder_id
-from bot.modules import CommunityRef, Daily, Every, JobSpec, call_with, check_injectable
+from bot.modules import CommunityRef, Daily, Every, JobSpec
 from engine.events import utcnow
 from engine.jobs.runs import claim_run, finish_run
 from engine.points.days import load_zone, parse_zone, zone_name
@@ -123,7 +124,7 @@ class Scheduler:
         self,
         store: Store,
         *,
-        services: Mapping[str, object],
+        deps: Deps | None = None,
         timezone: str = "UTC",
         lock: LeaderLock | None = None,
         leader_poll: float = 15.0,
@@ -131,7 +132,7 @@ class Scheduler:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
-        self.services = services
+        self.deps = deps  # None: jobs take only what the scheduler gives per call
         self.timezone = load_zone(timezone)
         self.lock: LeaderLock = lock or ProcessLock()
         self.leader_poll = leader_poll
@@ -151,7 +152,7 @@ class Scheduler:
             raise ValueError(f"job {spec.name!r} declared twice")
         if "@" in spec.name:
             raise ValueError(f"job name {spec.name!r} may not contain '@'")
-        check_injectable(f"job {spec.name}", spec.work, self.services)
+        check_injectable(f"job {spec.name}", spec.work, self.deps)
         self.specs[spec.name] = spec
 
     def add_all(self, specs: Iterable[JobSpec]) -> None:
@@ -349,7 +350,7 @@ class Scheduler:
             return False
         ok = False
         try:
-            await call_with(spec.work, self.services, **per_call)
+            await call_with(spec.work, self.deps, **per_call)
             ok = True
         except Exception:
             log.exception("scheduled job %s (%s) failed", job_id, run_key)

@@ -17,14 +17,14 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bot.adapters.base import Dispatch, Finding, Severity
 from bot.markup import to_plain
 from bot.ports import Button, Capability, ChatRef, Purged, Role, SentMessage
-from engine.args import is_ascii_number
+from engine.args import ArgError, is_ascii_number, parse_duration
 from engine.events import (
     ButtonClicked,
     CommandInvoked,
@@ -39,8 +39,32 @@ from engine.events import (
 from engine.store.recent import RecentMessage
 from engine.text import find_links
 
-CONSOLE_COMMANDS = ("as", "in", "topic", "reply", "react", "click", "join", "leave", "quit")
+CONSOLE_COMMANDS = ("as", "in", "topic", "reply", "react", "click", "join", "leave", "time", "jobs", "quit")
 ROLE_NAMES = {r.name.lower(): r for r in Role}
+
+
+class ConsoleClock:
+    """The console's time: the real clock, moved forward by ``/time`` so scheduled work can
+    be tried in minutes (a nudge campaign, its outcomes a week later, next Monday's digest).
+    Time keeps running from where it was moved to."""
+
+    def __init__(self, real: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._real = real
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return self._real() + self.offset
+
+    def move_to(self, when: datetime) -> None:
+        self.offset = when - self._real()
+
+
+class ConsoleJobs(Protocol):
+    """The scheduled jobs, run on demand at the console's time (``/jobs``)."""
+
+    def listing(self) -> list[str]: ...
+
+    async def run(self, name: str, state: ConsoleState) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +91,7 @@ class ConsoleState:
     messages: dict[int, tuple[str, str | None, str, str]] = field(default_factory=dict)
     buttons: list[tuple[str, Button, str]] = field(default_factory=list)  # (chat, button, message id)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], datetime] = field(default_factory=ConsoleClock)
     last: int = 0  # the number given to the latest message
     # This session's token, part of every message id it types: numbers start at 1 each
     # session, and a reused id would be taken for a redelivery of an older session's
@@ -178,6 +202,8 @@ def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str
         state.thread = None
         return ConsoleNote("you are in a private chat with the bot" if target == "dm" else f"you are in #{state.chat}",
                            show_history=True)
+    if name == "time":
+        return _move_time(rest, state)
     if name == "topic":
         if not rest:
             state.thread = None
@@ -226,6 +252,39 @@ def _console_command(name: str, rest: str, state: ConsoleState, common: dict[str
 History = Callable[[str, str, str | None], Awaitable[Sequence[RecentMessage]]]
 # What the router asks for a command: the Cohort role of the event's user (bot.router.RoleLookup)
 RoleLookup = Callable[[Event, "ConsoleMessenger"], Awaitable[Role]]
+
+
+TIME_USAGE = "usage: /time (show it) · /time +3d | +6h | +30m · /time 2026-03-09 or 2026-03-09T10:00 (UTC)"
+
+
+def _move_time(rest: str, state: ConsoleState) -> ConsoleNote:
+    clock = state.clock
+    now = clock()
+    if not rest:
+        return ConsoleNote(f"console time: {now:%Y-%m-%d %H:%M} UTC" + (
+            "" if not isinstance(clock, ConsoleClock) or not clock.offset else " (moved; /time +1d moves it on)"))
+    if not isinstance(clock, ConsoleClock):
+        return ConsoleNote("this console's time cannot be moved")
+    if rest.startswith("+"):
+        try:
+            step = parse_duration(rest[1:], what="the step")
+        except ArgError as exc:
+            return ConsoleNote(f"{exc} {TIME_USAGE}")
+        target = now + step
+    else:
+        try:
+            typed = datetime.fromisoformat(rest) if rest.isascii() and len(rest) <= 32 else None
+        except ValueError:
+            typed = None
+        if typed is None:
+            return ConsoleNote(f"{rest[:32]!r} is not a time; {TIME_USAGE}")
+        target = typed if typed.tzinfo else typed.replace(tzinfo=UTC)
+        if target <= now:
+            return ConsoleNote(f"time only moves forward here (it is {now:%Y-%m-%d %H:%M} UTC): what was said is "
+                               "stored with its time, and nothing may come before it")
+    clock.move_to(target)
+    return ConsoleNote(f"console time is now {target.astimezone(UTC):%Y-%m-%d %H:%M} UTC; "
+                       "/jobs lists what the scheduler would run, /jobs run NAME runs it now")
 
 
 class ConsoleMessenger:
@@ -333,8 +392,10 @@ class ConsoleAdapter:
         files_dir: Path = Path("data/console"),
         history: History | None = None,
         role_lookup: RoleLookup | None = None,
+        jobs: ConsoleJobs | None = None,
     ) -> None:
         self.dispatch = dispatch
+        self.jobs = jobs
         self.state = state
         self.write = write
         self.messenger = ConsoleMessenger(state, write, files_dir)
@@ -389,6 +450,10 @@ class ConsoleAdapter:
             self.write(f"  · {self.state.user} is {'muted' if kind == 'mute' else 'banned'} {when}; "
                        "nothing was posted (/as NAME to be someone else)")
             return True
+        head, _, rest = line.strip().partition(" ")
+        if head.lower() == "/jobs":
+            await self.run_jobs(rest.split())
+            return True
         parsed = parse_line(line, self.state)
         if isinstance(parsed, ConsoleNote):
             role = f" ({(await self.cohort_role()).name.lower()})" if parsed.show_role else ""
@@ -409,6 +474,26 @@ class ConsoleAdapter:
             elif isinstance(event, MemberLeft):
                 self.write(f"  · {event.user_id} left {event.community_id}")
         return True
+
+    async def run_jobs(self, args: list[str]) -> None:
+        """``/jobs``: list the scheduler's jobs; ``/jobs run NAME``: one firing now, at the
+        console's time, for this community (as the scheduler would: once per local day)."""
+        if self.jobs is None:
+            self.write("  · no scheduler in this console")
+            return
+        if not args:
+            self.write("  · scheduled jobs (/jobs run NAME runs one now, at the console's time; /time moves it):")
+            for line in self.jobs.listing():
+                self.write(f"    {line}")
+            return
+        if args[0].lower() != "run" or len(args) != 2:
+            self.write("  · usage: /jobs · /jobs run NAME")
+            return
+        try:
+            said = await self.jobs.run(args[1], self.state)
+        except Exception as exc:  # the database is unreachable: the console goes on
+            said = f"could not run {args[1][:40]!r}: {exc}"
+        self.write(f"  · {said}")
 
     async def run(self, read: Callable[[str], str] | None = None) -> None:
         """Read lines until /quit or end of input."""

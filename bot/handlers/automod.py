@@ -7,6 +7,10 @@
 * **Filters** (``/filter``, :mod:`engine.moderation.filters`): a message that trips a
   blocked word or pattern is deleted; a ``warn`` filter also warns, a ``mute`` one mutes
   for ``filter_mute_minutes``.
+* **Link rules** (``/filter links``, :mod:`engine.moderation.links`): a link to a domain
+  off the community's allow-list, or any link but to allowed domains from a member who
+  joined less than ``links.newcomer_days`` ago → that rule's action (delete, warn + delete,
+  mute + delete).
 * **The command budget**: more than :data:`COMMAND_BURST` commands in
   :data:`COMMAND_WINDOW` seconds from one account are dropped unanswered (one notice), so
   a member spamming /commands cannot make the bot spam replies into the platform's rate
@@ -25,26 +29,30 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.handlers import link_filters
 from bot.handlers.moderation_messages import say
-from bot.handlers.privacy import clock
+from bot.i18n import text
 from bot.markup import bold, esc
 from bot.notify import Notifier
-from bot.ports import Capability, ChatRef, Messenger, Moderating, PlatformError, Role, Unsupported
+from bot.ports import Capability, ChatRef, Clock, Messenger, Moderating, PlatformError, Role, Unsupported
 from bot.roles import RoleResolver
+from bot.settings_schema import EMPTY_SCHEMA, SettingsSchema
 from engine.events import CommandInvoked, Event, MessagePosted
 from engine.members.lookup import MemberBrief, community_id_of, member_brief, member_of_account
 from engine.members.moderation import write_audit
 from engine.moderation.filters import Rule, RuleBook, rules_of
 from engine.moderation.flood import Pace, SlidingWindows
+from engine.moderation.links import LinkBreach, LinkRules, allowed, breach, link_hosts, shown_domain
 from engine.moderation.settings import ModerationSettings, from_stored
-from engine.store.models import Chat, Community, Message
+from engine.store.community_settings import stored_settings
+from engine.store.models import Chat, CommunityMember, Message
 from engine.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -65,6 +73,7 @@ class Snapshot:
     settings: ModerationSettings
     rules: RuleBook
     loaded: float
+    links: LinkRules = field(default_factory=LinkRules)
 
 
 class Automod:
@@ -72,8 +81,9 @@ class Automod:
     the flood windows, the command budget and a small cache of communities' rules."""
 
     def __init__(self, default_language: str = "en", *, monotonic: Callable[[], float] = time.monotonic,
-                 max_keys: int = 10_000) -> None:
+                 max_keys: int = 10_000, schema: SettingsSchema = EMPTY_SCHEMA) -> None:
         self.default_language = default_language
+        self.schema = schema
         self.messages = SlidingWindows(max_keys)
         self.commands = SlidingWindows(max_keys)
         self._monotonic = monotonic
@@ -108,7 +118,7 @@ class Automod:
             community_id = community_id_of(s, platform, community_ext)
             if community_id is None:
                 return None
-            stored = s.execute(select(Community.settings).where(Community.id == community_id)).scalar_one()
+            stored = stored_settings(s, community_id)
             return community_id, stored, rules_of(s, community_id)
 
         found = await store.read(load)
@@ -116,8 +126,10 @@ class Automod:
             return None
         community_id, stored, rules = found
         language = stored.get("language") if isinstance(stored, dict) else None
+        links = link_filters.link_rules(self.schema.view(stored)) \
+            if link_filters.ALLOW in self.schema.specs else LinkRules()
         snap = Snapshot(community_id, language if language in ("en", "zh") else self.default_language,
-                        from_stored(stored), RuleBook(rules), now)
+                        from_stored(stored), RuleBook(rules), now, links)
         self._snapshots[key] = snap
         self._snapshots.move_to_end(key)
         while len(self._snapshots) > SNAPSHOTS_MAX:
@@ -125,18 +137,18 @@ class Automod:
         return snap
 
 
-def make_automod(settings: Any) -> Automod:
-    return Automod(getattr(settings, "language", "en") or "en")
+def make_automod(settings: Any, settings_schema: SettingsSchema) -> Automod:
+    return Automod(getattr(settings, "language", "en") or "en", schema=settings_schema)
 
 
 # -- the watch on every message -----------------------------------------------------------------
 async def watch(event: Event, messenger: Messenger, store: Store, roles: RoleResolver, automod: Automod,
-                notifier: Notifier, app: Any) -> None:
+                notifier: Notifier, clock: Clock) -> None:
     """Check a new message (or command) against the community's filters and antiflood."""
     if not isinstance(event, MessagePosted | CommandInvoked) or event.is_private or event.is_bot \
             or not event.user_id or not event.community_id:
         return
-    if event.at < clock(app) - STALE:
+    if event.at < clock() - STALE:
         return
     snap = await automod.snapshot(store, str(event.platform), event.community_id)
     if snap is None:
@@ -147,7 +159,9 @@ async def watch(event: Event, messenger: Messenger, store: Store, roles: RoleRes
     if s.flood_messages:
         pace = automod.messages.observe((snap.community_id, event.user_id), event.at,
                                         limit=s.flood_messages, window=s.flood_seconds)
-    if hit is None and pace is Pace.CALM:
+    hosts = link_hosts(event.text, event.links) if isinstance(event, MessagePosted) and snap.links else ()
+    off_list = any(not allowed(h, snap.links.allow) for h in hosts)
+    if hit is None and pace is Pace.CALM and not off_list:
         return
     if await roles(event, messenger) >= Role.MODERATOR:
         return
@@ -155,9 +169,18 @@ async def watch(event: Event, messenger: Messenger, store: Store, roles: RoleRes
         member_of_account(ses, str(event.platform), event.user_id)))
     if target is None or target.user_ext is None:
         return
-    scene = _Scene(event, messenger, store, notifier, app, snap, target)
+    scene = _Scene(event, messenger, store, notifier, clock, snap, target)
+    link = None
+    if hit is None and off_list:
+        member_id = target.member_id
+        joined = await store.read(lambda ses: ses.execute(select(CommunityMember.joined_at).where(
+            CommunityMember.community_id == snap.community_id,
+            CommunityMember.member_id == member_id)).scalar_one_or_none())
+        link = breach(snap.links, hosts, joined_at=joined, now=event.at)
     if hit is not None:
         await _enforce_filter(scene, hit)
+    elif link is not None:
+        await _enforce_links(scene, link)
     elif pace is Pace.OVER or (pace is Pace.STILL_OVER and s.flood_action == "delete"):
         await _enforce_flood(scene, first=pace is Pace.OVER)
 
@@ -170,7 +193,7 @@ class _Scene:
     messenger: Messenger
     store: Store
     notifier: Notifier
-    app: Any
+    clock: Clock
     snap: Snapshot
     target: MemberBrief
 
@@ -193,7 +216,7 @@ class _Scene:
             return False
         if not done.deleted:
             return False
-        now = clock(self.app)
+        now = self.clock()
         message_ext, chat_ext, platform_name = event.message_id, event.chat_id, str(event.platform)
         community_id, member_id = self.snap.community_id, self.target.member_id
 
@@ -216,8 +239,8 @@ class _Scene:
         if platform is None:
             return False
         try:
-            await apply_mute(self.store, self.app, platform, self.snap.community_id, self.event.community_id,
-                             self.target, until=clock(self.app) + timedelta(minutes=minutes), reason=reason,
+            await apply_mute(self.store, self.clock, platform, self.snap.community_id, self.event.community_id,
+                             self.target, until=self.clock() + timedelta(minutes=minutes), reason=reason,
                              actor=None, source=source)
         except (PlatformError, Unsupported) as exc:
             log.warning("automod: could not mute %s in %s (the bot needs the right to restrict members): %s",
@@ -229,8 +252,9 @@ class _Scene:
         """Warn as a moderator would (escalation and the DM included); the summary."""
         from bot.handlers.moderation import issue_warning
 
-        return await issue_warning(None, self.store, self.app, self.messenger, self.notifier, self.snap.community_id,
-                                   self.target, reason, None, where=self.event.community_id, source=source)
+        return await issue_warning(None, self.store, self.clock, self.messenger, self.notifier, self.snap.community_id,
+                                   self.target, reason, None, where=self.event.community_id, source=source,
+                                   language=self.snap.language)
 
     async def notice(self, text: str) -> None:
         try:
@@ -251,6 +275,20 @@ async def _enforce_filter(scene: _Scene, rule: Rule) -> None:
         minutes = scene.snap.settings.filter_mute_minutes
         if await scene.mute(minutes, reason, "filter"):
             await scene.notice(say("filter.muted", lang, name=name, id=rule.id, minutes=minutes))
+
+
+async def _enforce_links(scene: _Scene, found: LinkBreach) -> None:
+    lang, catalog = scene.snap.language, link_filters.MESSAGES
+    reason = text(catalog, f"links.reason.{found.rule}", lang, domain=shown_domain(found.host), days=found.days)
+    await scene.delete({"source": "links", "rule": found.rule, "domain": found.host, "reason": reason})
+    name = bold(scene.target.display_name)
+    if found.action == "warn":
+        summary = await scene.warn(reason, "links")
+        await scene.notice(text(catalog, "links.warned", lang, name=name, reason=reason, summary=summary))
+    elif found.action == "mute":
+        minutes = scene.snap.settings.filter_mute_minutes
+        if await scene.mute(minutes, reason, "links"):
+            await scene.notice(text(catalog, "links.muted", lang, name=name, reason=reason, minutes=minutes))
 
 
 async def _enforce_flood(scene: _Scene, *, first: bool) -> None:

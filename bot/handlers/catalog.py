@@ -139,14 +139,6 @@ def locate(session: Session, event: Event) -> Caller | None:
     return None if community is None else Caller(int(community), int(member))
 
 
-async def caller_of(store: Store, event: Event) -> Caller:
-    """:func:`locate` or a :class:`UsageError` saying the community is unknown (transition)."""
-    where = await store.read(lambda s: locate(s, event))
-    if where is None:
-        raise UsageError("I don't know your community yet: send this in the group (or post there first).")
-    return where
-
-
 def caller(ctx: CommandContext) -> Caller:
     """The command's community and caller, from the context (UsageError when unknown)."""
     return Caller(ctx.community_id, ctx.member_id)

@@ -19,9 +19,10 @@ from bot.markup import esc
 from bot.modules import Catalog, Daily, Module
 from bot.modules import JobSpec as ModuleJob
 from bot.ports import Role
-from bot.router import CommandContext, Router, UsageError
+from bot.router import CommandContext, CommandSpec, UsageError
 from bot.scheduler import run_cli
 from bot.settings import Settings
+from engine.args import is_ascii_number
 from engine.churn.scores import MemberRisk, latest_risks, member_risk
 from engine.churn.settings import churn_settings
 from engine.members.lookup import member_brief
@@ -79,8 +80,9 @@ class _View:
         """``raw`` as a count from 1 (ASCII digits only: "²" or "５" are digits to str.isdigit
         but not numbers here); raises UsageError in the reader's language."""
         top = PAGE_MAX if what == "n" else PAGES_MAX
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= top:
-            raise UsageError(self.say(f"bad_{what}", value=esc(raw), usage=self.say("usage")))
+        if not is_ascii_number(raw) or not 1 <= int(raw) <= top:
+            shown = raw if len(raw) <= 24 else raw[:24] + "…"  # 5,000 digits are not echoed back
+            raise UsageError(self.say(f"bad_{what}", value=esc(shown), usage=self.say("usage")))
         return int(raw)
 
     def ago(self, when: datetime | None, today: date) -> str:
@@ -161,10 +163,8 @@ class AtRisk:
             day=f"{r.scored_on:%Y-%m-%d}", ago=view.ago(r.last_active, r.scored_on), reasons=reasons))
 
 
-def register(router: Router, app: Any) -> None:
-    cmds = AtRisk(app.store)
-    router.command("atrisk", cmds.atrisk, min_role=Role.MODERATOR,
-                   summary="members likely to drift away, with reasons", usage="/atrisk [n] [page] | /atrisk @member")
+async def atrisk(ctx: CommandContext, store: Store) -> None:
+    await AtRisk(store).atrisk(ctx)
 
 
 def module(settings: Settings) -> Module:
@@ -173,15 +173,17 @@ def module(settings: Settings) -> Module:
     at = settings.scheduler.churn_score_at
     hour, minute = (int(x) for x in at.split(":"))
 
-    async def score() -> None:
-        await run_cli("churn", "score")
+    # as of the firing time (the console's /jobs runs them at its own time)
+    async def score(now: datetime) -> None:
+        await run_cli("churn", "score", "--as-of", now.isoformat())
 
-    async def train() -> None:
-        await run_cli("churn", "train")
+    async def train(now: datetime) -> None:
+        await run_cli("churn", "train", "--as-of", now.isoformat())
 
     return Module(
         name="churn",
-        register=register,
+        commands=(CommandSpec("atrisk", atrisk, Role.MODERATOR, "members likely to drift away, with reasons",
+                              "/atrisk [n] [page] | /atrisk @member"),),
         messages=MESSAGES,
         jobs=(
             ModuleJob("churn-weekly-training", Daily(at=f"{(hour - 1) % 24:02d}:{minute:02d}", days_of_week="sun"),

@@ -25,9 +25,6 @@ from bot.router import CommandContext, CommandSpec, Router, UsageError
 from bot.settings import Settings
 from bot.settings_schema import SettingSpec, SettingsSchema
 from engine.members.moderation import write_audit
-from engine.moderation.settings import SECTION as MODERATION
-from engine.moderation.settings import ModerationSettings
-from engine.moderation.settings import from_stored as moderation_from_stored
 from engine.points import rules as points_rules
 from engine.points.days import DEFAULT_ZONE, EXAMPLE_ZONES, ZoneError, parse_zone
 from engine.store.community_settings import MISSING, lookup, store_setting, stored_settings
@@ -80,7 +77,7 @@ class EffectiveSetting:
 
 def effective_settings(stored: dict[str, Any], specs: Iterable[SettingSpec]) -> list[EffectiveSetting]:
     """Every per-community setting — each capability's declared ``SettingSpec`` (language and
-    timezone first), the points rules and the moderation settings — with the defaults
+    timezone first, moderation's among them) and the points rules — with the defaults
     merged with what ``stored`` (a community's settings) overrides. Never raises."""
     schema = SettingsSchema(specs)
     view = schema.view(stored)
@@ -93,10 +90,6 @@ def effective_settings(stored: dict[str, Any], specs: Iterable[SettingSpec]) -> 
     for key in points_rules.valid_keys():
         rows.append(EffectiveSetting(f"points.{key}", rules.get(key, raw_points.get(key, {})), defaults.get(key, {}),
                                      key in raw_points))
-    raw_moderation = view.section(MODERATION)
-    moderation, mod_defaults = asdict(moderation_from_stored(stored)), asdict(ModerationSettings())
-    for key, value in moderation.items():
-        rows.append(EffectiveSetting(f"{MODERATION}.{key}", value, mod_defaults[key], key in raw_moderation))
     return rows
 
 

@@ -6,46 +6,49 @@ The matching and the limits (RE2, pattern length, normalisation) are in
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
-
 from bot.handlers.automod import Automod
+from bot.handlers.link_filters import describe as describe_links
+from bot.handlers.link_filters import link_rules, links_command
 from bot.handlers.moderation_messages import say
-from bot.handlers.privacy import caller_member, clock
 from bot.markup import esc
+from bot.ports import Clock
 from bot.router import CommandContext, UsageError
 from engine.args import excerpt
 from engine.moderation.filters import ACTIONS, KINDS, WORD, FilterError, add_filter, remove_filter, rules_of
-from engine.store.models import Community
+from engine.store.community_settings import stored_settings
 from engine.store.store import Store
 
 
 async def language_of(store: Store, community_id: int, default: str = "en") -> str:
     """The community's ``language`` setting (``en`` / ``zh``), else ``default``."""
-    stored = await store.read(lambda s: s.execute(
-        select(Community.settings).where(Community.id == community_id)).scalar_one_or_none())
-    lang = stored.get("language") if isinstance(stored, dict) else None
+    stored = await store.read(lambda s: stored_settings(s, community_id))
+    lang = stored.get("language")
     return lang if lang in ("en", "zh") else default
 
 
-async def filter_(ctx: CommandContext, store: Store, automod: Automod, app: Any) -> None:
+async def filter_(ctx: CommandContext, store: Store, automod: Automod, clock: Clock) -> None:
     from bot.handlers.moderation import _community
 
-    community_id = await _community(store, ctx)
+    community_id = _community(ctx)
     lang = await language_of(store, community_id, automod.default_language)
     args = list(ctx.args)
     sub = args.pop(0).lower() if args else "list"
     if sub == "list":
         rules = await store.read(lambda s: rules_of(s, community_id))
+        links = link_rules(ctx.settings)
+        link_lines = ["", *describe_links(ctx, links)] if links else []
         if not rules:
-            await ctx.reply(say("filter.empty", lang))
+            await ctx.reply("\n".join([say("filter.empty", lang), *link_lines]))
             return
         lines = [f"#{r.id} · {say(f'filter.kind.{r.kind}', lang)} <code>{esc(r.pattern)}</code> → {r.action}"
                  for r in rules]
-        await ctx.reply(say("filter.list", lang) + "\n" + "\n".join(lines))
+        await ctx.reply(say("filter.list", lang) + "\n" + "\n".join(lines + link_lines))
         return
-    actor, now = await caller_member(store, ctx.event), clock(app)
+    actor, now = ctx.member_id, clock()
+    if sub in ("links", "link"):
+        if await links_command(ctx, args, store, community_id, actor):
+            automod.invalidate(community_id)
+        return
     if sub == "add":
         kind = WORD
         if args and args[0].lower() in KINDS:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.markup import esc
 from bot.modules import Catalog, Module
+from bot.ports import Clock
 from bot.router import CommandContext, CommandSpec, Router
+from bot.settings import Settings
 from engine.store.store import Store
 
 MESSAGES: Catalog = {
@@ -27,12 +27,12 @@ async def show_help(ctx: CommandContext, router: Router) -> None:
     await ctx.reply("\n".join(lines))
 
 
-async def start(ctx: CommandContext, store: Store, app: Any) -> None:
+async def start(ctx: CommandContext, store: Store, clock: Clock, settings: Settings) -> None:
     """``/start`` (Telegram's first contact, also in private): a greeting and /help; a
     welcome's deep link (``/start c<community>``) is answered by onboarding."""
     from bot.handlers.welcome import opened_from_link
 
-    if ctx.args and await opened_from_link(ctx, store, app):
+    if ctx.args and await opened_from_link(ctx, store, clock, settings):
         return
     await ctx.reply(ctx.t("help.start"))
 

@@ -16,7 +16,8 @@ ban the platform will not end by itself (Discord has no timed bans) is recorded 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,16 +25,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.handlers import automod, filters, welcome
-from bot.handlers.moderation_messages import MESSAGES
-from bot.handlers.privacy import caller_member, clock
+from bot.handlers import automod, filters, link_filters, welcome
+from bot.handlers.moderation_messages import MESSAGES, say
 from bot.markup import bold, esc
-from bot.modules import EventHandler, Every, JobSpec, Module, legacy
+from bot.modules import EventHandler, Every, JobSpec, Module, SettingSpec
 from bot.notifier import OutboxNotifier
-from bot.notify import Delivery, Notification, Notifier, Purpose
+from bot.notify import Notification, Notifier, Purpose
 from bot.ports import (
     Capability,
     ChatRef,
+    Clock,
     Messenger,
     Moderating,
     PlatformError,
@@ -41,14 +42,12 @@ from bot.ports import (
     Unsupported,
 )
 from bot.roles import RoleResolver
-from bot.router import CommandContext, Router, UsageError
+from bot.router import CommandContext, CommandSpec, UsageError
 from engine.args import ArgError, excerpt, is_ascii_id, looks_like_duration, parse_duration, parse_int
 from engine.events import ButtonClicked, CommandInvoked, MemberJoined, MessagePosted
 from engine.members.lookup import (
     MemberBrief,
     community_ext_of,
-    community_id_of,
-    home_community,
     member_brief,
     resolve_member_in,
 )
@@ -62,9 +61,18 @@ from engine.members.moderation import (
     write_audit,
 )
 from engine.moderation import service
-from engine.moderation.settings import KEYS, SettingError, moderation_settings, set_setting
+from engine.moderation.settings import (
+    KEYS,
+    SECTION,
+    ModerationSettings,
+    SettingError,
+    moderation_settings,
+    parse_value,
+    set_setting,
+)
 from engine.points.days import zone_of
-from engine.store.models import Chat, Community, Message, Thread
+from engine.store.community_settings import stored_settings
+from engine.store.models import Chat, Community, CommunityMember, Message, Thread
 from engine.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -79,17 +87,12 @@ LONGEST = timedelta(days=365)
 assert MODERATOR_ROLE == Role.MODERATOR and MEMBER_ROLE == Role.MEMBER
 
 
-async def _community(store: Store, ctx: CommandContext) -> int:
-    """The community the command acts on; raises UsageError when there is none."""
-    ev = ctx.event
-    platform = str(ev.platform)
-    if ev.is_private:
-        found = await store.read(lambda s: home_community(s, platform, ev.user_id))
-    else:
-        found = await store.read(lambda s: community_id_of(s, platform, ev.community_id))
-    if found is None:
-        raise UsageError("Use this in your community's chat.")
-    return found
+def _community(ctx: CommandContext) -> int:
+    """The community the command acts on (the router resolved it; a private chat acts on
+    the caller's home community); raises UsageError when there is none."""
+    if ctx.place.community_id is None:
+        raise UsageError(ctx.t("mod.use_in_chat"))
+    return ctx.place.community_id
 
 
 def _is_member_token(token: str) -> bool:
@@ -113,7 +116,7 @@ async def _target(store: Store, roles: RoleResolver, ctx: CommandContext, commun
     """The named member, or UsageError for nobody named, unknown, a bot, oneself, or
     someone who ranks at or above the caller (the rank rule, :mod:`bot.roles`)."""
     if not token:
-        raise UsageError(f"Who? Name a member (@username or user id) or reply to their message to {verb} them.")
+        raise UsageError(ctx.t("mod.who", verb=_verb(ctx, verb)))
     platform = str(ctx.event.platform)
 
     def find(session: Session) -> MemberBrief | None:
@@ -122,12 +125,12 @@ async def _target(store: Store, roles: RoleResolver, ctx: CommandContext, commun
 
     target = await store.read(find)
     if target is None:
-        raise UsageError(f"I don't know {esc(excerpt(token))} in this community.")
+        raise UsageError(ctx.t("mod.unknown", who=esc(excerpt(token))))
     if target.is_bot:
-        raise UsageError(f"{esc(target.display_name)} is a bot; I can't {verb} bots.")
-    me = await caller_member(store, ctx.event)
+        raise UsageError(ctx.t("mod.a_bot", name=esc(target.display_name), verb=_verb(ctx, verb)))
+    me = ctx.member_id
     if target.member_id == me:
-        raise UsageError(f"You can't {verb} yourself.")
+        raise UsageError(ctx.t("mod.yourself", verb=_verb(ctx, verb)))
     await roles.ensure_outranks(ctx, community_id, target.member_id, target.display_name, actor_member_id=me)
     return target
 
@@ -139,9 +142,7 @@ def _zone(store_settings: dict[str, Any] | None) -> ZoneInfo:
 
 async def _local(store: Store, community_id: int, at: datetime) -> str:
     """``at`` in the community's timezone, e.g. ``2026-03-02 18:00 Asia/Shanghai``."""
-    stored = await store.read(lambda s: s.execute(
-        select(Community.settings).where(Community.id == community_id)).scalar_one_or_none())
-    zone = _zone(stored)
+    zone = _zone(await store.read(lambda s: stored_settings(s, community_id)))
     return f"{at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
 
 
@@ -152,56 +153,51 @@ async def _when(store: Store, community_id: int, at: datetime) -> str:
     return utc if local == utc else f"{utc} ({local})"
 
 
-_TOLD = {
-    Delivery.SENT: "I've told them privately.",
-    Delivery.OPTED_OUT: "They opted out of private messages, so I didn't message them.",
-    Delivery.UNREACHABLE: "I couldn't message them privately (they have not opened a chat with me).",
-    Delivery.FAILED: "Messaging them privately failed.",
-}
+def _verb(ctx: CommandContext, verb: str) -> str:
+    return ctx.t(f"mod.verb.{verb}")
 
 
-async def _tell_member(notifier: Notifier, target: MemberBrief, community_id: int, key: str, text: str) -> str:
+async def _tell_member(notifier: Notifier, target: MemberBrief, community_id: int, key: str, text: str,
+                       language: str) -> str:
     """DM the member through the Notifier (opt-out, reachability and pacing respected; the
     key makes a retried warning one DM); returns a note for the moderator."""
     delivery = await notifier.notify(Notification(key, target.member_id, community_id, Purpose.MODERATION, text))
-    return _TOLD[delivery]
+    return say(f"mod.told.{delivery.value}", language)
 
 
 # -- /mod -------------------------------------------------------------------------------------
-async def mod(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+async def mod(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
     sub = ctx.args[0].lower() if ctx.args else "list"
-    community_id = await _community(store, ctx)
+    community_id = _community(ctx)
     if sub == "list":
         mods = await store.read(lambda s: moderators(s, community_id))
         if not mods:
-            await ctx.reply("Cohort's moderator list is empty. Add someone with /mod add @member.")
+            await ctx.reply(ctx.t("mod.list_empty"))
             return
-        await ctx.reply("<b>Cohort moderators</b>\n" + "\n".join(f"• {esc(name)}" for _, name in mods))
+        await ctx.reply(ctx.t("mod.list") + "\n" + "\n".join(f"• {esc(name)}" for _, name in mods))
         return
     if sub not in ("add", "remove"):
-        raise UsageError("Usage: /mod add @member, /mod remove @member or /mod list")
+        raise UsageError(ctx.t("mod.usage"))
     token, _ = _split_target(ctx, ctx.args[1:])
     target = await _target(store, roles, ctx, community_id, token, "change the role of")
-    actor = await caller_member(store, ctx.event)
+    actor = ctx.member_id
     role = MODERATOR_ROLE if sub == "add" else MEMBER_ROLE
-    now = clock(app)
+    now = clock()
     changed = await store.write(
         lambda s: set_role(s, community_id, target.member_id, role, actor_id=actor, at=now)
     )
     name = bold(target.display_name)
     if sub == "add":
-        await ctx.reply(f"{name} is now a Cohort moderator." if changed else f"{name} is already a moderator.")
+        await ctx.reply(ctx.t("mod.added" if changed else "mod.already", name=name))
     else:
-        await ctx.reply(f"{name} is no longer a Cohort moderator." if changed
-                        else f"{name} isn't on Cohort's moderator list.")
+        await ctx.reply(ctx.t("mod.removed" if changed else "mod.not_listed", name=name))
 
 
 # -- platform actions ---------------------------------------------------------------------------
 def _moderating(ctx: CommandContext, verb: str) -> Moderating:
     messenger = ctx.messenger
     if Capability.MODERATE not in messenger.capabilities or not isinstance(messenger, Moderating):
-        raise UsageError(f"I can't {verb} members on {esc(ctx.event.platform)}. Please use its own "
-                         "moderation tools; /warn records a warning in Cohort's audit log.")
+        raise UsageError(ctx.t("mod.cannot", verb=_verb(ctx, verb), platform=esc(ctx.event.platform)))
     return messenger
 
 
@@ -211,22 +207,22 @@ async def _where(store: Store, ctx: CommandContext, community_id: int) -> str:
     if ctx.event.is_private or not where:
         where = await store.read(lambda s: community_ext_of(s, community_id))
     if not where:
-        raise UsageError("Use this in your community's chat.")
+        raise UsageError(ctx.t("mod.use_in_chat"))
     return where
 
 
-def _refused(exc: Exception) -> UsageError:
-    return UsageError(f"The platform refused: {esc(exc)}. Nothing was changed.")
+def _refused(ctx: CommandContext, exc: Exception) -> UsageError:
+    return UsageError(ctx.t("mod.refused", error=esc(exc)))
 
 
-async def _audit(store: Store, app: Any, action: str, community_id: int, actor: int | None,
+async def _audit(store: Store, clock: Clock, action: str, community_id: int, actor: int | None,
                  target: int | None, details: dict[str, Any]) -> None:
-    now = clock(app)
+    now = clock()
     await store.write(lambda s: write_audit(s, action=action, at=now, community_id=community_id,
                                             actor_id=actor, target_member_id=target, details=details))
 
 
-async def apply_mute(store: Store, app: Any, messenger: Moderating, community_id: int, where: str,
+async def apply_mute(store: Store, clock: Clock, messenger: Moderating, community_id: int, where: str,
                      target: MemberBrief, *, until: datetime | None, reason: str, actor: int | None,
                      source: str = "moderator") -> datetime | None:
     """Mute on the platform, record the restriction and audit it; returns the real end.
@@ -234,7 +230,7 @@ async def apply_mute(store: Store, app: Any, messenger: Moderating, community_id
     assert target.user_ext is not None  # resolved on this platform, so it has an account here
     effective = await messenger.mute(where, target.user_ext, until=until, reason=reason)
     end = effective if isinstance(effective, datetime) else until
-    now = clock(app)
+    now = clock()
     details: dict[str, Any] = {"reason": reason} if reason else {}
     if end is not None:
         details["until"] = end.isoformat()
@@ -251,12 +247,12 @@ async def apply_mute(store: Store, app: Any, messenger: Moderating, community_id
     return end
 
 
-def _take_duration(rest: tuple[str, ...], verb: str) -> tuple[timedelta | None, tuple[str, ...]]:
+def _take_duration(ctx: CommandContext, rest: tuple[str, ...], verb: str) -> tuple[timedelta | None, tuple[str, ...]]:
     if rest and looks_like_duration(rest[0]):
         try:
             return parse_duration(rest[0], hi=LONGEST, what=f"the {verb} duration"), rest[1:]
         except ArgError as exc:
-            raise UsageError(esc(_capital(str(exc))) + " Nothing was changed.") from None
+            raise UsageError(ctx.t("mod.not_changed", error=esc(_capital(str(exc))))) from None
     return None, rest
 
 
@@ -286,24 +282,24 @@ async def _aim(ctx: CommandContext, store: Store, roles: RoleResolver, verb: str
     """Everything a platform action checks before it acts (raises UsageError, nothing done):
     the platform can moderate, the community, the target and the rank rule, a duration."""
     messenger = _moderating(ctx, verb)
-    community_id = await _community(store, ctx)
+    community_id = _community(ctx)
     token, rest = _split_target(ctx, ctx.args)
-    length, rest = _take_duration(rest, verb) if timed else (None, rest)
+    length, rest = _take_duration(ctx, rest, verb) if timed else (None, rest)
     target = await _target(store, roles, ctx, community_id, token, verb)
     where = await _where(store, ctx, community_id)
     assert target.user_ext is not None  # resolved on this platform, so it has an account here
     return _Aim(messenger, community_id, target, target.user_ext, where, length, rest)
 
 
-async def _lift(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any, kind: str) -> MemberBrief:
+async def _lift(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock, kind: str) -> MemberBrief:
     """``/unmute`` or ``/unban``: lift on the platform, then record and audit it."""
     aim = await _aim(ctx, store, roles, f"un{kind}")
     lift = aim.messenger.unmute if kind == "mute" else aim.messenger.unban
     try:
         await lift(aim.where, aim.user_ext)
     except (Unsupported, PlatformError) as exc:
-        raise _refused(exc) from exc
-    actor, now = await caller_member(store, ctx.event), clock(app)
+        raise _refused(ctx, exc) from exc
+    actor, now = ctx.member_id, clock()
 
     def record(s: Session) -> None:
         service.lift_restrictions(s, aim.community_id, aim.target.member_id, kind, at=now)
@@ -314,47 +310,47 @@ async def _lift(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any
     return aim.target
 
 
-async def _report_until(ctx: CommandContext, store: Store, aim: _Aim, end: datetime | None, state: str,
-                        for_good: str) -> None:
+async def _report_until(ctx: CommandContext, store: Store, aim: _Aim, end: datetime | None, state: str) -> None:
+    """``state`` (``muted`` or ``banned``) until ``end``, or until lifted."""
     name = bold(aim.target.display_name)
     if end is None:
-        await ctx.reply(f"{name} {for_good}")
+        await ctx.reply(ctx.t(f"mod.{state}_for_good", name=name))
     else:
-        await ctx.reply(f"{name} is {state} until {await _when(store, aim.community_id, end)}.")
+        await ctx.reply(ctx.t(f"mod.{state}_until", name=name, when=await _when(store, aim.community_id, end)))
 
 
-async def mute(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+async def mute(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
     aim = await _aim(ctx, store, roles, "mute", timed=True)
-    until = clock(app) + aim.length if aim.length else None
+    until = clock() + aim.length if aim.length else None
     try:
-        end = await apply_mute(store, app, aim.messenger, aim.community_id, aim.where, aim.target, until=until,
-                               reason=aim.reason, actor=await caller_member(store, ctx.event))
+        end = await apply_mute(store, clock, aim.messenger, aim.community_id, aim.where, aim.target, until=until,
+                               reason=aim.reason, actor=ctx.member_id)
     except (Unsupported, PlatformError) as exc:
-        raise _refused(exc) from exc
-    await _report_until(ctx, store, aim, end, "muted", "is muted until a moderator lifts it.")
+        raise _refused(ctx, exc) from exc
+    await _report_until(ctx, store, aim, end, "muted")
 
 
-async def unmute(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
-    target = await _lift(ctx, store, roles, app, "mute")
-    await ctx.reply(f"{bold(target.display_name)} can speak again.")
+async def unmute(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
+    target = await _lift(ctx, store, roles, clock, "mute")
+    await ctx.reply(ctx.t("mod.unmuted", name=bold(target.display_name)))
 
 
-async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
     aim = await _aim(ctx, store, roles, "ban", timed=True)
     community_id, target = aim.community_id, aim.target
-    now = clock(app)
+    now = clock()
     standing = await store.read(lambda s: service.active_restriction(s, community_id, target.member_id, "ban", now))
     if standing is not None and aim.length is None and standing.until is None:
-        await ctx.reply(f"{bold(target.display_name)} is already banned. Nothing was changed.")
+        await ctx.reply(ctx.t("mod.already_banned", name=bold(target.display_name)))
         return
     until = now + aim.length if aim.length else None
     try:
         ends = await aim.messenger.ban(aim.where, aim.user_ext, reason=aim.reason, until=until)
     except (Unsupported, PlatformError) as exc:
-        raise _refused(exc) from exc
+        raise _refused(ctx, exc) from exc
     end = ends if isinstance(ends, datetime) else until
     cohort_lifts = until is not None and ends is None  # the platform has no timed bans
-    actor = await caller_member(store, ctx.event)
+    actor = ctx.member_id
     details: dict[str, Any] = {"reason": aim.reason} if aim.reason else {}
     if end is not None:
         details["until"] = end.isoformat()
@@ -366,23 +362,28 @@ async def ban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) 
                     target_member_id=target.member_id, details=details)
 
     await store.write(record)
-    await _report_until(ctx, store, aim, end, "banned", "is banned.")
+    await _report_until(ctx, store, aim, end, "banned")
 
 
-async def unban(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
-    target = await _lift(ctx, store, roles, app, "ban")
-    await ctx.reply(f"{bold(target.display_name)} is no longer banned and may join again.")
+async def unban(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
+    target = await _lift(ctx, store, roles, clock, "ban")
+    await ctx.reply(ctx.t("mod.unbanned", name=bold(target.display_name)))
 
 
-async def kick(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+async def kick(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
     aim = await _aim(ctx, store, roles, "kick")
+    community_id, member_id = aim.community_id, aim.target.member_id
+    left = await store.read(lambda s: s.execute(select(CommunityMember.left_at).where(
+        CommunityMember.community_id == community_id, CommunityMember.member_id == member_id)).scalar_one_or_none())
+    if left is not None:  # the platform would answer "done" for nobody, and the audit would say kicked
+        raise UsageError(ctx.t("kick.left", name=bold(aim.target.display_name)))
     try:
         await aim.messenger.kick(aim.where, aim.user_ext, reason=aim.reason)
     except (Unsupported, PlatformError) as exc:
-        raise _refused(exc) from exc
-    await _audit(store, app, "kick", aim.community_id, await caller_member(store, ctx.event), aim.target.member_id,
+        raise _refused(ctx, exc) from exc
+    await _audit(store, clock, "kick", aim.community_id, ctx.member_id, aim.target.member_id,
                  {"reason": aim.reason} if aim.reason else {})
-    await ctx.reply(f"{bold(aim.target.display_name)} was removed; they may come back with an invite.")
+    await ctx.reply(ctx.t("mod.kicked", name=bold(aim.target.display_name)))
 
 
 def _recent_messages(session: Session, ev: Any, limit: int) -> list[tuple[int, str, datetime]]:
@@ -397,29 +398,29 @@ def _recent_messages(session: Session, ev: Any, limit: int) -> list[tuple[int, s
     return [(int(r[0]), str(r[1]), r[2]) for r in rows]
 
 
-async def purge(ctx: CommandContext, store: Store, app: Any) -> None:
+async def purge(ctx: CommandContext, store: Store, clock: Clock) -> None:
     """``/purge N``: delete the last N messages before the command (and the command)."""
     messenger = _moderating(ctx, "delete messages of")
     ev = ctx.event
     if ev.is_private:
-        raise UsageError("Use /purge in the chat to clean up.")
+        raise UsageError(ctx.t("mod.purge_in_chat"))
     if len(ctx.args) != 1:
-        raise UsageError(f"Usage: /purge N — deletes the last N messages here (1 to {PURGE_MAX}).")
+        raise UsageError(ctx.t("mod.purge_usage", most=PURGE_MAX))
     try:
         count = parse_int(ctx.args[0], lo=1, hi=PURGE_MAX, what="N")
     except ArgError as exc:
-        raise UsageError(esc(str(exc)) + " Nothing was deleted.") from None
-    community_id = await _community(store, ctx)
+        raise UsageError(ctx.t("mod.purge_bad", error=esc(str(exc)))) from None
+    community_id = _community(ctx)
     rows = [r for r in await store.read(lambda s: _recent_messages(s, ev, count + 1))
             if r[1] != ev.message_id][:count]
     command = [(ev.message_id, ev.at)] if ev.message_id else []  # commands are not stored as messages
     try:
         done = await messenger.delete_messages(ChatRef.of(ev), command + [(ext, at) for _, ext, at in rows])
     except (Unsupported, PlatformError) as exc:
-        raise _refused(exc) from exc
+        raise _refused(ctx, exc) from exc
     gone = [row_id for row_id, _, _ in rows[:max(0, done.deleted - len(command))]]  # too-old ones are oldest
-    now = clock(app)
-    actor = await caller_member(store, ev)
+    now = clock()
+    actor = ctx.member_id
 
     def record(s: Session) -> None:
         if gone:
@@ -428,8 +429,8 @@ async def purge(ctx: CommandContext, store: Store, app: Any) -> None:
                     details={"chat": ev.chat_id, "asked": count, "deleted": done.deleted, "too_old": done.too_old})
 
     await store.write(record)
-    note = f" {done.too_old} were too old for the platform to let me delete." if done.too_old else ""
-    text = f"Deleted {done.deleted} message{'s' if done.deleted != 1 else ''} (your command included).{note}"
+    note = ctx.t("mod.too_old", n=done.too_old) if done.too_old else ""
+    text = ctx.t("mod.purged", n=done.deleted, note=note)
     try:
         await ctx.messenger.send(ChatRef.of(ev), text)  # the command itself is gone: no reply-to
     except PlatformError:
@@ -438,23 +439,26 @@ async def purge(ctx: CommandContext, store: Store, app: Any) -> None:
 
 # -- warnings ---------------------------------------------------------------------------------
 async def warn(ctx: CommandContext, store: Store, roles: RoleResolver, messenger: Messenger, notifier: Notifier,
-               app: Any) -> None:
-    community_id = await _community(store, ctx)
+               clock: Clock) -> None:
+    community_id = _community(ctx)
     token, rest = _split_target(ctx, ctx.args)
     target = await _target(store, roles, ctx, community_id, token, "warn")
     reason = " ".join(rest).strip()
     if not reason:
-        raise UsageError("Add a reason: /warn @member reason")
-    actor = await caller_member(store, ctx.event)
-    await issue_warning(ctx, store, app, messenger, notifier, community_id, target, reason, actor)
+        raise UsageError(ctx.t("mod.warn_reason"))
+    actor = ctx.member_id
+    await issue_warning(ctx, store, clock, messenger, notifier, community_id, target, reason, actor)
 
 
-async def issue_warning(ctx: CommandContext | None, store: Store, app: Any, messenger: Messenger,
+async def issue_warning(ctx: CommandContext | None, store: Store, clock: Clock, messenger: Messenger,
                         notifier: Notifier, community_id: int, target: MemberBrief, reason: str, actor: int | None,
-                        *, where: str | None = None, source: str = "moderator", title: str = "") -> str:
+                        *, where: str | None = None, source: str = "moderator", title: str = "",
+                        language: str = "en") -> str:
     """Record a warning, mute at the community's threshold, tell the member; returns the
-    moderator-facing summary (also replied when ``ctx`` is given)."""
-    now = clock(app)
+    moderator-facing summary (also replied when ``ctx`` is given), in ``ctx``'s language or
+    else ``language``."""
+    lang = ctx.language if ctx is not None else language
+    now = clock()
     settings = await store.read(lambda s: moderation_settings(s, community_id))
     warning_id, active = await store.write(lambda s: service.add_warning(
         s, community_id, target.member_id, actor, reason, at=now, settings=settings, source=source))
@@ -462,63 +466,66 @@ async def issue_warning(ctx: CommandContext | None, store: Store, app: Any, mess
         named = await store.read(lambda s: s.execute(select(Community.title, Community.external_id).where(
             Community.id == community_id)).first())
         title = (named[0] or named[1]) if named else ""
-    title = title or "your community"
+    title = title or say("mod.your_community", lang)
     escalated = ""
     if settings.warn_mute_at and active >= settings.warn_mute_at and isinstance(messenger, Moderating) \
             and Capability.MODERATE in messenger.capabilities:
         place = where or (await _where(store, ctx, community_id) if ctx else None)
         if place:
             try:
-                end = await apply_mute(store, app, messenger, community_id, place, target,
+                end = await apply_mute(store, clock, messenger, community_id, place, target,
                                        until=now + timedelta(minutes=settings.warn_mute_minutes),
                                        reason=f"{active} active warnings", actor=None, source="warnings")
-                escalated = (f" That is {active} active warnings: muted until "
-                             f"{await _local(store, community_id, end) if end else 'lifted'}.")
+                until = await _local(store, community_id, end) if end else say("mod.lifted", lang)
+                escalated = say("mod.escalated", lang, active=active, until=until)
             except (Unsupported, PlatformError) as exc:
-                escalated = f" That is {active} active warnings, but muting failed: {esc(exc)}."
-    note = await _tell_member(notifier, target, community_id, f"warn:{warning_id}",
-                              f"You received a warning from the moderators of {esc(title)}:\n<i>{esc(reason)}</i>"
-                              f"\nActive warnings: {active} (each expires after {settings.warn_expiry_days} days)."
-                              + (f"\nAt {settings.warn_mute_at} you are muted automatically." if settings.warn_mute_at
-                                 and not escalated else "") + escalated.replace(" That is", "\nThat is"))
-    summary = (f"Warning recorded for {bold(target.display_name)} ({active} active).{escalated} {note}")
+                escalated = say("mod.escalation_failed", lang, active=active, error=esc(exc))
+    dm = say("mod.warn_dm", lang, community=esc(title), reason=esc(reason), active=active,
+             days=settings.warn_expiry_days)
+    if settings.warn_mute_at and not escalated:
+        dm += say("mod.warn_dm_threshold", lang, at=settings.warn_mute_at)
+    if escalated:
+        dm += "\n" + escalated.strip()
+    note = await _tell_member(notifier, target, community_id, f"warn:{warning_id}", dm, lang)
+    summary = say("mod.warned", lang, name=bold(target.display_name), active=active, escalated=escalated, note=note)
     if ctx is not None:
         await ctx.reply(summary)
     return summary
 
 
-async def warns(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+async def warns(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
     """``/warns`` (yours) or ``/warns @member`` (moderators)."""
-    community_id = await _community(store, ctx)
+    community_id = _community(ctx)
     token, _ = _split_target(ctx, ctx.args)
     platform = str(ctx.event.platform)
     if token is None:
-        me = await caller_member(store, ctx.event)
+        me = ctx.member_id
         if me is None:
-            raise UsageError("You have no warnings here.")
+            raise UsageError(ctx.t("mod.no_warnings_you"))
         target = await store.read(lambda s: member_brief(s, me, platform))
         assert target is not None
     else:
         if ctx.role < Role.MODERATOR:
-            raise UsageError("Only moderators can see another member's warnings; /warns shows yours.")
+            raise UsageError(ctx.t("mod.warns_mods_only"))
         found = await store.read(lambda s: (lambda mid: member_brief(s, mid, platform) if mid else None)(
             resolve_member_in(s, platform, community_id, token)))
         if found is None:
-            raise UsageError(f"I don't know {esc(excerpt(token))} in this community.")
+            raise UsageError(ctx.t("mod.unknown", who=esc(excerpt(token))))
         target = found
-    now = clock(app)
+    now = clock()
     lines = await store.read(lambda s: service.active_warnings(s, community_id, target.member_id, now))
     if not lines:
-        await ctx.reply(f"{bold(target.display_name)} has no active warnings.")
+        await ctx.reply(ctx.t("mod.no_active", name=bold(target.display_name)))
         return
-    rows = [f"#{w.id} · {await _local(store, community_id, w.at)} · {esc(w.actor or 'system')}: "
-            f"{esc(w.reason)} (expires {w.expires_at:%Y-%m-%d})" for w in lines]
-    await ctx.reply(f"<b>Active warnings of {esc(target.display_name)}: {len(lines)}</b>\n" + "\n".join(rows))
+    rows = [ctx.t("mod.warn_line", id=w.id, at=await _local(store, community_id, w.at),
+                  actor=esc(w.actor) if w.actor else ctx.t("mod.system"), reason=esc(w.reason),
+                  expires=f"{w.expires_at:%Y-%m-%d}") for w in lines]
+    await ctx.reply(ctx.t("mod.warns_title", name=esc(target.display_name), n=len(lines)) + "\n" + "\n".join(rows))
 
 
-async def unwarn(ctx: CommandContext, store: Store, roles: RoleResolver, app: Any) -> None:
+async def unwarn(ctx: CommandContext, store: Store, roles: RoleResolver, clock: Clock) -> None:
     """``/unwarn @member [id]``: revoke one warning (the latest by default)."""
-    community_id = await _community(store, ctx)
+    community_id = _community(ctx)
     token, rest = _split_target(ctx, ctx.args)
     target = await _target(store, roles, ctx, community_id, token, "unwarn")
     warning_id = None
@@ -526,22 +533,23 @@ async def unwarn(ctx: CommandContext, store: Store, roles: RoleResolver, app: An
         try:
             warning_id = parse_int(rest[0].lstrip("#"), lo=1, hi=10**9 - 1, what="The warning id")
         except ArgError as exc:
-            raise UsageError(esc(str(exc)) + " See /warns @member for the ids.") from None
-    actor, now = await caller_member(store, ctx.event), clock(app)
+            raise UsageError(ctx.t("mod.warn_id_bad", error=esc(str(exc)))) from None
+    actor, now = ctx.member_id, clock()
     revoked = await store.write(lambda s: service.revoke_warning(
         s, community_id, target.member_id, warning_id, actor_id=actor, at=now))
     if revoked is None:
-        raise UsageError(f"{esc(target.display_name)} has no active warning"
-                         + (f" #{warning_id}." if warning_id else "s.") + " Nothing was changed.")
-    await ctx.reply(f"Warning #{revoked} of {bold(target.display_name)} revoked.")
+        if warning_id:
+            raise UsageError(ctx.t("mod.no_such_warning", name=esc(target.display_name), id=warning_id))
+        raise UsageError(ctx.t("mod.no_warning", name=esc(target.display_name)))
+    await ctx.reply(ctx.t("mod.revoked", id=revoked, name=bold(target.display_name)))
 
 
 # -- /audit, /modlog --------------------------------------------------------------------------
-def _describe(line: AuditLine, zone: ZoneInfo) -> str:
-    who = esc(line.actor) if line.actor else "<i>system</i>"
+def _describe(ctx: CommandContext, line: AuditLine, zone: ZoneInfo) -> str:
+    who = esc(line.actor) if line.actor else ctx.t("mod.audit_system")
     whom = f" → {esc(line.target)}" if line.target else ""
     if line.target is None and line.details.get("redacted"):
-        whom = " → <i>forgotten member</i>"
+        whom = ctx.t("mod.audit_forgotten")
     why = line.details.get("reason")
     extra = f" — “{esc(why)}”" if why else ""
     if "value" in line.details:
@@ -558,46 +566,41 @@ async def audit(ctx: CommandContext, store: Store) -> None:
         try:
             limit = parse_int(args.pop(), lo=1, hi=AUDIT_MAX, what="how many entries")
         except ArgError as exc:
-            raise UsageError(esc(_capital(str(exc))) + " Usage: /modlog [@member] [n].") from None
-    community_id = await _community(store, ctx)
+            raise UsageError(ctx.t("mod.audit_usage", error=esc(_capital(str(exc))))) from None
+    community_id = _community(ctx)
     member_id = None
     if args:
         found = await store.read(lambda s: resolve_member_in(s, str(ctx.event.platform), community_id, args[0]))
         if found is None:
-            raise UsageError(f"I don't know {esc(excerpt(args[0]))} in this community.")
+            raise UsageError(ctx.t("mod.unknown", who=esc(excerpt(args[0]))))
         member_id = found
     lines = await store.read(lambda s: recent_audit(s, community_id, limit, member_id=member_id))
     if not lines:
-        await ctx.reply("The audit log is empty." if member_id is None else "Nothing in the audit log about them.")
+        await ctx.reply(ctx.t("mod.audit_empty" if member_id is None else "mod.audit_none_about"))
         return
-    stored = await store.read(lambda s: s.execute(
-        select(Community.settings).where(Community.id == community_id)).scalar_one_or_none())
-    zone = _zone(stored)
-    await ctx.reply(f"<b>Audit log (newest first, {esc(zone.key)})</b>\n"
-                    + "\n".join(_describe(line, zone) for line in lines))
+    zone = _zone(await store.read(lambda s: stored_settings(s, community_id)))
+    await ctx.reply(ctx.t("mod.audit_title", zone=esc(zone.key)) + "\n"
+                    + "\n".join(_describe(ctx, line, zone) for line in lines))
 
 
 # -- /modconfig -------------------------------------------------------------------------------
-async def modconfig(ctx: CommandContext, store: Store, app: Any) -> None:
-    """``/config moderation.KEY VALUE`` (or ``/modconfig``): validated and audited. /config
-    hands its ctx on; so it is registered bound to the store and app (see :func:`register`)."""
-    community_id = await _community(store, ctx)
+async def modconfig(ctx: CommandContext, store: Store, automod: automod.Automod, clock: Clock) -> None:
+    """``/config moderation.KEY VALUE`` (or ``/modconfig``): validated and audited."""
+    community_id = _community(ctx)
     if len(ctx.args) < 2:
         current = await store.read(lambda s: moderation_settings(s, community_id))
         shown = "\n".join(f"moderation.{k} = {getattr(current, k)}" for k in KEYS)
-        await ctx.reply(f"<b>Moderation settings</b>\n{esc(shown)}\nChange one: /config moderation.KEY VALUE")
+        await ctx.reply(f"{ctx.t('mod.settings_title')}\n{esc(shown)}\n{ctx.t('mod.settings_hint')}")
         return
     key = ctx.args[0].lower().removeprefix("moderation.")
-    actor, now = await caller_member(store, ctx.event), clock(app)
+    actor, now = ctx.member_id, clock()
     try:
         value = await store.write(lambda s: set_setting(s, community_id, key, ctx.args[1],
                                                          actor_id=actor, at=now))
     except SettingError as exc:
-        raise UsageError(f"Not changed: {esc(str(exc))}.") from None
-    watcher = app.deps.get("automod")
-    if isinstance(watcher, automod.Automod):
-        watcher.invalidate(community_id)
-    await ctx.reply(f"moderation.{esc(key)} is now {value}.")
+        raise UsageError(ctx.t("mod.setting_refused", error=esc(str(exc)))) from None
+    automod.invalidate(community_id)
+    await ctx.reply(ctx.t("mod.setting_set", key=esc(key), value=value))
 
 
 # -- the sweep: restrictions Cohort itself must lift --------------------------------------------
@@ -623,39 +626,28 @@ async def lift_due(store: Store, messenger: Messenger, now: datetime) -> int:
     return lifted
 
 
-def register(router: Router, app: Any) -> None:
-    mod_ = Role.MODERATOR
-    router.command("mod", mod, min_role=Role.ADMIN, summary="manage Cohort's moderator list",
-                   usage="/mod add|remove @member, /mod list")
-    router.command("warn", warn, min_role=mod_, summary="warn a member (logged, by DM)",
-                   usage="/warn @member reason")
-    router.command("warns", warns, summary="active warnings",
-                   usage="/warns [@member]")
-    router.command("unwarn", unwarn, min_role=mod_, summary="revoke a warning", usage="/unwarn @member [id]")
-    router.command("audit", audit, min_role=mod_, summary="moderation log",
-                   usage="/modlog [@member] [n]", aliases=("modlog",))
-    router.command("mute", mute, min_role=mod_, summary="mute a member",
-                   usage="/mute @member [10m|2h|1d|1w] [reason]")
-    router.command("unmute", unmute, min_role=mod_, summary="lift a mute", usage="/unmute @member")
-    router.command("ban", ban, min_role=mod_, summary="ban, for good or a while",
-                   usage="/ban @member [duration] reason")
-    router.command("unban", unban, min_role=mod_, summary="lift a ban", usage="/unban @member")
-    router.command("kick", kick, min_role=mod_, summary="remove a member",
-                   usage="/kick @member [reason]")
-    router.command("purge", purge, min_role=mod_, summary="delete the last N messages",
-                   usage="/purge N")
-    router.command("welcome", welcome.welcome, min_role=Role.ADMIN, summary="greet newcomers",
-                   usage="/welcome show|on|off|set <text>|rules <text>|delete_after <minutes|off>")
-    router.command("checklist", welcome.checklist, summary="your first-week checklist", usage="/checklist")
-    router.command("filter", filters.filter_, min_role=mod_, summary="blocked words and patterns",
-                   usage="/filter add word|regex <text> [delete|warn|mute], /filter remove <id>, /filter list")
-    router.gate_commands(automod.command_gate(app.deps["automod"], RoleResolver(app.store, app.settings.owner_ids)))
-
-    async def modconfig_command(ctx: CommandContext) -> None:
-        await modconfig(ctx, app.store, app)
-
-    router.command("modconfig", modconfig_command, min_role=mod_, summary="moderation settings", hidden=True,
-                   usage="/config moderation.KEY VALUE")
+_MOD = Role.MODERATOR
+COMMANDS = (
+    CommandSpec("mod", mod, Role.ADMIN, "manage Cohort's moderator list", "/mod add|remove @member, /mod list"),
+    CommandSpec("warn", warn, _MOD, "warn a member (logged, by DM)", "/warn @member reason"),
+    CommandSpec("warns", warns, Role.MEMBER, "active warnings", "/warns [@member]"),
+    CommandSpec("unwarn", unwarn, _MOD, "revoke a warning", "/unwarn @member [id]"),
+    CommandSpec("audit", audit, _MOD, "moderation log", "/modlog [@member] [n]", aliases=("modlog",)),
+    CommandSpec("mute", mute, _MOD, "mute a member", "/mute @member [10m|2h|1d|1w] [reason]"),
+    CommandSpec("unmute", unmute, _MOD, "lift a mute", "/unmute @member"),
+    CommandSpec("ban", ban, _MOD, "ban, for good or a while", "/ban @member [duration] reason"),
+    CommandSpec("unban", unban, _MOD, "lift a ban", "/unban @member"),
+    CommandSpec("kick", kick, _MOD, "remove a member", "/kick @member [reason]"),
+    CommandSpec("purge", purge, _MOD, "delete the last N messages", "/purge N"),
+    CommandSpec("welcome", welcome.welcome, Role.ADMIN, "greet newcomers",
+                "/welcome show|on|off|set <text>|rules <text>|delete_after <minutes|off>"),
+    CommandSpec("checklist", welcome.checklist, Role.MEMBER, "your first-week checklist", "/checklist"),
+    CommandSpec("filter", filters.filter_, _MOD, "blocked words and patterns",
+                "/filter add word|regex <text> [delete|warn|mute], /filter remove <id>, /filter list, "
+                "/filter links allow|remove <domain>, /filter links newcomers <days> [delete|warn|mute], "
+                "/filter links off"),
+    CommandSpec("modconfig", modconfig, _MOD, "moderation settings", "/config moderation.KEY VALUE", hidden=True),
+)
 
 
 async def lift_due_everywhere(store: Store, notifier: OutboxNotifier, now: datetime) -> None:
@@ -671,17 +663,42 @@ async def lift_due_everywhere(store: Store, notifier: OutboxNotifier, now: datet
             log.exception("moderation sweep failed on %s", platform)
 
 
+def _checked(key: str) -> Callable[[object], int | str]:
+    def check(value: object) -> int | str:
+        try:
+            return parse_value(key, str(value))
+        except SettingError as exc:
+            raise ValueError(str(exc)) from None
+
+    return check
+
+
+# The moderation settings, declared (defaults and bounds from :mod:`engine.moderation.settings`):
+# /config shows them; /config moderation.KEY VALUE is handed to /modconfig, which audits and
+# refreshes automoderation's cached copy.
+SETTINGS = tuple(SettingSpec(f"{SECTION}.{f.name}", type(f.default), f.default, validate=_checked(f.name),
+                             min_role=Role.MODERATOR, help=f"VALUE — see /config moderation.{f.name}")
+                 for f in fields(ModerationSettings))
+
+
 def module() -> Module:
     """Moderation as a capability: its commands, automatic moderation on every message
     (antiflood, filters, the command budget) and the every-minute lifting sweep."""
-    return legacy("moderation", register=register,
-                  provides={"automod": automod.make_automod},
-                  handlers=(EventHandler((MessagePosted, CommandInvoked), automod.watch),
-                            EventHandler((MemberJoined,), welcome.greet),
-                            EventHandler((MessagePosted, CommandInvoked), welcome.track_checklist),
-                            EventHandler((ButtonClicked,), welcome.on_dm_click)),
-                  messages=MESSAGES,
-                  jobs=(JobSpec("moderation-lift-due", Every(seconds=60), lift_due_everywhere,
-                                summary="lift timed bans the platform keeps"),
-                        JobSpec("moderation-welcome-delete", Every(seconds=60), welcome.delete_due_welcomes,
-                                summary="delete welcomes whose delete-after has come")))
+    return Module(
+        "moderation",
+        provides=lambda deps: replace(deps, automod=automod.make_automod(deps.settings, deps.settings_schema)),
+        commands=COMMANDS,
+        settings=SETTINGS + link_filters.SETTINGS,
+        gates=(automod.command_gate,),
+        # after the command: a /done has committed its completion, so the lesson step counts now
+        after_commands=(welcome.track_checklist,),
+        handlers=(EventHandler((MessagePosted, CommandInvoked), automod.watch),
+                  EventHandler((MemberJoined,), welcome.greet),
+                  EventHandler((MessagePosted,), welcome.track_checklist),
+                  EventHandler((ButtonClicked,), welcome.on_dm_click)),
+        messages={**MESSAGES, **link_filters.MESSAGES},
+        jobs=(JobSpec("moderation-lift-due", Every(seconds=60), lift_due_everywhere,
+                      summary="lift timed bans the platform keeps"),
+              JobSpec("moderation-welcome-delete", Every(seconds=60), welcome.delete_due_welcomes,
+                      summary="delete welcomes whose delete-after has come")),
+    )

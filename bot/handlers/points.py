@@ -11,7 +11,7 @@ their input. Every write goes through ``Store.write`` into the points projection
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -363,7 +363,7 @@ def _same(points: PointsProjection) -> PointsProjection:
 MOD = Role.MODERATOR
 MODULE = Module(
     name="points",
-    provides={"points": make_projection},
+    provides=lambda deps: replace(deps, points=make_projection()),
     projection=_same,  # the writer runs the very projection the commands use
     commands=(
         CommandSpec("me", me, summary=text(MESSAGES, "sum.me", "en"), usage="/me [@member]"),

@@ -15,15 +15,14 @@ import json
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bot.modules import Catalog, EventHandler, Module, text
 from bot.ports import Button, Clock, Messenger, NotReachable, Unsupported
-from bot.router import CommandContext, CommandSpec, UsageError
+from bot.router import CommandContext, CommandSpec
 from bot.settings import Settings
 from engine.args import is_ascii_id
 from engine.events import ButtonClicked, Event
@@ -105,30 +104,12 @@ class PendingForgets:
         return request
 
 
-def clock(app: Any) -> datetime:
-    """Now, from the app's clock (kept for handlers that still take ``app``; new code takes
-    ``clock: Clock`` by name)."""
-    now: datetime = app.now()
-    return now
-
-
 def identity_changed(store: Store) -> None:
     """Drop id caches after accounts moved between members. Call inside ``store.write``'s
     function: the writer thread runs it, and every cache user lives on that thread."""
     store.recorder.cache.clear()
     for projection in store.writer.projections:
         projection.reset()
-
-
-async def caller_member(store: Store, event: Event) -> int:
-    """The caller's member id (the router stored the event, so the account exists).
-
-    Raises UsageError if the account is unknown (e.g. forgotten a moment ago).
-    """
-    member_id = await store.read(lambda s: member_of_account(s, str(event.platform), event.user_id))
-    if member_id is None:
-        raise UsageError("I don't have any data about you.")
-    return member_id
 
 
 async def set_reachable(store: Store, event: Event, reachable: bool, now: datetime) -> None:
@@ -230,7 +211,7 @@ INGEST_PRIVACY: PrivacyHook = ModuleHook(ingest_privacy.name, ingest_privacy)
 
 MODULE = Module(
     name="privacy",
-    provides={"forget_pending": PendingForgets},
+    provides=lambda deps: replace(deps, forget_pending=PendingForgets()),
     commands=(
         CommandSpec("optout", optout, summary="stop private messages from Cohort", usage="/optout"),
         CommandSpec("optin", optin, summary="allow private messages from Cohort again", usage="/optin"),

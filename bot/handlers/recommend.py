@@ -158,7 +158,7 @@ def make_recommender(settings: Settings) -> RecommenderService:
 
 MODULE = Module(
     name="recommend",
-    provides={"recommender": make_recommender},
+    provides=lambda deps: replace(deps, recommender=make_recommender(deps.settings)),
     commands=(CommandSpec("recommend", recommend_command, summary="items picked for you (moderators: /recommend stats)",
                           usage=f"/recommend [1-{MAX_N}] | /recommend stats"),),
     cli=recsys_cli.cli,

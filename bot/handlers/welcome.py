@@ -25,13 +25,13 @@ from bot.handlers.automod import Automod
 from bot.handlers.filters import language_of
 from bot.handlers.moderation_messages import say
 from bot.handlers.points_i18n import badge_name
-from bot.handlers.privacy import caller_member, clock
 from bot.markup import bold, esc
 from bot.notify import Delivery, Notification, Notifier, Purpose
 from bot.ports import (
     Button,
     Capability,
     ChatRef,
+    Clock,
     DeepLinks,
     Messenger,
     Moderating,
@@ -39,9 +39,10 @@ from bot.ports import (
     Unsupported,
 )
 from bot.router import CommandContext, UsageError
+from bot.settings import Settings
 from engine.args import ArgError, parse_int
 from engine.events import ButtonClicked, CommandInvoked, Event, MemberJoined, MessagePosted, Platform
-from engine.members.lookup import community_id_of, member_of_account
+from engine.members.lookup import community_id_of, home_community, member_of_account
 from engine.moderation import onboarding as ob
 from engine.moderation.tables import WelcomePost
 from engine.points.projection import PointsError
@@ -55,11 +56,11 @@ LINK_PREFIX = "c"  # the deep-link payload: c<community id> (Telegram allows [A-
 
 
 # -- the welcome ------------------------------------------------------------------------------
-async def greet(event: MemberJoined, messenger: Messenger, store: Store, automod: Automod, app: Any) -> None:
+async def greet(event: MemberJoined, messenger: Messenger, store: Store, automod: Automod, clock: Clock) -> None:
     """Post the welcome for a member who joined (when the community turned it on)."""
     if event.is_bot or not event.user_id or event.is_private:
         return
-    if event.at < clock(app) - timedelta(minutes=10):
+    if event.at < clock() - timedelta(minutes=10):
         return  # a join replayed long after (catch-up, backfill): nobody is there to greet
     platform = str(event.platform)
 
@@ -84,7 +85,7 @@ async def greet(event: MemberJoined, messenger: Messenger, store: Store, automod
         log.warning("welcome: could not post in %s: %s", event.chat_id, exc)
         return
     if settings.delete_after_minutes:
-        at = clock(app)
+        at = clock()
         row = WelcomePost(community_id=community_id, platform=platform, community_ext=event.community_id,
                           chat_ext=sent.chat.chat_id, thread_ext=sent.chat.thread_id, message_ext=sent.message_id,
                           posted_at=at, delete_at=at + timedelta(minutes=settings.delete_after_minutes))
@@ -131,7 +132,7 @@ async def _first_dm_text(store: Store, community_id: int, member_id: int, name: 
                checklist=await _checklist_text(store, community_id, member_id, lang))
 
 
-async def opened_from_link(ctx: CommandContext, store: Store, app: Any) -> bool:
+async def opened_from_link(ctx: CommandContext, store: Store, clock: Clock, settings: Settings) -> bool:
     """``/start c<community id>`` in private (the welcome's deep link): record the ``dm``
     step and answer with the checklist; False when the payload is not ours. The account is
     recorded reachable by the Notifier's private-contact handler."""
@@ -144,16 +145,16 @@ async def opened_from_link(ctx: CommandContext, store: Store, app: Any) -> bool:
     exists = await store.read(lambda s: s.get(Community, community_id) is not None)
     if not exists:
         return False
-    member_id = await caller_member(store, ctx.event)
-    now = clock(app)
+    member_id = ctx.member_id
+    now = clock()
     await store.write(lambda s: ob.record_steps(s, community_id, member_id, {"dm"}, now))
-    lang = await language_of(store, community_id, getattr(app.settings, "language", "en"))
+    lang = await language_of(store, community_id, settings.language)
     await ctx.reply(await _first_dm_text(store, community_id, member_id, ctx.event.user_name, lang))
     return True
 
 
 async def on_dm_click(event: ButtonClicked, messenger: Messenger, store: Store, notifier: Notifier,
-                      automod: Automod, app: Any) -> None:
+                      automod: Automod, clock: Clock) -> None:
     """The welcome's "Send me a DM" button (platforms without deep links)."""
     if not event.data.startswith(CLICK_PREFIX):
         return
@@ -169,7 +170,7 @@ async def on_dm_click(event: ButtonClicked, messenger: Messenger, store: Store, 
     delivery = await notifier.notify(Notification(f"welcome:{community_id}:{member_id}", member_id, community_id,
                                                   Purpose.SERVICE, text))
     if delivery is Delivery.SENT:
-        now = clock(app)
+        now = clock()
         await store.write(lambda s: ob.record_steps(s, community_id, member_id, {"dm"}, now))
     answer = say("welcome.check_dms" if delivery is Delivery.SENT else "welcome.dm_closed", lang)
     try:
@@ -186,21 +187,23 @@ async def _checklist_text(store: Store, community_id: int, member_id: int, lang:
                       say("checklist.badge", lang, badge=esc(badge_name(lang, ob.BADGE)))])
 
 
-async def track_checklist(event: Event, messenger: Messenger, store: Store, automod: Automod, app: Any) -> None:
+async def track_checklist(event: Event, messenger: Messenger, store: Store, automod: Automod, clock: Clock) -> None:
     """Count a newcomer's message toward the checklist (and a lesson completed since, e.g.
     by the /done before it); grant the badge when it is complete. Members past their first
     week (or done) are remembered per process, so their messages cost nothing here."""
-    if not isinstance(event, MessagePosted | CommandInvoked) or event.is_private or event.is_bot \
-            or not event.user_id:
+    if not isinstance(event, MessagePosted | CommandInvoked) or event.is_bot or not event.user_id \
+            or (event.is_private and not isinstance(event, CommandInvoked)):
         return
     platform, at = str(event.platform), event.at
     key = (platform, event.community_id, event.user_id)
-    if key in automod.settled:
+    if key in automod.settled and not event.is_private:
         return
     steps = ob.steps_in(event.text) if isinstance(event, MessagePosted) else set()
 
     def look(s: Session) -> tuple[int, int, set[str]] | None:
-        community_id = community_id_of(s, platform, event.community_id)
+        # a command in a private chat (a /done there) acts on the member's home community
+        community_id = home_community(s, platform, event.user_id) if event.is_private \
+            else community_id_of(s, platform, event.community_id)
         member_id = member_of_account(s, platform, event.user_id)
         if community_id is None or member_id is None or not ob.is_newcomer(s, community_id, member_id, at):
             return None
@@ -242,24 +245,24 @@ async def track_checklist(event: Event, messenger: Messenger, store: Store, auto
         log.warning("checklist: could not announce in %s: %s", event.chat_id, exc)
 
 
-async def checklist(ctx: CommandContext, store: Store, automod: Automod, app: Any) -> None:
+async def checklist(ctx: CommandContext, store: Store, automod: Automod, clock: Clock) -> None:
     """``/checklist``: the caller's first-week checklist."""
     from bot.handlers.moderation import _community
 
-    community_id = await _community(store, ctx)
-    member_id = await caller_member(store, ctx.event)
-    now = clock(app)
+    community_id = _community(ctx)
+    member_id = ctx.member_id
+    now = clock()
     await store.write(lambda s: ob.record_steps(s, community_id, member_id, set(), now))
     lang = await language_of(store, community_id, automod.default_language)
     await ctx.reply(await _checklist_text(store, community_id, member_id, lang))
 
 
 # -- /welcome ---------------------------------------------------------------------------------------
-async def welcome(ctx: CommandContext, store: Store, automod: Automod, app: Any) -> None:
+async def welcome(ctx: CommandContext, store: Store, automod: Automod, clock: Clock) -> None:
     """``/welcome show|on|off|set <text>|rules <text>|delete_after <minutes|off>`` (admins)."""
     from bot.handlers.moderation import _community
 
-    community_id = await _community(store, ctx)
+    community_id = _community(ctx)
     lang = await language_of(store, community_id, automod.default_language)
     sub = ctx.args[0].lower() if ctx.args else "show"
     rest = " ".join(ctx.args[1:]).strip()
@@ -285,7 +288,7 @@ async def welcome(ctx: CommandContext, store: Store, automod: Automod, app: Any)
         changes = {"delete_after_minutes": minutes}
     else:
         raise UsageError(say("welcome.usage", lang))
-    actor, now = await caller_member(store, ctx.event), clock(app)
+    actor, now = ctx.member_id, clock()
     try:
         saved = await store.write(lambda s: ob.change_welcome(s, community_id, actor_id=actor, at=now, **changes))
     except ob.WelcomeError as exc:

@@ -4,6 +4,7 @@ for the policy, the draw and the analysis; :mod:`bot.nudges.service` for deliver
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from bot.modules import CommunityRef, Daily, EventHandler, Every, JobSpec, Module, SettingSpec
@@ -55,7 +56,7 @@ MODULE = Module(
     name="nudges",
     tables=tables,
     projection=NudgeClickProjection,
-    provides={"nudges": make_service},
+    provides=lambda deps: replace(deps, nudges=make_service(deps.store, deps.settings, deps.notifier)),
     handlers=(EventHandler((ButtonClicked,), confirm_stop),),
     commands=COMMANDS,
     jobs=(

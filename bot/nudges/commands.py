@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.handlers.catalog import Caller, caller_of, locate
+from bot.handlers.catalog import Caller, caller, locate
 from bot.markup import bold, esc
 from bot.nudges.service import NudgeService
 from bot.nudges.texts import MESSAGES, format_report, say
@@ -57,7 +57,7 @@ def _need(ctx: CommandContext, role: Role, what: str, lang: str) -> None:
 async def nudge_command(ctx: CommandContext, store: Store, nudges: NudgeService) -> None:
     """Dispatch ``/nudge`` sub-commands; replies, never raises past UsageError."""
     action = ctx.args[0].lower() if ctx.args else "status"
-    where = await caller_of(store, ctx.event)
+    where = caller(ctx)
     lang = await _language(store, nudges, where.community_id)
     if action in ADMIN_ACTIONS:
         _need(ctx, Role.ADMIN, action, lang)
@@ -162,7 +162,7 @@ async def _unreachable(ctx: CommandContext, store: Store, where: Caller, lang: s
 
 async def nudges_command(ctx: CommandContext, store: Store, nudges: NudgeService) -> None:
     """``/nudges off|on``: a member's own choice, for every community."""
-    where = await caller_of(store, ctx.event)
+    where = caller(ctx)
     lang = await _language(store, nudges, where.community_id)
     if len(ctx.args) != 1 or ctx.args[0].lower() not in ("on", "off"):
         raise UsageError(say(lang, "nudges_usage"))

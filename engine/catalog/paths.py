@@ -10,8 +10,10 @@ from collections.abc import Iterable, Mapping
 
 import networkx as nx
 
+from engine.refusal import Refusal
 
-class CatalogCycleError(ValueError):
+
+class CatalogCycleError(Refusal, ValueError):
     """Prerequisites loop back on themselves; ``cycle`` lists the items in loop order."""
 
     def __init__(self, cycle: list[str]) -> None:

@@ -43,7 +43,8 @@ from engine.churn.model import (
 from engine.churn.reasons import explain
 from engine.churn.scores import MemberRisk, store_scores
 from engine.churn.settings import ChurnSettings, churn_settings
-from engine.store.models import Community, Interaction
+from engine.store.community_settings import stored_settings
+from engine.store.models import Interaction
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -56,8 +57,7 @@ def _no_progress(stage: str, done: int, total: int) -> None:
 
 
 def settings_of(session: Session, community_id: int) -> ChurnSettings:
-    raw = session.execute(select(Community.settings).where(Community.id == community_id)).scalar_one_or_none()
-    return churn_settings(raw)
+    return churn_settings(stored_settings(session, community_id))
 
 
 def communities_with_activity(session: Session) -> list[int]:

@@ -9,8 +9,10 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from engine.refusal import Refusal
 
-class ChurnSettingError(ValueError):
+
+class ChurnSettingError(Refusal, ValueError):
     """A churn setting value a moderator typed is not acceptable; the message says why."""
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine.digest.kpis import Day, Kpis, compute_kpis, daily
 from engine.digest.tables import DigestSegmentSnapshot
 from engine.points.days import midnight, zone_name, zone_of
+from engine.refusal import Refusal
 from engine.social.graph import Ranked, SocialReport, analyse
 from engine.social.log import ActivityLog, load_activity
 from engine.social.questions import Question, find_questions, top_answerers, unanswered
@@ -32,7 +33,7 @@ PERIODS = {"week": 7, "month": 30}
 RISK_THRESHOLD = 0.5
 
 
-class PeriodError(ValueError):
+class PeriodError(Refusal, ValueError):
     """Not a digest period; the message lists the valid ones."""
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from engine.points.days import zone_of
+from engine.store.community_settings import stored_settings
 from engine.store.models import AuditEntry, Community, Member
 
 COLUMNS = ("id", "at_utc", "at_local", "timezone", "action", "actor", "actor_id", "target", "target_id",
@@ -20,10 +21,9 @@ COLUMNS = ("id", "at_utc", "at_local", "timezone", "action", "actor", "actor_id"
 
 def audit_rows(session: Session, community_id: int) -> list[dict[str, Any]]:
     """Every audit entry of the community, oldest first. Raises LookupError for an unknown one."""
-    settings = session.execute(select(Community.settings).where(Community.id == community_id)).first()
-    if settings is None:
+    if session.get(Community, community_id) is None:
         raise LookupError(f"no community {community_id}")
-    zone = zone_of(settings[0])
+    zone = zone_of(stored_settings(session, community_id))
     zone_name = getattr(zone, "key", "UTC")
     actor, target = aliased(Member), aliased(Member)
     rows = session.execute(

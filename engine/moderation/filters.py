@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from engine.members.moderation import write_audit
 from engine.moderation.tables import Filter
+from engine.refusal import Refusal
 
 WORD, REGEX = "word", "regex"
 KINDS = (WORD, REGEX)
@@ -33,7 +34,7 @@ RE2_MEMORY = 1 << 20
 FILTERS_MAX = 200  # per community
 
 
-class FilterError(ValueError):
+class FilterError(Refusal, ValueError):
     """A filter that cannot be added; the message says why, for the moderator."""
 
 

@@ -14,13 +14,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.catalog.tables import CatalogCompletion
 from engine.members.moderation import write_audit
 from engine.moderation.tables import OnboardingStep
-from engine.store.models import Community, CommunityMember
+from engine.refusal import Refusal
+from engine.store.community_settings import store_setting, stored_settings
+from engine.store.models import CommunityMember
 
 SECTION = "welcome"
 WEEK = timedelta(days=7)
@@ -42,13 +44,12 @@ class WelcomeSettings:
     delete_after_minutes: int = 0  # 0 = the welcome stays
 
 
-class WelcomeError(ValueError):
+class WelcomeError(Refusal, ValueError):
     """A bad welcome setting; the message says what is accepted."""
 
 
 def welcome_settings(session: Session, community_id: int) -> WelcomeSettings:
-    stored = session.execute(select(Community.settings).where(Community.id == community_id)).scalar_one_or_none()
-    return from_stored(stored)
+    return from_stored(stored_settings(session, community_id))
 
 
 def from_stored(stored: Any) -> WelcomeSettings:
@@ -82,15 +83,12 @@ def change_welcome(session: Session, community_id: int, *, actor_id: int | None,
             raise WelcomeError(f"delete-after is from 0 (keep it) to {DELETE_AFTER_MAX} minutes")
         if key not in ("enabled", "template", "rules", "delete_after_minutes"):
             raise WelcomeError(f"unknown welcome setting {key!r}")
-    current = dict(session.execute(select(Community.settings).where(Community.id == community_id)).scalar_one()
-                   or {})
-    section = {**asdict(from_stored(current)), **changes}
-    current[SECTION] = section
-    session.execute(update(Community).where(Community.id == community_id).values(settings=current))
+    section = {**asdict(from_stored(stored_settings(session, community_id))), **changes}
+    store_setting(session, community_id, SECTION, section)
     shown = {k: (v if k != "template" and k != "rules" else v[:80]) for k, v in changes.items()}
     write_audit(session, action="config.welcome", at=at, community_id=community_id, actor_id=actor_id,
                 details={"value": ", ".join(f"{k}={v}" for k, v in shown.items())})
-    return from_stored(current)
+    return from_stored({SECTION: section})
 
 
 def render(template: str, *, name: str, community: str, rules: str) -> str:

@@ -1,5 +1,6 @@
 """Per-community moderation settings: declared once here with defaults and bounds; stored in
-``Community.settings["moderation"]``; read through :func:`moderation_settings` only."""
+``Community.settings["moderation"]`` (fetched and stored through
+:mod:`engine.store.community_settings`); read through :func:`moderation_settings` only."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.members.moderation import write_audit
-from engine.store.models import Community
+from engine.refusal import Refusal
+from engine.store.community_settings import store_setting, stored_settings
 
 SECTION = "moderation"
 
@@ -45,7 +46,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 KEYS = tuple(f.name for f in fields(ModerationSettings))
 
 
-class SettingError(ValueError):
+class SettingError(Refusal, ValueError):
     """A bad key or value; the message says what is accepted."""
 
 
@@ -66,8 +67,7 @@ def from_stored(stored: dict[str, Any] | None) -> ModerationSettings:
 
 
 def moderation_settings(session: Session, community_id: int) -> ModerationSettings:
-    stored = session.execute(select(Community.settings).where(Community.id == community_id)).scalar_one_or_none()
-    return from_stored(stored)
+    return from_stored(stored_settings(session, community_id))
 
 
 def parse_value(key: str, raw: str) -> int | str:
@@ -91,13 +91,8 @@ def set_setting(session: Session, community_id: int, key: str, raw: str, *,
     """Validate and store one setting with an audit entry; returns the stored value.
     Raises SettingError for a bad key or value (nothing written)."""
     value = parse_value(key, raw)
-    current = dict(session.execute(select(Community.settings).where(Community.id == community_id)).scalar_one()
-                   or {})
-    section = dict(current.get(SECTION) or {})
-    previous = asdict(from_stored(current))[key]
-    section[key] = value
-    current[SECTION] = section
-    session.execute(update(Community).where(Community.id == community_id).values(settings=current))
+    previous = asdict(from_stored(stored_settings(session, community_id)))[key]
+    store_setting(session, community_id, f"{SECTION}.{key}", value)
     write_audit(session, action=f"config.{SECTION}.{key}", at=at, community_id=community_id,
                 actor_id=actor_id, details={"value": value, "previous": previous})
     return value

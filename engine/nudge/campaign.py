@@ -27,6 +27,7 @@ from engine.nudge.risk import RiskLike, RiskSource
 from engine.nudge.tables import CONTROL, TREATED, NudgeAssignment, NudgeCampaign, NudgePreference
 from engine.points.days import zone_of
 from engine.store.base import table_of
+from engine.store.community_settings import store_setting, stored_settings
 from engine.store.models import Account, AuditEntry, Community, CommunityMember
 
 # Scores older than this (days before the local run date) are a broken scoring job, not
@@ -54,24 +55,21 @@ class CommunityNudgeSettings:
 def community_nudge_settings(session: Session, community_id: int, default_language: str = "en") -> CommunityNudgeSettings:
     """The community's nudge policy, timezone, language and title. Raises LookupError for
     an unknown community."""
-    row = session.execute(select(Community.settings, Community.title).where(Community.id == community_id)).first()
+    row = session.execute(select(Community.title).where(Community.id == community_id)).first()
     if row is None:
         raise LookupError(f"community {community_id} does not exist")
-    stored: dict[str, Any] = dict(row[0] or {})
+    stored = stored_settings(session, community_id)
     language = stored.get("language") if stored.get("language") in ("en", "zh") else default_language
-    return CommunityNudgeSettings(policy_from(stored.get("nudge")), zone_of(stored), str(language), row[1] or "")
+    return CommunityNudgeSettings(policy_from(stored.get("nudge")), zone_of(stored), str(language), row[0] or "")
 
 
 def store_nudge_settings(session: Session, community_id: int, values: Mapping[str, Any]) -> None:
     """Replace the community's ``nudge`` settings (validated by :mod:`engine.nudge.policy`)."""
-    current = dict(session.execute(select(Community.settings).where(Community.id == community_id)).scalar_one() or {})
-    current["nudge"] = dict(values)
-    session.execute(update(Community).where(Community.id == community_id).values(settings=current))
+    store_setting(session, community_id, "nudge", dict(values))
 
 
 def stored_nudge_settings(session: Session, community_id: int) -> dict[str, Any]:
-    current = session.execute(select(Community.settings).where(Community.id == community_id)).scalar_one_or_none()
-    nudge = (current or {}).get("nudge")
+    nudge = stored_settings(session, community_id).get("nudge")
     return dict(nudge) if isinstance(nudge, Mapping) else {}
 
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from engine.refusal import Refusal
+
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_COOLDOWN_DAYS = 14
 DEFAULT_DAILY_CAP = 50
@@ -31,7 +33,7 @@ MAX_DAILY_CAP = 100_000
 RANKINGS = ("auto", "risk", "uplift")
 
 
-class PolicyError(ValueError):
+class PolicyError(Refusal, ValueError):
     """A refused setting; the message says why, for the chat."""
 
 

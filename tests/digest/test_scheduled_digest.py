@@ -47,7 +47,7 @@ async def test_the_weekly_digest_reaches_owners_on_telegram_and_discord_with_its
     adapter = await make_adapter()
     app.notifier.attach(adapter.messenger)
     app.notifier.attach(env.adapter.messenger)
-    scheduler = Scheduler(app.store, services=app.deps)
+    scheduler = Scheduler(app.store, deps=app.deps)
     (spec,) = digest.module(app.settings).jobs
     scheduler.add(spec)
     await scheduler.start()

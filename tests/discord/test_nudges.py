@@ -79,7 +79,7 @@ async def test_a_campaign_is_delivered_by_dm_and_closed_dms_are_listed_not_retri
     assert "Preview for" in preview and "nothing sent" in preview and "/nudges off" in preview
     assert dms_to(drain(), env.alice) == []
 
-    nudges = app.deps["nudges"]
+    nudges = app.deps.nudges
     assert isinstance(nudges, NudgeService)
     app.notifier.attach(env.adapter.messenger)
     plan = await nudges.plan(cid, now=now)  # drawn and stored before anything is sent

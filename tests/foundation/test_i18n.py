@@ -16,7 +16,7 @@ from tests.doubles.messenger import RecordingMessenger
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # (command, args): replies worded by help, points, catalog, recommend, privacy, config,
-# linking and digest, plus the router's own (unknown command, too low a role).
+# linking, digest and moderation, plus the router's own (unknown command, too low a role).
 ZH_COMMANDS = [
     ("help", ()), ("me", ()), ("leaderboard", ("never",)), ("leaderboard", ()), ("badges", ()), ("solved", ()),
     ("points", ()), ("points", ("give", "@nobody", "5", "why")), ("badge", ()), ("season", ()),
@@ -25,6 +25,11 @@ ZH_COMMANDS = [
     ("rate", ("x", "²")), ("path", ("x",)), ("recommend", ("a", "b")), ("recommend", ("²",)), ("recommend", ()),
     ("optout", ()), ("optin", ()), ("forget", ()), ("link", ("abc",)), ("link", ()), ("unlink", ()),
     ("owner", ()), ("owner", ("sing",)), ("owner", ("add", "@nobody")), ("digest", ("year",)), ("nosuchcommand", ()),
+    # moderation
+    ("warn", ()), ("warn", ("@nobody", "rude")), ("warn", ("@mod",)), ("warn", ("@mod", "rude")), ("warns", ("@mod",)), ("warns", ()), ("unwarn", ()), ("mute", ()),
+    ("mute", ("@nobody", "10m")), ("unmute", ()), ("ban", ()), ("unban", ()), ("kick", ()), ("purge", ()),
+    ("modlog", ()), ("audit", ("@nobody",)), ("mod", ()), ("mod", ("sing",)), ("mod", ("add", "@nobody")),
+    ("modconfig", ()), ("config", ("moderation.warn_mute_at", "many")),
 ]
 
 

@@ -14,6 +14,7 @@ from bot.bootstrap import App, build_scheduler
 from bot.leader import FileLock
 from bot.modules import CommunityRef, Daily, Every, JobSpec
 from bot.scheduler import JOB_TABLE, Scheduler, parse_hhmm, persisted_entry
+from bot.settings import Settings
 from engine.jobs.tables import JobRun
 from engine.store import migrate
 from engine.store.db import make_engine
@@ -35,7 +36,7 @@ def store(tmp_path: Path):  # type: ignore[no-untyped-def]
 async def test_jobs_are_stored_and_survive_a_restart(store: Store) -> None:
     async def work() -> None: ...
 
-    first = Scheduler(store, services={})
+    first = Scheduler(store)
     first.add(JobSpec("nightly", Daily(at="03:00"), work, summary="nightly work"))
     await first.start()
     assert first.is_leader
@@ -43,7 +44,7 @@ async def test_jobs_are_stored_and_survive_a_restart(store: Store) -> None:
     await first.stop()
     assert JOB_TABLE in inspect(store.engine).get_table_names()
 
-    second = Scheduler(store, services={})
+    second = Scheduler(store)
     second.add(JobSpec("nightly", Daily(at="03:00"), work))
     await second.start()
     assert second.next_runs() == {"nightly": stored_next}
@@ -54,32 +55,33 @@ async def test_jobs_are_stored_and_survive_a_restart(store: Store) -> None:
 async def test_a_stale_stored_job_is_removed(store: Store) -> None:
     async def work() -> None: ...
 
-    old = Scheduler(store, services={})
+    old = Scheduler(store)
     old.add(JobSpec("retired", Daily(at="01:00"), work))
     await old.start()
     await old.stop()
-    new = Scheduler(store, services={})
+    new = Scheduler(store)
     await new.start()
     assert new.next_runs() == {}
     await new.stop()
 
 
-async def test_work_gets_its_dependencies_and_a_firing_runs_once(store: Store, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_work_gets_its_dependencies_and_a_firing_runs_once(app: App, caplog) -> None:  # type: ignore[no-untyped-def]
+    store = app.store
     ran: list[tuple[str, datetime]] = []
 
-    async def work(greeting: str, now: datetime) -> None:
-        ran.append((greeting, now))
+    async def work(settings: Settings, now: datetime) -> None:
+        ran.append((settings.language, now))
 
     async def broken() -> None:
         raise RuntimeError("nope")
 
-    scheduler = Scheduler(store, services={"greeting": "hi"})
+    scheduler = Scheduler(store, deps=app.deps)
     scheduler.add(JobSpec("tick", Every(seconds=60), work))
     scheduler.add(JobSpec("broken", Every(seconds=60), broken))
     at = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     assert await scheduler.run("tick", None, at) is True
     assert await scheduler.run("tick", None, at) is False  # the same firing again (take-over, redelivery)
-    assert ran == [("hi", at)]
+    assert ran == [(app.settings.language, at)]
     with caplog.at_level(logging.ERROR):
         assert await scheduler.run("broken", None, at) is True  # logged, never raised
     assert any("broken" in r.getMessage() for r in caplog.records)
@@ -94,7 +96,7 @@ def test_a_missing_dependency_is_refused_when_declared(store: Store) -> None:
     async def work(weather: object) -> None: ...
 
     with pytest.raises(RuntimeError, match="weather"):
-        Scheduler(store, services={}).add(JobSpec("w", Every(seconds=1), work))
+        Scheduler(store).add(JobSpec("w", Every(seconds=1), work))
 
 
 async def test_per_community_jobs_follow_each_communitys_timezone(app: App) -> None:
@@ -119,7 +121,7 @@ async def test_per_community_jobs_follow_each_communitys_timezone(app: App) -> N
     async def digest(community: CommunityRef) -> None:
         seen.append(community)
 
-    scheduler = Scheduler(app.store, services=app.deps)
+    scheduler = Scheduler(app.store, deps=app.deps)
     scheduler.add(JobSpec("digest.daily", Daily(at="09:00", setting="digest.send_at"), digest, per_community=True))
     await scheduler.start()
     try:
@@ -158,7 +160,7 @@ async def test_a_second_process_on_one_sqlite_file_is_told_it_is_single_process(
     other = FileLock(Path(f"{url}.scheduler.lock"))
     assert other.acquire()  # another `cohort run` holds the file (flock is per open file)
     try:
-        scheduler = Scheduler(store, services={}, lock=FileLock(Path(f"{url}.scheduler.lock")))
+        scheduler = Scheduler(store, lock=FileLock(Path(f"{url}.scheduler.lock")))
         with caplog.at_level(logging.WARNING):
             await scheduler.start()
         assert not scheduler.is_leader

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.bootstrap import App
+from bot.deps import call_with
 from bot.handlers import moderation
-from bot.modules import call_with
 from bot.ports import Capability, Role
 from engine.events import Platform
 from tests.members.fakes import Clock, ModeratingMessenger, cmd, msg

@@ -92,3 +92,19 @@ async def test_bad_settings_are_refused_and_not_written(app: App, clock: Clock) 
         await app.dispatch(cmd("mia", "warn", "@bob", f"w{i}"), m)
     assert m.actions == []
     assert clock.now == T0
+
+
+async def test_a_chinese_community_is_warned_and_muted_in_chinese(app: App, clock: Clock) -> None:
+    m = messenger()
+    await seed(app, m)
+    await app.dispatch(cmd("max", "config", "language", "zh"), m)
+    await app.dispatch(cmd("max", "config", "moderation.warn_mute_at", "2"), m)
+    assert m.last_reply("max") == "moderation.warn_mute_at 已设为 2。"
+    await app.dispatch(cmd("mia", "warn", "@bob", "one"), m)
+    assert m.last_reply("mia") == "已记录对 Bob 的警告（有效 1 次）。我已私信告知对方。"
+    assert "有效警告：1 次" in m.of("dm", "bob")[-1].plain and "达到 2 次将被自动禁言" in m.of("dm", "bob")[-1].plain
+    await app.dispatch(cmd("mia", "warn", "@bob", "two"), m)
+    assert "已有 2 次有效警告：禁言至" in m.last_reply("mia")
+    assert "已有 2 次有效警告：禁言至" in m.of("dm", "bob")[-1].plain
+    await app.dispatch(cmd("mia", "unmute", "@bob"), m)
+    assert m.last_reply("mia") == "Bob 可以再次发言了。"

@@ -4,6 +4,8 @@ first-week checklist that earns a badge."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from bot.bootstrap import App
@@ -13,7 +15,7 @@ from engine.events import Platform
 from engine.moderation.tables import OnboardingStep, WelcomePost
 from engine.points.tables import PointsBadge
 from engine.store.models import Account, AuditEntry
-from tests.members.fakes import Clock, ModeratingMessenger, click, cmd, joined, msg
+from tests.members.fakes import T0, Clock, ModeratingMessenger, click, cmd, joined, msg
 
 
 class LinkingMessenger(ModeratingMessenger):
@@ -141,10 +143,14 @@ async def test_the_first_week_checklist_earns_a_badge(app: App, clock: Clock) ->
     await app.dispatch(cmd("mia", "item", "add", "https://example.com/first-steps", "First", "steps", minutes=2), m)
     assert "first-steps" in m.last_reply("mia")
     await app.dispatch(cmd("zoe", "done", "first-steps", minutes=3), m)
-    await app.dispatch(msg("zoe", "thanks!", minutes=4), m)  # the next message sees the lesson done
+    # credited at /done itself, not on the member's next message
     assert await app.store.read(lambda s: s.scalar(select(PointsBadge.badge).where(
         PointsBadge.badge == "first_week"))) == "first_week"
     assert any("finished the first-week checklist" in o.plain for o in m.of("send"))
+    steps = await app.store.read(lambda s: s.execute(select(OnboardingStep.step, OnboardingStep.at)).all())
+    assert {step for step, _ in steps} == {"intro", "question", "lesson"}
+    assert dict(steps)["lesson"] == T0 + timedelta(minutes=3)
+    await app.dispatch(msg("zoe", "thanks!", minutes=4), m)
     await app.dispatch(msg("zoe", "#intro again?", minutes=5), m)
     assert sum("first-week checklist" in o.plain for o in m.of("send")) == 1  # once
 
@@ -156,3 +162,16 @@ async def test_the_checklist_counts_only_in_the_first_week(app: App, clock: Cloc
     await app.dispatch(msg("zoe", "What is a decorator, really?", minutes=8 * 24 * 60), m)  # day 8
     steps = await app.store.read(lambda s: list(s.scalars(select(OnboardingStep.step))))
     assert steps == ["intro"]
+
+
+async def test_a_lesson_done_in_a_private_chat_counts_at_once(app: App, clock: Clock) -> None:
+    m = telegram()
+    await setup(app, m)
+    await app.dispatch(msg("zoe", "#intro I'm Zoe"), m)
+    await app.dispatch(cmd("mia", "item", "add", "https://example.com/first-steps", "First", "steps", minutes=1), m)
+    await app.dispatch(cmd("zoe", "done", "first-steps", private=True, minutes=2), m)  # acts on her home community
+    assert "first-steps" in m.last_reply("zoe")
+    steps = await app.store.read(lambda s: sorted(s.scalars(select(OnboardingStep.step))))
+    assert steps == ["intro", "lesson"]
+    await app.dispatch(cmd("zoe", "checklist", private=True, minutes=3), m)
+    assert m.last_reply("zoe").count("✅") == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.adapters.console import ConsoleAdapter, ConsoleState
 from bot.bootstrap import App
+from bot.handlers import moderation
 from bot.handlers.community_settings import effective_settings
 from bot.ports import Role
 from bot.settings_schema import SettingSpec
@@ -14,7 +15,8 @@ def test_effective_settings_merge_defaults_with_overrides() -> None:
     stored = {"timezone": "Asia/Shanghai", "points": {"reply_points": 7, "bogus": 1},
               "moderation": {"warn_mute_at": 2}, "digest": {"send_at": "18:30"}}
     specs = [SettingSpec("language", str, "zh"), SettingSpec("timezone", str, "UTC"),
-             SettingSpec("digest.send_at", str, "09:00"), SettingSpec("other.flag", bool, True)]
+             SettingSpec("digest.send_at", str, "09:00"), SettingSpec("other.flag", bool, True),
+             *moderation.SETTINGS]  # moderation declares its own
     rows = {r.key: r for r in effective_settings(stored, specs)}
     assert (rows["language"].value, rows["language"].overridden) == ("zh", False)
     assert (rows["timezone"].value, rows["timezone"].default, rows["timezone"].overridden) == (

@@ -19,7 +19,8 @@ from bot.modules import (
 from bot.ports import Role
 from bot.router import CommandContext, CommandSpec
 from bot.settings import Settings
-from engine.events import MessagePosted
+from engine.events import MessagePosted, utcnow
+from engine.store.store import Store
 from tests.members.fakes import FakeMessenger, cmd, msg
 
 
@@ -31,7 +32,10 @@ class Greeter:
 async def test_a_module_brings_commands_handlers_and_services(settings: Settings) -> None:
     seen: list[str] = []
 
-    async def hello(ctx: CommandContext, greeter: Greeter) -> None:
+    greeter = Greeter("hi" if settings.language == "en" else "你好")  # a service only this capability uses
+
+    async def hello(ctx: CommandContext, store: Store) -> None:  # ``store``: a field of the typed Deps
+        assert isinstance(store, Store)
         await ctx.reply(f"{greeter.greeting}, {ctx.event.user_id}")
 
     async def count(event: MessagePosted) -> None:
@@ -39,7 +43,6 @@ async def test_a_module_brings_commands_handlers_and_services(settings: Settings
 
     module = Module(
         "greeter",
-        provides={"greeter": lambda settings: Greeter("hi" if settings.language == "en" else "你好")},
         commands=(CommandSpec("hello", hello, Role.MEMBER, "say hello"),),
         handlers=(EventHandler((MessagePosted,), count),),
         messages={"hi": {"en": "hi {name}", "zh": "你好 {name}"}},
@@ -65,7 +68,20 @@ def test_a_missing_dependency_fails_at_start(settings: Settings) -> None:
     with pytest.raises(RuntimeError, match="weather"):
         build_app(settings, modules=[Module("w", commands=(CommandSpec("w", needs),))])
     with pytest.raises(RuntimeError, match="weather"):
-        check_injectable("job", needs, {"store"})
+        check_injectable("job", needs, None)
+
+
+def test_a_service_a_capability_shares_is_a_typed_field_it_provides(settings: Settings) -> None:
+    app = build_app(settings)
+    assert app.deps.automod is not None and app.deps.recommender is not None  # moderation, recommend
+    assert app.deps.clock() <= utcnow()
+    bare = build_app(settings, modules=[Module("a")])
+    assert bare.deps.automod is None
+
+    async def needs(ctx: CommandContext, automod: object) -> None: ...
+
+    with pytest.raises(RuntimeError, match="automod"):  # moderation is not running: nobody provides it
+        build_app(settings, modules=[Module("w", commands=(CommandSpec("w", needs),))])
 
 
 def test_duplicates_are_refused() -> None:

@@ -108,7 +108,7 @@ async def test_a_scheduled_job_notifies_members_on_telegram_and_discord(
     adapter = await make_adapter()
     app.notifier.attach(adapter.messenger)
     app.notifier.attach(env.adapter.messenger)
-    scheduler = Scheduler(app.store, services=app.deps)
+    scheduler = Scheduler(app.store, deps=app.deps)
     scheduler.add(JobSpec(JOB, Daily(at="09:00"), nudge_members, per_community=True, summary="nudge"))
     await scheduler.start()
     try:

@@ -19,7 +19,8 @@ from datetime import datetime
 
 from bot.bootstrap import build_adapters, build_app
 from bot.cli import start_outbound, stop_outbound
-from bot.modules import CommunityRef, call_with
+from bot.deps import call_with
+from bot.modules import CommunityRef
 from bot.settings import load_settings
 from engine.store.community_settings import group_communities
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,8 @@ async def test_trained_artifact_is_served_then_corrupt_one_falls_back(app: App, 
     assert device == ("cuda" if torch.cuda.is_available() else "cpu")  # what "auto" became, not "auto"
     member = max(m for m, _, _ in await item_interactions(app, "completion"))  # has history: in the model
     user = await app.store.read(lambda s: s.scalar(select(Account.external_id).where(Account.member_id == member)))
-    service = app.deps["recommender"]
+    service = app.deps.recommender
+    assert service is not None
     service.refresh_seconds = 0
     reply = await say(app, tg, user, "recommend", "4")
     assert re.search(r"members who (finished|liked)", reply), reply
@@ -127,7 +129,7 @@ async def test_trained_artifact_is_served_then_corrupt_one_falls_back(app: App, 
     import shutil
 
     shutil.rmtree(path)
-    app.deps["recommender"] = type(service)(artifact_dir, refresh_seconds=0)
+    app.use(replace(app.deps, recommender=type(service)(artifact_dir, refresh_seconds=0)))
     reply = await say(app, tg, user, "recommend", "3")
     assert "Recommended for you" in reply and "members who" not in reply
     assert "corrupt" in await say(app, tg, "mod", "recommend", "stats")
@@ -151,7 +153,7 @@ async def test_training_chooses_a_family_on_validation_and_stats_show_it(app: Ap
     assert metrics["validation_ndcg@10"] == scores[metrics["candidate"]] <= max(scores.values())
     assert metrics["family"] in ("cohort", "ease", "itemknn", "popularity", "content", "blend")
     assert any(s.startswith("validation origin") for s in stages) and stages[-1] == "writing the artifact"
-    app.deps["recommender"].refresh_seconds = 0
+    app.deps.recommender.refresh_seconds = 0  # type: ignore[union-attr]
     stats = await say(app, tg, "mod", "recommend", "stats")
     assert f"family {metrics['family']}" in stats and "time-aware validation" in stats
 

@@ -121,3 +121,32 @@ async def _count(app: App, action: str, n: int) -> bool:
 
 async def _replied_to(fake: FakeTelegram, needle: str) -> bool:
     return any(needle in t for t in texts(fake))
+
+
+async def test_link_rules_see_hidden_links_and_invites(app: App, fake: FakeTelegram,
+                                                       make_adapter: AdapterFactory) -> None:
+    await ready(fake, make_adapter)
+    fake.push_update(message("/filter links allow example.com", sender=MIA, date=next(_now)))
+    await said(fake, "Allowed: <code>example.com</code>")
+    hidden = message("read the docs", sender=GRACE, message_id=8200, date=next(_now),
+                     entities=[{"type": "text_link", "offset": 0, "length": 4, "url": "https://EVIL.example.net/x"}])
+    fake.push_update(hidden)
+    invite = message("join t.me/+AbCdEf", sender=ADA, message_id=8201, date=next(_now),
+                     entities=[{"type": "url", "offset": 5, "length": 12}])
+    fake.push_update(invite)
+    fake.push_update(message("docs: https://docs.example.com/a", sender=GRACE, message_id=8202, date=next(_now)))
+    fake.push_update(message("ok from an admin: https://else.org", sender=LINUS, message_id=8203, date=next(_now)))
+    await eventually(lambda: _count(app, "delete", 2))
+    await fake.wait_drained()
+    assert sorted(fake.deleted[GROUP]) == [8200, 8201]
+
+    fake.push_update(message("/filter links newcomers ²d", sender=MIA, date=next(_now)))
+    await said(fake, "must be written with the digits 0-9")
+    fake.push_update(message("/filter links newcomers 3d mute", sender=MIA, date=next(_now)))
+    await said(fake, "less than 3 days ago can't post links")
+    fake.push_update(message("the docs: example.com/start", sender=GRACE, message_id=8204, date=next(_now)))
+    fake.push_update(message("mine: https://spam.xyz", sender=GRACE, message_id=8205, date=next(_now)))
+    await said(fake, "Removed a link from <b>Grace</b>")
+    await eventually(lambda: _count(app, "mute", 1))
+    assert [int(c.params["user_id"]) for c in fake.calls_to("restrictChatMember")] == [1002]
+    assert sorted(fake.deleted[GROUP]) == [8200, 8201, 8205]

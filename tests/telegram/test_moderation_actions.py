@@ -111,3 +111,36 @@ async def _said(fake: FakeTelegram, needle: str, after: int) -> bool:
     return any(needle in t for t in texts(fake)[after:])
 
 
+
+
+async def test_bad_targets_and_purge_counts_are_refused_without_a_call(app: App, fake: FakeTelegram,
+                                                                       make_adapter: AdapterFactory) -> None:
+    """The issue's "Bad input" targets: one who left, one never seen, the bot itself (by
+    name and by replying to its message), one who outranks the moderator; /purge 0 and 100000."""
+    from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME
+
+    await community_(fake, make_adapter)
+    left = message("", sender=GRACE, left_chat_member=GRACE)
+    del left["message"]["text"]
+    fake.push_update(left)
+    bot_user = {"id": BOT_ID, "is_bot": True, "first_name": "Cohort", "username": BOT_USERNAME}
+    bot_post = {"message_id": 77, "date": int(time.time()), "chat": {"id": GROUP, "type": "supergroup"},
+                "from": bot_user, "text": "a reply of mine"}
+    calls = ("banChatMember", "unbanChatMember", "restrictChatMember", "deleteMessage", "deleteMessages")
+    before = sum(len(fake.calls_to(c)) for c in calls)
+    for text, expect, extra in [
+        ("/kick @grace", "has already left", {}),
+        ("/kick @nobody_here", "I don't know @nobody_here", {}),
+        ("/ban 987654321 x", "I don't know 987654321", {}),
+        (f"/mute @{BOT_USERNAME}", f"I don't know @{BOT_USERNAME}", {}),  # the bot is never a member
+        ("/warn spam", f"I don't know {BOT_ID}", {"reply_to_message": bot_post}),
+        ("/kick @linus", "rank at or above", {}),
+        ("/ban @linus 1h x", "rank at or above", {}),
+        ("/purge 0", "from 1 to 100", {}),
+        ("/purge 100000", "from 1 to 100", {}),
+        ("/purge ²", "digits 0-9", {}),
+    ]:
+        reply = await ask(fake, text, MIA, expect, **extra)
+        assert "Nothing was" in reply or "don't know" in reply, (text, reply)
+    assert sum(len(fake.calls_to(c)) for c in calls) == before
+    assert await actions(app) == ["moderator_added"]

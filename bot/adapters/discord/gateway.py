@@ -197,6 +197,16 @@ def links_in(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def embed_links(data: Payload) -> tuple[str, ...]:
+    """The http(s) URLs of a message's embeds (a link preview, a webhook's or bot's card)."""
+    out: list[str] = []
+    for embed in _list(data.get("embeds"))[:10]:
+        url = _str(_dict(embed).get("url"))[:2048]
+        if url.lower().startswith(("http://", "https://")) and url not in out:
+            out.append(url)
+    return tuple(out)
+
+
 def mentions_in(data: Payload) -> tuple[str, ...]:
     """User ids mentioned: the payload's ``mentions`` list, then ``<@id>`` in the text."""
     out: list[str] = []
@@ -350,7 +360,7 @@ def message_created(data: Payload, ctx: GatewayContext) -> list[Event]:
         reply_to_message_id=reply_to,
         reply_to_user_id=reply_user,
         mentions=mentions,
-        links=links_in(text),
+        links=tuple(dict.fromkeys((*links_in(text), *embed_links(data)))),
         attachment=attachment_kind(data),
         forwarded=forwarded,
         sender_chat_id=snowflake(data.get("webhook_id")),
