@@ -4,6 +4,7 @@
     nice .venv/bin/python benchmarks/recsys_community.py --db /tmp/bm.db  # reuse an imported bicycles-meta
     nice .venv/bin/python benchmarks/recsys_community.py --skip-sim
     nice .venv/bin/python benchmarks/recsys_community.py --quick   # make bench: bicycles-meta member × item + training time
+    nice .venv/bin/python benchmarks/recsys_community.py --training-only --importtime  # training time + the child's imports
 
 bicycles-meta (``/work/shared/data/stackexchange/bicycles-meta/``, CC BY-SA, see its
 ATTRIBUTION.md) is imported with ``cohort import stackexchange`` into a temporary SQLite
@@ -77,22 +78,46 @@ def import_into(db: Path, *args: str) -> float:
     return time.perf_counter() - start
 
 
-def cli_training(db: Path, artifacts: str) -> tuple[float, float, str]:
-    """``cohort recsys train`` in a child process, as the nightly job runs it: process start,
-    imports (torch included), reading the log, model choice, refit, artifact. Returns
-    ``(wall seconds, CPU seconds of the child, its last output line)``."""
+def cli_training(db: Path, artifacts: str, *, importtime: bool = False) -> tuple[float, float, str, str]:
+    """``cohort recsys train`` in a child process exactly as the nightly job starts it
+    (``bot.recsys_cli.child_command``, ``--device`` from the settings: ``auto``): process
+    start, imports (torch included when a Cohort candidate is fit), reading the log, model
+    choice, refit, artifact. Returns ``(wall seconds, CPU seconds of the child, its last
+    output line, the child's command)``; with ``importtime`` the child runs under
+    ``python -X importtime`` and its biggest imports are printed (that run is slower)."""
+    from bot.recsys_cli import child_command
+
     env = {**os.environ, "COHORT_STORAGE__URL": f"sqlite:///{db}", "COHORT_RECSYS__ARTIFACT_DIR": artifacts}
     env.pop("OPENBLAS_NUM_THREADS", None)  # the job's own thread settings, not this benchmark's
+    cmd = child_command("train")
+    if importtime:
+        cmd = [cmd[0], "-X", "importtime", *cmd[1:]]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "recsys", "train", "--device", "cpu"], cwd=ROOT, env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         sys.exit(f"cohort recsys train failed:\n{out.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, out.stdout.strip().splitlines()[-1]
+    if importtime:
+        print_importtime(out.stderr)
+    shown = " ".join(Path(c).name if n == 0 else c for n, c in enumerate(cmd))
+    return wall, cpu, out.stdout.strip().splitlines()[-1], shown
+
+
+def print_importtime(stderr: str, top: int = 12) -> None:
+    """The child's top-level imports by cumulative time (``-X importtime`` lines)."""
+    rows = []
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            _, cumulative, name = line.split("|", 2)
+            if name.startswith(" ") and not name.startswith("  ") and cumulative.strip().isdigit():
+                rows.append((int(cumulative.strip()), name.strip()))
+    total = sum(us for us, _ in rows)
+    print(f"  the child's imports (python -X importtime, top-level modules): {total / 1e6:.2f}s in all")
+    for us, name in sorted(rows, reverse=True)[:top]:
+        print(f"    {us / 1e6:6.2f}s  {name}")
 
 
 def als_scores(fit, rows: np.ndarray, factors: int, reg: float, alpha: float) -> np.ndarray:
@@ -168,10 +193,18 @@ def tag_rows(session: Session, community_id: int) -> list[Interaction]:
     return sorted(rows, key=lambda r: r.at)
 
 
-def community(db: Path, title: str, *, with_tags: bool, with_routing: bool) -> None:
+def community(db: Path, title: str, *, with_tags: bool, with_routing: bool, importtime: bool = False,
+              quality: bool = True) -> None:
     engine = create_engine(f"sqlite:///{db}")
     with Session(engine) as session:
         cid = int(session.scalars(select(Community.id).order_by(Community.id)).first() or 0)
+    if quality:
+        quality_tables(engine, cid, title, with_tags=with_tags, with_routing=with_routing)
+    training_time(engine, cid, db, title, importtime=importtime)
+
+
+def quality_tables(engine, cid: int, title: str, *, with_tags: bool, with_routing: bool) -> None:
+    with Session(engine) as session:
         weights, half_life = recsys_settings(session, cid)
         item_ids, texts, created = catalog_of(session, cid)
         rows = [r for r in item_interactions(session, cid) if r.kind in weights]
@@ -213,6 +246,9 @@ def community(db: Path, title: str, *, with_tags: bool, with_routing: bool) -> N
               "(history = every reply before each question)")
         for name, (h5, h10) in hits.items():
             print(f"  {name:<26} hit@5 {h5 / len(test):.3f}  hit@10 {h10 / len(test):.3f}")
+
+
+def training_time(engine, cid: int, db: Path, title: str, *, importtime: bool) -> None:
     with tempfile.TemporaryDirectory() as artifacts:
         wall, cpu = time.perf_counter(), time.process_time()
         path = train_community(engine, cid, artifacts, "cpu")
@@ -221,11 +257,14 @@ def community(db: Path, title: str, *, with_tags: bool, with_routing: bool) -> N
               f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
         print(f"  `train_community` in this process (read log, choose on validation, refit, write artifact; torch "
               f"already imported): {wall:.1f}s wall, {cpu:.1f}s CPU -> {path.name}")
-        c_wall, c_cpu, line = cli_training(db, artifacts)
-        print(f"  `cohort recsys train` in a child process (what the nightly job runs: start, imports, the same "
-              f"work): {c_wall:.1f}s wall, {c_cpu:.1f}s CPU -> "
+        c_wall, c_cpu, line, cmd = cli_training(db, artifacts)
+        print(f"  `{cmd}` in a child process (what the nightly job runs: start, imports, the same "
+              f"work, --device auto): {c_wall:.1f}s wall, {c_cpu:.1f}s CPU -> "
               f"{'met' if c_wall <= TRAIN_TARGET else 'MISSED by wall time'}"
-              f"{'' if c_cpu <= TRAIN_TARGET else ', MISSED by CPU time'}  ({line.split(' -> ')[0]})")
+              f"{'' if c_cpu <= TRAIN_TARGET else ', MISSED by CPU time'}  ({line.split(' -> ')[0]}); "
+              f"load {os.getloadavg()[0]:.1f}")
+        if importtime:
+            cli_training(db, artifacts, importtime=True)
 
 
 def main() -> int:
@@ -237,6 +276,10 @@ def main() -> int:
                     help="make bench's size: bicycles-meta member × item (with the ALS peer) and the training time; "
                          "no member × tag, routing or simulator (the simulator only when bicycles-meta is missing)")
     ap.add_argument("--skip-bicycles", action="store_true")
+    ap.add_argument("--importtime", action="store_true",
+                    help="run the training child once more under python -X importtime and print its biggest imports")
+    ap.add_argument("--training-only", action="store_true",
+                    help="bicycles-meta training time only (in process and the nightly child), no quality tables")
     ap.add_argument("--sim-members", type=int, default=300)
     ap.add_argument("--sim-days", type=int, default=180)
     args = ap.parse_args()
@@ -255,10 +298,11 @@ def main() -> int:
             if db is None:
                 db = Path(tmp) / "bicycles-meta.db"
                 print(f"importing {BICYCLES} ... {import_into(db, 'stackexchange', str(BICYCLES)):.0f}s")
-            community(db, "bicycles-meta", with_tags=not args.quick, with_routing=not args.quick)
+            community(db, "bicycles-meta", with_tags=not args.quick, with_routing=not args.quick,
+                      importtime=args.importtime, quality=not args.training_only)
         else:
             print(f"{BICYCLES} not found: skipping the Stack Exchange community")
-        if args.quick and (BICYCLES.is_dir() or args.db) and not args.skip_bicycles:
+        if (args.quick or args.training_only) and (BICYCLES.is_dir() or args.db) and not args.skip_bicycles:
             pass
         elif not args.skip_sim:
             sim = args.sim_db

@@ -8,11 +8,15 @@ which the root command sets (child processes read the same file).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from bot.bootstrap import App, build_app
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:  # building the app imports every capability; commands that only need settings skip it
+    from bot.bootstrap import App
 
 
 def settings_or_exit() -> Settings:
@@ -28,6 +32,7 @@ def settings_or_exit() -> Settings:
 
 def ready_app(settings: Settings) -> App:
     """Build the app with its schema migrated to the newest revision."""
+    from bot.bootstrap import build_app
     from engine.store import migrate
 
     application = build_app(settings)

@@ -23,7 +23,6 @@ import importlib.util
 import logging
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -245,11 +244,13 @@ def train_recommendations(config: Path | None = None, timeout: float = TRAIN_TIM
     """
     if not recsys_cli_available():
         return "recommendations: the recsys trainer is not installed yet; /recommend uses what it has"
-    cmd = [sys.executable, "-m", "bot.cli", *(["--config", str(config)] if config else []),
-           "recsys", "train", "--no-tune", "--community", f"{Platform.CONSOLE}:{community_id}"]
+    from bot.recsys_cli import child_command
+
+    cmd = child_command("train", "--no-tune", "--community", f"{Platform.CONSOLE}:{community_id}")
+    env = {**os.environ, **({"COHORT_CONFIG": str(config)} if config else {})}  # what --config sets
     started = time.perf_counter()
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
     except subprocess.TimeoutExpired:
         return f"recommendations: training took over {timeout:.0f} s and was stopped; run `cohort recsys train`"
     except OSError as exc:

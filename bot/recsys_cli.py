@@ -1,9 +1,17 @@
 """``cohort recsys train|eval``: fit a community's recommender from its interaction log
 and write an artifact the bot hot-reloads, or compare it with popularity on a temporal
-split. Torch is imported only inside these commands (never by the bot process)."""
+split. Torch is imported only inside these commands (never by the bot process), and only
+when a Cohort (spectral) candidate is actually fit.
+
+The nightly job and the demo run training as ``python -m bot.recsys_cli train``
+(:func:`child_command`): the same commands without the whole ``cohort`` CLI, whose root
+mounts every capability (adapters, handlers, scheduler) — seconds of imports a training
+child does not need. ``--config`` reaches it through ``COHORT_CONFIG``, as for every child.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Annotated
 
@@ -15,10 +23,19 @@ from bot.settings import Settings
 from engine.members.lookup import resolve_community
 
 CLI_NAME = "recsys"
-cli = typer.Typer(no_args_is_help=True, help="Recommendations: train and evaluate per community.")
+cli = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,  # as the root CLI
+                  help="Recommendations: train and evaluate per community.")
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 CommunityOpt = Annotated[str | None, typer.Option("--community", help="id or platform:external_id (default: all)")]
+
+
+CHILD_MODULE = "bot.recsys_cli"  # ``python -m`` this module = ``cohort recsys`` without the rest of the CLI
+
+
+def child_command(*args: str) -> list[str]:
+    """The argv that runs ``cohort recsys ARGS`` in a lean child process (this interpreter)."""
+    return [sys.executable, "-m", CHILD_MODULE, *args]
 
 
 def _database(settings: Settings) -> Engine:
@@ -143,3 +160,7 @@ def evaluate(device: DeviceOpt = "", community: CommunityOpt = None,
         if report.vs_popularity is not None:
             typer.echo(f"  vs popularity: {report.vs_popularity:+.4f} NDCG@10"
                        + ("" if report.popularity_distinguishable else " (within the interval: a tie)"))
+
+
+if __name__ == "__main__":  # the training child: python -m bot.recsys_cli train [options]
+    cli(prog_name="cohort recsys")

@@ -363,9 +363,10 @@ def _same(a: BaseTrigger, b: BaseTrigger) -> bool:
     return (type(a), str(a), str(getattr(a, "timezone", ""))) == (type(b), str(b), str(getattr(b, "timezone", "")))
 
 
-async def run_cli(*args: str, timeout: float = 3600) -> int:
-    """Run ``cohort ARGS`` in a child process (same interpreter and environment)."""
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", *args)
+async def run_cli(*args: str, timeout: float = 3600, module: str = "bot.cli") -> int:
+    """Run ``cohort ARGS`` in a child process (same interpreter and environment); ``module``
+    is the entry point it runs (``python -m module ARGS``: a capability may ship a leaner one)."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", module, *args)
     try:
         return await asyncio.wait_for(proc.wait(), timeout)
     except TimeoutError:

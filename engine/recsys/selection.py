@@ -132,21 +132,38 @@ def ease_scores(matrix: sp.csr_matrix, rows: np.ndarray, l2: float) -> np.ndarra
     return (history - through / diagonal).astype(np.float32)
 
 
-def item_knn_weights(matrix: sp.csr_matrix, neighbors: int, shrink: float) -> sp.csr_matrix:
-    """Cosine item-item similarity with shrinkage, the ``neighbors`` strongest per item row."""
+def item_cosine(matrix: sp.csr_matrix, shrink: float) -> np.ndarray:
+    """Dense items×items cosine of who touched what (binary), shrunk: ``|i∩j| / (‖i‖‖j‖ + shrink)``."""
     binary = matrix.copy()
     binary.data[:] = 1.0
     gram = (binary.T @ binary).toarray().astype(np.float64)
     norms = np.sqrt(np.diag(gram))
     sim = gram / (np.outer(norms, norms) + shrink)
     np.fill_diagonal(sim, 0.0)
-    return prune_rows(sim.astype(np.float32), neighbors)
+    return sim.astype(np.float32)
+
+
+def item_knn_weights(matrix: sp.csr_matrix, neighbors: int, shrink: float,
+                     similarity: np.ndarray | None = None) -> sp.csr_matrix:
+    """Cosine item-item similarity with shrinkage, the ``neighbors`` strongest per item row
+    (``similarity``: :func:`item_cosine` of this matrix, when already computed)."""
+    return prune_rows(item_cosine(matrix, shrink) if similarity is None else similarity, neighbors)
+
+
+TEXT_CHUNK = 256  # item columns per block of the text-similarity product
 
 
 def content_weights(texts: Sequence[str], neighbors: int = NEIGHBORS) -> sp.csr_matrix:
     """Items×items cosine of the catalog text's TF-IDF (both blocks), strongest ``neighbors`` per row."""
-    vectors = CharWordTfidf().fit_transform([t or "" for t in texts])
-    sim = np.asarray((vectors @ vectors.T).todense(), dtype=np.float32) / 2.0
+    vectors = CharWordTfidf().fit_transform([t or "" for t in texts]).astype(np.float32)
+    # The product is nearly dense (common n-grams link every pair): sparse × dense column
+    # blocks are twice as fast as sparse × sparse, and a block bounds the dense memory.
+    columns = vectors.T.tocsc()
+    n = vectors.shape[0]
+    sim = np.empty((n, n), dtype=np.float32)
+    for start in range(0, n, TEXT_CHUNK):
+        sim[:, start:start + TEXT_CHUNK] = vectors @ columns[:, start:start + TEXT_CHUNK].toarray()
+    sim /= np.float32(2.0)
     np.fill_diagonal(sim, 0.0)
     return prune_rows(sim, neighbors)
 
@@ -202,16 +219,24 @@ def fit_arrays(candidate: Candidate, matrix: sp.csr_matrix, popularity: np.ndarr
 
 
 def candidate_scores(candidate: Candidate, matrix: sp.csr_matrix, rows: np.ndarray, popularity: np.ndarray,
-                     content: sp.csr_matrix | None, *, device: str = "cpu", seed: int = 0) -> np.ndarray:
+                     content: sp.csr_matrix | None, *, device: str = "cpu", seed: int = 0,
+                     shared: dict[float, np.ndarray] | None = None) -> np.ndarray:
     """What :func:`score_rows` gives for ``fit_arrays(candidate, ...)`` on ``rows`` (the same
     per-user z-scored blend), computed without building serving arrays: EASE through
     :func:`ease_scores`, Cohort straight from the fitted model. Used by validation, which
-    scores every candidate at every origin and never serves them."""
+    scores every candidate at every origin and never serves them. ``shared`` (one dict per
+    ``matrix``) keeps the item-kNN cosine by shrinkage, so its candidates compute it once."""
     matrix = sp.csr_matrix(matrix, dtype=np.float32)
     rows = np.asarray(rows, dtype=np.int64)
     s = candidate.settings
     if candidate.family == "ease":
         return _z(ease_scores(matrix, rows, s["l2"]))
+    if candidate.family == "itemknn" and shared is not None:
+        similarity = shared.get(s["shrink"])
+        if similarity is None:
+            similarity = shared[s["shrink"]] = item_cosine(matrix, s["shrink"])
+        weights = item_knn_weights(matrix, int(s["neighbors"]), s["shrink"], similarity)
+        return _z((matrix[rows] @ weights).toarray())
     if candidate.family == "cohort":
         from engine.recsys.torch_model import CohortRecommender
         from engine.recsys.torch_threads import default_threads, training_threads
@@ -371,10 +396,11 @@ def select_model(
             cols = np.asarray([column[i] for i in window.item_ids], dtype=np.int64)
             content = sp.csr_matrix(catalog_content[cols][:, cols])
         contents.append(content)
+        shared: dict[float, np.ndarray] = {}
         for candidate in base:
             say(f"validation origin {n + 1}/{len(windows)} ({window.origin:%Y-%m-%d}): {candidate.name}")
             scores = candidate_scores(candidate, window.fit, window.rows, window.popularity, content,
-                                      device=device, seed=seed)
+                                      device=device, seed=seed, shared=shared)
             cached[candidate].append(scores)
             per_user[candidate].append(per_user_ndcg(scores, window.fit[window.rows], window.target))
     results = {c: np.concatenate(v) for c, v in per_user.items()}

@@ -10,7 +10,7 @@ chosen because on the fixed MovieLens-100k protocol the blend beats either alone
   members×members one (Woodbury identity, same ``B``); skipped above ``max_item_item`` items
   because the dense ``B`` grows with items².
 * **spectral factors** — the top-``factors`` eigenvectors ``Q`` of the degree-normalised
-  item graph ``Rᵀ R`` with ``R = D_u^-½ X D_i^-g`` (a low-pass graph filter, as in
+  item graph ``Rᵀ R`` with ``R = D_u^-a X D_i^-g`` (a = ½ by default; a low-pass graph filter, as in
   GF-CF). It is a plain factor model: user factor ``x_u D_i^-g Q F``, item factor
   ``D_i^g Q``. ``F`` is the filter: the identity (an ideal low-pass over all ``factors``
   eigenpairs) or, with ``filter_cutoff = c > 0``, a smooth low-pass
@@ -48,7 +48,8 @@ class CohortParams:
     (``benchmarks/README_recsys.md``); they are what ships and what the benchmark measures.
 
     ``l2`` is λ for the full training matrix; :mod:`engine.recsys.tune` rescales it when
-    it tunes on a smaller fit part. ``factor_weight``/``item_weight`` weight the z-scored
+    it tunes on a smaller fit part. ``degree_exponent``/``user_degree_exponent`` are the
+    item/member degree normalisation of the spectral step. ``factor_weight``/``item_weight`` weight the z-scored
     components. ``filter_cutoff``/``filter_power`` shape the spectral filter (0 = ideal
     low-pass; see the module docstring). ``neighbors`` keeps that many strongest weights
     per item row of ``B`` in the exported artifact (``None`` keeps all).
@@ -58,6 +59,7 @@ class CohortParams:
     dropout: float = 0.33
     factors: int = 96
     degree_exponent: float = 0.4
+    user_degree_exponent: float = 0.5
     filter_cutoff: int = 16
     filter_power: float = 4.0
     item_weight: float = 1.0
@@ -190,7 +192,7 @@ class CohortRecommender:
         user_deg = np.maximum(np.asarray(matrix.sum(axis=1)).ravel(), 1e-12)
         item_deg = np.maximum(np.asarray(matrix.sum(axis=0)).ravel(), 1e-12)
         item_scale = item_deg ** (-p.degree_exponent)
-        normalised = sp.diags(user_deg**-0.5) @ matrix @ sp.diags(item_scale)
+        normalised = sp.diags(user_deg ** -p.user_degree_exponent) @ matrix @ sp.diags(item_scale)
         r = _to_torch_sparse(sp.csr_matrix(normalised), self._device, torch.float64)
         rt = _to_torch_sparse(sp.csr_matrix(normalised.T), self._device, torch.float64)
         # Seeded subspace iteration: deterministic, and never densifies users×items.

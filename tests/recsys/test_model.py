@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from engine.recsys.evaluate import holdout_split
 from engine.recsys.torch_model import CohortParams, CohortRecommender, resolve_device
@@ -179,3 +180,23 @@ def test_auto_device_trains_on_this_machine_and_records_it() -> None:
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert model.report.device.startswith(expected)
     assert model.export().user_factors is not None  # exported arrays are CPU numpy either way
+
+
+@pytest.mark.parametrize("user_exponent", [0.0, 0.3, 0.5])
+def test_spectral_factors_are_the_top_eigenvectors_of_the_normalised_item_graph(user_exponent: float) -> None:
+    # R = D_u^-a X D_i^-g with uneven member activity, so a changes the graph; Q from numpy's eigh.
+    rng = np.random.default_rng(5)
+    dense = (rng.random((150, 40)) < np.linspace(0.05, 0.6, 150)[:, None]).astype(np.float64)
+    matrix = sp.csr_matrix(dense, dtype=np.float32)
+    params = CohortParams(factors=3, filter_cutoff=0, degree_exponent=0.4, user_degree_exponent=user_exponent,
+                          item_weight=0.0, factor_weight=1.0, subspace_iterations=60)
+    model = CohortRecommender(params).fit(matrix, device="cpu", seed=0)
+    _, item_factors = model.export_factors()
+    item_deg, user_deg = dense.sum(axis=0), dense.sum(axis=1)
+    r = (user_deg ** -user_exponent)[:, None] * dense * (item_deg ** -0.4)[None, :]
+    _, vectors = np.linalg.eigh(r.T @ r)
+    expected = vectors[:, -3:]
+    q = item_factors / (item_deg ** 0.4)[:, None]  # item factors are D_i^g Q
+    q /= np.linalg.norm(q, axis=0, keepdims=True)
+    # Same subspace: every principal angle's cosine is 1.
+    np.testing.assert_allclose(np.linalg.svd(expected.T @ q, compute_uv=False), 1.0, atol=1e-3)
