@@ -279,6 +279,21 @@ def fit_churn_model(train: Examples, horizon: float, **kwargs: Any) -> FittedMod
         return _fit_churn_model(train, horizon, **kwargs)
 
 
+def choose(v: _Validation, names: list[str], rule: str = "majority") -> str:
+    """The candidate with the best mean validation ROC-AUC (ties: the earlier, simpler one).
+
+    ``rule="majority"``: only the baseline or a candidate at least as good as it on most folds
+    (not just on average) may win — one lucky fold must not pick a model that is worse out of time.
+    """
+    scores = {n: v.score(n) for n in names}
+    ranked = [n for n in names if np.isfinite(scores[n])]
+    if not ranked:
+        return names[0]
+    if rule == "majority" and BASELINE in ranked:
+        ranked = [n for n in ranked if n == BASELINE or 2 * v.wins(n, BASELINE)[0] > v.wins(n, BASELINE)[1]]
+    return max(ranked, key=lambda n: (scores[n], -names.index(n)))
+
+
 def _fit_churn_model(train: Examples, horizon: float, *, trained_on: str = "community",
                     min_examples: int = 200, min_positives: int = 20,
                     candidates: dict[str, Callable[[], Estimator]] | None = None,
@@ -290,12 +305,7 @@ def _fit_churn_model(train: Examples, horizon: float, *, trained_on: str = "comm
     candidates |= _add_blends(v, candidates)
     scores = {name: v.score(name) for name in candidates}
     ranked = [n for n in candidates if np.isfinite(scores[n])]
-    if rule == "majority" and BASELINE in candidates and BASELINE in ranked:
-        # only a candidate at least as good as the baseline on most folds (not just on average)
-        # may replace it: one lucky fold must not pick a model that is worse out of time
-        ranked = [n for n in ranked if n == BASELINE or 2 * v.wins(n, BASELINE)[0] > v.wins(n, BASELINE)[1]]
-    # the best mean over the folds; on a tie the earlier (simpler) candidate
-    best = max(ranked, key=lambda n: (scores[n], -list(candidates).index(n))) if ranked else next(iter(candidates))
+    best = choose(v, list(candidates), rule)
     final = TimeCalibrated(candidates[best]().fit(train.X, train.y), "none")
     if ranked:
         final = _calibration_map(final, np.concatenate(v.preds[best]), np.concatenate(v.truth))
