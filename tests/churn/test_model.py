@@ -104,6 +104,15 @@ def test_saved_model_loads_back_and_tampering_is_refused(examples, tmp_path: Pat
     with pytest.raises(ModelFileError, match="SHA-256"):
         load_model(tmp_path, "7")
     save_model(model, tmp_path, "7")
+    # a model of the previous format (before the rhythm features) is refused until retrained
+    import json
+
+    _, manifest_path = artifact.model_paths(tmp_path, "7")
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps(manifest | {"format_version": 2, "features": manifest["features"][:34]}))
+    with pytest.raises(ModelFileError, match="format 2, expected 3"):
+        load_model(tmp_path, "7")
+    save_model(model, tmp_path, "7")
     monkeypatch.setattr(artifact.sklearn, "__version__", "0.0.1")
     with pytest.raises(ModelFileError, match="scikit-learn"):
         load_model(tmp_path, "7")
@@ -185,6 +194,25 @@ def test_reason_texts_for_a_drop_and_unanswered_questions() -> None:
     assert "no reply to their last 3 questions" in texts
     assert "activity fell 80 % over two weeks" in texts
     assert any(r.text_zh == "最近 3 次提问都没有人回复" for r in reasons)
+
+
+def test_silence_is_worded_against_the_members_own_rhythm() -> None:
+    from engine.churn.features import FEATURES
+
+    ref = np.zeros(len(FEATURES))
+    ref[INDEX["days_since_active"]], ref[INDEX["overdue"]], ref[INDEX["gap_recent"]] = 2, 1, 2
+    row = ref.copy()
+    row[INDEX["days_since_active"]], row[INDEX["overdue"]], row[INDEX["gap_recent"]] = 12, 4, 3
+
+    def risk(X):  # risk rises with being overdue against one's own rhythm
+        return 0.1 + 0.1 * X[:, INDEX["overdue"]]
+
+    (reasons,) = explain(row[None, :].astype(np.float32), risk, ref)
+    assert [(r.feature, r.text_en, r.text_zh) for r in reasons] == [
+        ("silence", "silent for 12 days, usually active every 3 days", "已经 12 天没有动静（平时约每 3 天活跃一次）")]
+    row[INDEX["overdue"]] = 1.5          # not overdue against their rhythm: plain silence
+    (reasons,) = explain(row[None, :].astype(np.float32), risk, ref)
+    assert [r.text_en for r in reasons] == ["silent for 12 days"]
 
 
 def test_rolling_windows_each_train_before_they_test(examples) -> None:
