@@ -1,11 +1,13 @@
 """Churn models: candidates, time-based selection, calibration, and the baselines.
 
 :func:`fit_churn_model` picks among gradient boosting, a random forest, logistic
-regressions (the recency/frequency baseline's family and all features at three strengths
-of regularisation) and tree + linear blends, by their mean ROC-AUC over several
-rolling-origin validation folds carved from the *training* snapshots (never the test
-window); it refits the winner on all training rows and calibrates it on those folds'
-out-of-time predictions. Every predictor answers ``risk(X) -> P(churn)`` on the feature matrix.
+regressions (the recency/frequency baseline's family, all features at three strengths
+of regularisation, and recency/frequency plus the member's rhythm — plain and on splines),
+monotonic gradient boosting and tree + linear blends (with the best linear model and with
+the baseline itself), by their mean ROC-AUC over several rolling-origin validation folds
+carved from the *training* snapshots (never the test window) — a candidate replaces the
+baseline only if it is at least as good on most folds; it refits the winner on all training
+rows and calibrates it on those folds' out-of-time predictions. Every predictor answers ``risk(X) -> P(churn)`` on the feature matrix.
 """
 
 from __future__ import annotations
