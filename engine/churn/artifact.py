@@ -22,7 +22,7 @@ import sklearn
 from engine.churn.features import FEATURES
 from engine.churn.model import FittedModel
 
-FORMAT_VERSION = 2  # 2: candidates and blends chosen on rolling-origin validation
+FORMAT_VERSION = 3  # 2: candidates and blends chosen on rolling-origin validation; 3: rhythm features
 
 
 class ModelFileError(Exception):

@@ -44,6 +44,15 @@ FEATURES: tuple[str, ...] = (
     "dm_reachable",           # 1 yes, 0 no, 0.5 unknown (as known at the snapshot)
     "nudges_28",              # churn nudges delivered to them in the 28 days before the snapshot
     "days_since_nudge",       # since the last one delivered (a year if none yet)
+    # the member's own rhythm: gaps between their active days (a year when fewer than 2)
+    "gap_mean",               # mean gap between active days, over their whole history
+    "gap_recent",             # mean gap over their last (up to) 5 active days
+    "gap_last",               # the last gap (between their two latest active days)
+    "overdue",                # days since active ÷ their recent typical gap (0 with < 2 active days)
+    "decay_3", "decay_14", "decay_60",  # activity weighted by 2^(-age / half-life), in days
+    "reply_share",            # share of everything they did that was a reply to someone
+    "answered_share",         # share of their questions (older than a day) that got an answer
+    "active_days_90",
 )
 INDEX = {name: i for i, name in enumerate(FEATURES)}
 CAP_DAYS = 365.0  # "never" and very long gaps read as a year
@@ -179,6 +188,10 @@ class FeatureBuilder:
             run_start = np.maximum.accumulate(run_start)
             run = (np.arange(len(day_key)) - run_start + 1).astype(np.float64)
         self.days = mk(d_member, d_day, run)
+        # every activity in time order (decayed sums read a time window, not a member's run)
+        by_time = np.argsort(a.act_t, kind="stable")
+        self.act_by_t = a.act_t[by_time]
+        self.act_by_t_member = a.act_member[by_time].astype(np.intp)
         pair = (a.act_target >= 0) & (a.act_target != a.act_member)
         self.pair_a = np.concatenate([a.act_member[pair], a.act_target[pair]]).astype(np.int64)
         self.pair_b = np.concatenate([a.act_target[pair], a.act_member[pair]]).astype(np.int64)
@@ -276,7 +289,46 @@ class FeatureBuilder:
         X[:, c("nudges_28")] = self.nudges.count(t - 28, t)
         last_nudge = self.nudges.last_before(t)
         X[:, c("days_since_nudge")] = np.where(np.isfinite(last_nudge), np.clip(t - last_nudge, 0, CAP_DAYS), CAP_DAYS)
+        self._rhythm(t, X)
+        total = X[:, c("activity_total")]
+        X[:, c("reply_share")] = np.divide(self.replies_given.count(-np.inf, t), total, out=np.zeros(n), where=total > 0)
+        asked = self.questions.count(-np.inf, t - 1.0)
+        got = asked - self._open_questions(t)
+        X[:, c("answered_share")] = np.divide(got, asked, out=np.ones(n), where=asked > 0)
+        X[:, c("active_days_90")] = self.days.count(t - 90, t)
         return Snapshot(t=t, X=X.astype(np.float32), present=self.present(t), last_active=last, joined=joined)
+
+    def _rhythm(self, t: float, X: F64) -> None:
+        """Gaps between active days, "overdue" and exponentially decayed activity, at ``t``."""
+        c = INDEX
+        d = self.days
+        pos = d._pos(t) - 1
+        count = pos - d.start + 1            # active days before t
+        n = d.n
+        mean_all = np.full(n, CAP_DAYS)
+        recent = np.full(n, CAP_DAYS)
+        last_gap = np.full(n, CAP_DAYS)
+        two = np.nonzero(count >= 2)[0]
+        if len(two):
+            p = pos[two]
+            mean_all[two] = (d.t[p] - d.t[d.start[two]]) / (count[two] - 1)
+            k = np.minimum(count[two] - 1, 5)
+            recent[two] = (d.t[p] - d.t[p - k]) / k
+            last_gap[two] = d.t[p] - d.t[p - 1]
+        X[:, c["gap_mean"]], X[:, c["gap_recent"]], X[:, c["gap_last"]] = mean_all, recent, last_gap
+        X[:, c["overdue"]] = np.where(count >= 2, X[:, c["days_since_active"]] / np.maximum(recent, 1.0), 0.0)
+        for half_life in (3, 14, 60):
+            lo, hi = np.searchsorted(self.act_by_t, [t - 8 * half_life, t], side="left")
+            age = t - self.act_by_t[lo:hi]
+            X[:, c[f"decay_{half_life}"]] = np.bincount(self.act_by_t_member[lo:hi], weights=np.exp2(-age / half_life),
+                                                        minlength=n)
+
+    def _open_questions(self, t: float) -> F64:
+        """Questions asked at least a day before ``t`` with no answer before ``t``, per member."""
+        q = self.questions
+        assert q.values is not None
+        open_ = (q.t < t - 1.0) & (q.values >= t)
+        return np.bincount(q.member[open_].astype(np.intp), minlength=q.n).astype(np.float64)
 
     def _unanswered(self, t: float) -> F64:
         q = self.questions

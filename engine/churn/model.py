@@ -1,11 +1,13 @@
 """Churn models: candidates, time-based selection, calibration, and the baselines.
 
 :func:`fit_churn_model` picks among gradient boosting, a random forest, logistic
-regressions (the recency/frequency baseline's family and all features at three strengths
-of regularisation) and tree + linear blends, by their mean ROC-AUC over several
-rolling-origin validation folds carved from the *training* snapshots (never the test
-window); it refits the winner on all training rows and calibrates it on those folds'
-out-of-time predictions. Every predictor answers ``risk(X) -> P(churn)`` on the feature matrix.
+regressions (the recency/frequency baseline's family, all features at three strengths
+of regularisation, and recency/frequency plus the member's rhythm — plain and on splines),
+monotonic gradient boosting and tree + linear blends (with the best linear model and with
+the baseline itself), by their mean ROC-AUC over several rolling-origin validation folds
+carved from the *training* snapshots (never the test window) — a candidate replaces the
+baseline only if it is at least as good on most folds; it refits the winner on all training
+rows and calibrates it on those folds' out-of-time predictions. Every predictor answers ``risk(X) -> P(churn)`` on the feature matrix.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, SplineTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from engine.churn.bgnbd import fit_bgnbd
@@ -62,6 +64,22 @@ def _logistic(columns: list[int] | None = None, C: float = 1.0) -> BaseEstimator
 
 RF_COLUMNS = [INDEX["days_since_active"], INDEX["active_days_28"], INDEX["active_days_total"],
               INDEX["activity_total"]]
+# the member's rhythm on top of recency/frequency: what the baseline cannot see
+RHYTHM_COLUMNS = RF_COLUMNS + [INDEX[n] for n in ("overdue", "gap_recent", "decay_3", "decay_14", "decay_60",
+                                                   "active_days_90", "reply_share", "answered_share")]
+
+# risk can only rise with these (+1) or fall with these (-1), everything else equal
+_RISING = ("days_since_active", "overdue", "unanswered_last3")
+_FALLING = ("act_7", "act_14", "act_28", "active_days_28", "active_days_total", "activity_total",
+            "decay_3", "decay_14", "decay_60", "active_days_90", "streak_days")
+MONOTONIC = [1 if n in _RISING else -1 if n in _FALLING else 0 for n in FEATURES]
+
+
+def _spline_logistic(columns: list[int], C: float = 0.3) -> BaseEstimator:
+    """A logistic regression on smooth (spline) transforms of log-scaled columns."""
+    return make_pipeline(FunctionTransformer(_take, kw_args={"columns": columns}), FunctionTransformer(_signed_log),
+                         StandardScaler(), SplineTransformer(n_knots=5, degree=3, extrapolation="linear"),
+                         LogisticRegression(C=C, max_iter=3000))
 
 # Candidates compared on validation; a handful of sensible settings, not a grid to overfit.
 # The baseline family (a logistic regression on recency/frequency) is one of them, so the
@@ -78,10 +96,17 @@ CANDIDATES: dict[str, Callable[[], Estimator]] = {
     "hgb": lambda: HistGradientBoostingClassifier(
         learning_rate=0.1, max_iter=150, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0,
         random_state=0),
+    "hgb-mono": lambda: HistGradientBoostingClassifier(
+        learning_rate=0.05, max_iter=200, max_depth=3, min_samples_leaf=20, l2_regularization=1.0,
+        monotonic_cst=MONOTONIC, random_state=0),
+    "logistic-rhythm": lambda: _logistic(RHYTHM_COLUMNS, C=0.3),
+    "spline-rhythm": lambda: _spline_logistic(RHYTHM_COLUMNS, C=0.3),
     "forest": lambda: RandomForestClassifier(n_estimators=150, min_samples_leaf=5, max_features="sqrt",
                                              n_jobs=1, random_state=0),
 }
-LINEAR = ("logistic-rf", "logistic-all-C0.03", "logistic-all-C0.3", "logistic-all-C3")
+LINEAR = ("logistic-rf", "logistic-all-C0.03", "logistic-all-C0.3", "logistic-all-C3", "logistic-rhythm",
+          "spline-rhythm")
+BASELINE = "logistic-rf"           # the recency/frequency baseline's own family
 BLEND_WEIGHTS = (0.25, 0.5, 0.75)  # the trees' share in a tree + linear average
 VALIDATION_FOLDS = 4               # rolling origins over the later half of the training dates
 
@@ -195,10 +220,19 @@ class _Validation:
     truth: list[NDArray[np.int8]]
     preds: dict[str, list[F64]]
 
+    def aucs(self, name: str) -> F64:
+        return np.array([roc_auc(y, p) for y, p in zip(self.truth, self.preds[name], strict=True)])
+
     def score(self, name: str) -> float:
-        aucs = [roc_auc(y, p) for y, p in zip(self.truth, self.preds[name], strict=True)]
-        aucs = [a for a in aucs if np.isfinite(a)]
-        return float(np.mean(aucs)) if aucs else float("nan")
+        aucs = self.aucs(name)
+        aucs = aucs[np.isfinite(aucs)]
+        return float(np.mean(aucs)) if len(aucs) else float("nan")
+
+    def wins(self, name: str, over: str) -> tuple[int, int]:
+        """(folds where ``name`` ranks at least as well as ``over``, folds scored)."""
+        a, b = self.aucs(name), self.aucs(over)
+        ok = np.isfinite(a) & np.isfinite(b)
+        return int((a[ok] >= b[ok]).sum()), int(ok.sum())
 
 
 def _validate(train: Examples, horizon: float, candidates: dict[str, Callable[[], Estimator]]) -> _Validation:
@@ -228,10 +262,12 @@ def _add_blends(v: _Validation, candidates: dict[str, Callable[[], Estimator]]) 
     best_tree = max(trees, key=lambda n: np.nan_to_num(v.score(n), nan=-1.0))
     best_linear = max(linear, key=lambda n: np.nan_to_num(v.score(n), nan=-1.0))
     blends: dict[str, Callable[[], Estimator]] = {}
-    for w in BLEND_WEIGHTS:
-        name = f"blend-{w:g}({best_tree}+{best_linear})"
-        v.preds[name] = [w * a + (1 - w) * b for a, b in zip(v.preds[best_tree], v.preds[best_linear], strict=True)]
-        blends[name] = _blend_factory(candidates[best_tree], candidates[best_linear], w)
+    # the best linear model, and the baseline itself (the trees then add only what it lacks)
+    for lin in dict.fromkeys([best_linear] + ([BASELINE] if BASELINE in linear else [])):
+        for w in BLEND_WEIGHTS:
+            name = f"blend-{w:g}({best_tree}+{lin})"
+            v.preds[name] = [w * a + (1 - w) * b for a, b in zip(v.preds[best_tree], v.preds[lin], strict=True)]
+            blends[name] = _blend_factory(candidates[best_tree], candidates[lin], w)
     return blends
 
 
@@ -245,9 +281,25 @@ def fit_churn_model(train: Examples, horizon: float, **kwargs: Any) -> FittedMod
         return _fit_churn_model(train, horizon, **kwargs)
 
 
+def choose(v: _Validation, names: list[str], rule: str = "majority") -> str:
+    """The candidate with the best mean validation ROC-AUC (ties: the earlier, simpler one).
+
+    ``rule="majority"``: only the baseline or a candidate at least as good as it on most folds
+    (not just on average) may win — one lucky fold must not pick a model that is worse out of time.
+    """
+    scores = {n: v.score(n) for n in names}
+    ranked = [n for n in names if np.isfinite(scores[n])]
+    if not ranked:
+        return names[0]
+    if rule == "majority" and BASELINE in ranked:
+        ranked = [n for n in ranked if n == BASELINE or 2 * v.wins(n, BASELINE)[0] > v.wins(n, BASELINE)[1]]
+    return max(ranked, key=lambda n: (scores[n], -names.index(n)))
+
+
 def _fit_churn_model(train: Examples, horizon: float, *, trained_on: str = "community",
                     min_examples: int = 200, min_positives: int = 20,
-                    candidates: dict[str, Callable[[], Estimator]] | None = None) -> FittedModel:
+                    candidates: dict[str, Callable[[], Estimator]] | None = None,
+                    rule: str = "majority") -> FittedModel:
     _check_fit(train, min_examples, min_positives)
     assert train.y is not None
     candidates = dict(candidates or CANDIDATES)
@@ -255,8 +307,7 @@ def _fit_churn_model(train: Examples, horizon: float, *, trained_on: str = "comm
     candidates |= _add_blends(v, candidates)
     scores = {name: v.score(name) for name in candidates}
     ranked = [n for n in candidates if np.isfinite(scores[n])]
-    # the best mean over the folds; on a tie the earlier (simpler) candidate
-    best = max(ranked, key=lambda n: (scores[n], -list(candidates).index(n))) if ranked else next(iter(candidates))
+    best = choose(v, list(candidates), rule)
     final = TimeCalibrated(candidates[best]().fit(train.X, train.y), "none")
     if ranked:
         final = _calibration_map(final, np.concatenate(v.preds[best]), np.concatenate(v.truth))

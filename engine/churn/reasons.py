@@ -47,6 +47,12 @@ def _silence(row: Row, ref: Row) -> tuple[str, str]:
     d = round(_v(row, "days_since_active"))
     if _v(row, "never_active"):
         return (f"joined {d} days ago and has not posted or reacted yet", f"加入 {d} 天，还没有发言或互动")
+    gap = _v(row, "gap_recent")
+    if _v(row, "overdue") >= 2 and gap < 365:
+        g = max(round(gap), 1)
+        return (f"silent for {_plural(d, 'day')}, usually active every {_plural(g, 'day')}" if g > 1
+                else f"silent for {_plural(d, 'day')}, usually active daily",
+                f"已经 {d} 天没有动静（平时约每 {g} 天活跃一次）")
     return f"silent for {_plural(d, 'day')}", f"已经 {d} 天没有动静"
 
 
@@ -100,14 +106,15 @@ def _dm(row: Row, ref: Row) -> tuple[str, str]:
 
 
 GROUPS: tuple[_Group, ...] = (
-    _Group("silence", ("days_since_active", "streak_days"),
+    _Group("silence", ("days_since_active", "streak_days", "overdue", "gap_last"),
            lambda r, ref: _v(r, "days_since_active") > max(_v(ref, "days_since_active"), 1.0), _silence),
-    _Group("activity_drop", ("act_7", "act_14", "act_28", "trend_7", "trend_14", "active_days_28"),
+    _Group("activity_drop", ("act_7", "act_14", "act_28", "trend_7", "trend_14", "active_days_28",
+                             "decay_3", "decay_14", "decay_60", "active_days_90", "gap_recent", "gap_mean"),
            lambda r, ref: _drop_pct(r) >= 20 or _v(r, "active_days_28") < _v(ref, "active_days_28"), _activity),
-    _Group("unanswered", ("unanswered_last3", "reply_wait_hours"),
+    _Group("unanswered", ("unanswered_last3", "reply_wait_hours", "answered_share"),
            lambda r, ref: _v(r, "unanswered_last3") > 0 or _v(r, "reply_wait_hours") > max(2 * _v(ref, "reply_wait_hours"), 12.0),
            _unanswered),
-    _Group("connections", ("partners_28", "reply_degree_90", "pagerank_90", "replies_received_28"),
+    _Group("connections", ("partners_28", "reply_degree_90", "pagerank_90", "replies_received_28", "reply_share"),
            lambda r, ref: _v(r, "partners_28") < _v(ref, "partners_28"), _connections),
     _Group("recognition", ("reactions_received_28", "points_28", "points_trend_14"),
            lambda r, ref: _v(r, "reactions_received_28") < _v(ref, "reactions_received_28")

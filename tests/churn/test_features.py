@@ -71,3 +71,28 @@ def test_reply_graph_pagerank_matches_networkx() -> None:
     log = make_log([(0, 1.0, REPLY, 1), (1, 2.0, REPLY, 2), (2, 3.0, REPLY, 0), (3, 3.0, MESSAGE, -1)], 4)
     b = FeatureBuilder(log)
     assert _f(b, 5.0, 0, "reply_degree_90") == 2 and _f(b, 5.0, 3, "pagerank_90") == 0.0
+
+
+def test_rhythm_gaps_overdue_and_decayed_activity() -> None:
+    # member 0 active every 2 days (days 0.5, 2.5, ..., 10.5), then silent; member 1 once
+    log = make_log([(0, 0.5 + 2 * k, MESSAGE, -1) for k in range(6)] + [(1, 3.5, REPLY, 0)], 2)
+    b = FeatureBuilder(log)
+    assert _f(b, 20.5, 0, "gap_mean") == 2.0 and _f(b, 20.5, 0, "gap_recent") == 2.0
+    assert _f(b, 20.5, 0, "gap_last") == 2.0
+    assert _f(b, 20.5, 0, "overdue") == 5.0       # 10 days silent ÷ a 2-day rhythm
+    assert _f(b, 20.5, 1, "overdue") == 0.0 and _f(b, 20.5, 1, "gap_recent") == 365.0  # one active day: no rhythm
+    # decayed activity: an event 3 days old weighs 1/2 at a 3-day half-life, 2^(-3/14) at 14 days
+    assert abs(_f(b, 6.5, 1, "decay_3") - 0.5) < 1e-6
+    assert abs(_f(b, 6.5, 1, "decay_14") - 2 ** (-3 / 14)) < 1e-6
+    assert _f(b, 3.5, 1, "decay_60") == 0.0       # nothing strictly before the snapshot
+    assert _f(b, 20.5, 1, "reply_share") == 1.0 and _f(b, 20.5, 0, "reply_share") == 0.0
+    assert _f(b, 20.5, 0, "active_days_90") == 6
+
+
+def test_answered_share_counts_answers_known_at_the_snapshot() -> None:
+    log = make_log([(0, 1.0, MESSAGE, -1), (0, 2.0, MESSAGE, -1)], 2,
+                   questions=[(0, 1.0, 1.5), (0, 2.0, 12.0)])
+    b = FeatureBuilder(log)
+    assert _f(b, 10.0, 0, "answered_share") == 0.5   # the second answer comes later
+    assert _f(b, 13.0, 0, "answered_share") == 1.0
+    assert _f(b, 10.0, 1, "answered_share") == 1.0   # asked nothing: nothing left unanswered

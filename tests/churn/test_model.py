@@ -35,8 +35,8 @@ def test_model_ranks_churners_and_is_calibrated(examples) -> None:
     assert set(model.validation) >= {"hgb", "forest", "logistic-rf", "logistic-all-C0.03", "logistic-all-C3"}
     assert any(name.startswith("blend-") for name in model.validation)
     chosen = model.name.rsplit(":", 1)[0]
-    assert model.validation[chosen] == max(model.validation.values())
     assert model.validation[chosen] >= model.validation["logistic-rf"]
+    assert {"hgb-mono", "logistic-rhythm", "spline-rhythm"} <= set(model.validation)
     risk = model.risk(split.test.X)
     assert roc_auc(split.test.y, risk) > 0.8
     assert abs(risk.mean() - split.test.y.mean()) < 0.1  # calibrated: mean risk near the churn rate
@@ -104,6 +104,15 @@ def test_saved_model_loads_back_and_tampering_is_refused(examples, tmp_path: Pat
     with pytest.raises(ModelFileError, match="SHA-256"):
         load_model(tmp_path, "7")
     save_model(model, tmp_path, "7")
+    # a model of the previous format (before the rhythm features) is refused until retrained
+    import json
+
+    _, manifest_path = artifact.model_paths(tmp_path, "7")
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps(manifest | {"format_version": 2, "features": manifest["features"][:34]}))
+    with pytest.raises(ModelFileError, match="format 2, expected 3"):
+        load_model(tmp_path, "7")
+    save_model(model, tmp_path, "7")
     monkeypatch.setattr(artifact.sklearn, "__version__", "0.0.1")
     with pytest.raises(ModelFileError, match="scikit-learn"):
         load_model(tmp_path, "7")
@@ -130,6 +139,27 @@ def test_bgnbd_recovers_a_simulated_population() -> None:
     # the same history ending earlier means less likely alive
     assert model.p_alive(np.array([5.0]), np.array([10.0]), np.array([60.0]))[0] < \
         model.p_alive(np.array([5.0]), np.array([55.0]), np.array([60.0]))[0]
+
+
+def test_a_candidate_ahead_on_average_but_behind_on_most_folds_does_not_replace_the_baseline() -> None:
+    from engine.churn.model import BASELINE, _Validation, choose
+
+    y = np.array([0] * 10 + [1] * 10, dtype=np.int8)
+    base = np.concatenate([np.arange(10.0), np.arange(10.0) + 6.5])      # 6 pairs out of order
+    worse = base.copy()
+    worse[13] -= 1.0                                                     # one pair more
+    perfect = np.concatenate([np.arange(10.0), np.arange(10.0) + 10.5])
+    v = _Validation([y] * 4, {BASELINE: [base] * 4, "lucky": [perfect, worse, worse, worse]})
+    # the premise: ahead on average, behind on 3 of the 4 folds
+    assert v.score("lucky") > v.score(BASELINE) and v.wins("lucky", BASELINE) == (1, 4)
+    assert choose(v, [BASELINE, "lucky"], rule="mean") == "lucky"
+    assert choose(v, [BASELINE, "lucky"]) == BASELINE
+    # at least as good on most folds and ahead on average: it replaces the baseline
+    v.preds["lucky"] = [perfect, perfect, base, worse]
+    assert v.wins("lucky", BASELINE) == (3, 4) and choose(v, [BASELINE, "lucky"]) == "lucky"
+    # a tie in every fold: the earlier (simpler) candidate
+    v.preds["lucky"] = [base] * 4
+    assert choose(v, [BASELINE, "lucky"]) == BASELINE
 
 
 def test_reasons_word_what_pushed_risk_up(examples) -> None:
@@ -164,6 +194,25 @@ def test_reason_texts_for_a_drop_and_unanswered_questions() -> None:
     assert "no reply to their last 3 questions" in texts
     assert "activity fell 80 % over two weeks" in texts
     assert any(r.text_zh == "最近 3 次提问都没有人回复" for r in reasons)
+
+
+def test_silence_is_worded_against_the_members_own_rhythm() -> None:
+    from engine.churn.features import FEATURES
+
+    ref = np.zeros(len(FEATURES))
+    ref[INDEX["days_since_active"]], ref[INDEX["overdue"]], ref[INDEX["gap_recent"]] = 2, 1, 2
+    row = ref.copy()
+    row[INDEX["days_since_active"]], row[INDEX["overdue"]], row[INDEX["gap_recent"]] = 12, 4, 3
+
+    def risk(X):  # risk rises with being overdue against one's own rhythm
+        return 0.1 + 0.1 * X[:, INDEX["overdue"]]
+
+    (reasons,) = explain(row[None, :].astype(np.float32), risk, ref)
+    assert [(r.feature, r.text_en, r.text_zh) for r in reasons] == [
+        ("silence", "silent for 12 days, usually active every 3 days", "已经 12 天没有动静（平时约每 3 天活跃一次）")]
+    row[INDEX["overdue"]] = 1.5          # not overdue against their rhythm: plain silence
+    (reasons,) = explain(row[None, :].astype(np.float32), risk, ref)
+    assert [r.text_en for r in reasons] == ["silent for 12 days"]
 
 
 def test_rolling_windows_each_train_before_they_test(examples) -> None:
