@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from bot.adapters.base import Dispatch, Finding, Severity
 from bot.markup import to_plain
 from bot.ports import Button, Capability, ChatRef, Purged, Role, SentMessage
-from engine.args import ArgError, is_ascii_number, parse_duration
+from engine.args import ArgError, is_ascii_id, is_ascii_number, parse_duration
 from engine.events import (
     ButtonClicked,
     CommandInvoked,
@@ -371,7 +371,7 @@ class ConsoleMessenger:
     async def delete_messages(self, chat: ChatRef, messages: Sequence[tuple[str, datetime]]) -> Purged:
         gone: list[str] = []
         for mid, _ in messages:
-            if mid.isdigit() and int(mid) in self.state.messages:
+            if is_ascii_id(mid) and int(mid) in self.state.messages:
                 del self.state.messages[int(mid)]
                 gone.append(mid)
         self._note("deleted " + (", ".join(f"[{mid}]" for mid in gone) or "nothing"))

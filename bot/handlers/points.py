@@ -25,7 +25,7 @@ from bot.roles import RoleResolver
 from bot.router import CommandContext, CommandSpec, UsageError, split_target
 from bot.settings import Settings
 from bot.settings_schema import CommunitySettings, SettingsSchema
-from engine.args import is_ascii_number
+from engine.args import is_ascii_id, is_ascii_number
 from engine.events import Event
 from engine.members.lookup import MemberBrief, member_brief
 from engine.members.privacy import ModuleHook
@@ -96,7 +96,7 @@ async def me(ctx: CommandContext, store: Store) -> None:
         if len(ctx.args) > 1:
             raise UsageError(ctx.t("me.usage"))
         ref = ctx.args[0]  # "/me ann" names ann as "/me @ann" does
-        found, _ = await ctx.target([ref if ref.startswith(("@", "<@")) or ref.isdigit() else f"@{ref}"])
+        found, _ = await ctx.target([ref if ref.startswith(("@", "<@")) or is_ascii_id(ref) else f"@{ref}"])
         if found.member_id != where.member_id and ctx.role < Role.MODERATOR:
             raise UsageError(ctx.t("me.others_refused"))
         member_id = found.member_id

@@ -40,7 +40,7 @@ from bot.ports import (
 )
 from bot.router import CommandContext, UsageError
 from bot.settings import Settings
-from engine.args import ArgError, parse_int
+from engine.args import ArgError, is_ascii_id, parse_int
 from engine.events import ButtonClicked, CommandInvoked, Event, MemberJoined, MessagePosted, Platform
 from engine.members.lookup import community_id_of, home_community, member_of_account
 from engine.moderation import onboarding as ob
@@ -139,7 +139,7 @@ async def opened_from_link(ctx: CommandContext, store: Store, clock: Clock, sett
     payload = ctx.args[0] if ctx.args else ""
     ident = payload[len(LINK_PREFIX):]
     if not ctx.event.is_private or not payload.startswith(LINK_PREFIX) or not (
-            ident.isascii() and ident.isdigit() and len(ident) <= 18):
+            is_ascii_id(ident, max_digits=18)):
         return False
     community_id = int(ident)
     exists = await store.read(lambda s: s.get(Community, community_id) is not None)
@@ -159,7 +159,7 @@ async def on_dm_click(event: ButtonClicked, messenger: Messenger, store: Store, 
     if not event.data.startswith(CLICK_PREFIX):
         return
     ident = event.data[len(CLICK_PREFIX):]
-    if not (ident.isascii() and ident.isdigit() and len(ident) <= 18):
+    if not is_ascii_id(ident, max_digits=18):
         return
     community_id = int(ident)
     member_id = await store.read(lambda s: member_of_account(s, str(event.platform), event.user_id))

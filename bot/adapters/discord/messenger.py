@@ -39,6 +39,7 @@ from bot.ports import (
     Role,
     SentMessage,
 )
+from engine.args import is_ascii_id
 from engine.events import Event, Platform
 
 log = logging.getLogger(__name__)
@@ -558,7 +559,7 @@ class DiscordMessenger:
         ``too_old``. Raises PlatformError without Manage Messages or when Discord fails."""
         oldest = discord.utils.utcnow() - BULK_DELETE_MAX_AGE
         ids = [int(mid) for mid, _ in messages
-               if mid.isdigit() and discord.utils.snowflake_time(int(mid)) >= oldest]
+               if is_ascii_id(mid) and discord.utils.snowflake_time(int(mid)) >= oldest]
         too_old = len(messages) - len(ids)
         channel = self._channel(chat.thread_id or chat.chat_id, chat.community_id)
         try:

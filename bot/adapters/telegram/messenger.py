@@ -46,6 +46,7 @@ from bot.ports import (
     Role,
     SentMessage,
 )
+from engine.args import is_ascii_id
 from engine.events import Event, Platform
 
 from .text import CAPTION_LIMIT, MESSAGE_LIMIT, cut_markup, fit_message
@@ -342,7 +343,7 @@ class TelegramMessenger:
         sent. Raises PlatformError (e.g. without the "Delete messages" right)."""
         oldest = datetime.now(UTC) - DELETE_MAX_AGE
         ids = [int(mid) for mid, at in messages
-               if mid.lstrip("-").isdigit() and _aware(at) >= oldest]
+               if is_ascii_id(mid.lstrip("-")) and _aware(at) >= oldest]
         too_old = len(messages) - len(ids)
         for start in range(0, len(ids), DELETE_BATCH):
             batch = ids[start:start + DELETE_BATCH]
